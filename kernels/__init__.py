@@ -1,0 +1,1 @@
+"""Numba kernels of mae-ort (importable as ``mae_ort.kernels``)."""

@@ -1,0 +1,51 @@
+"""The exception and warning family of mae-ort.
+
+Every error that bad input can cause is a :class:`MaeOrtError` (a ``ValueError``),
+raised where the input is first seen; the CLI prints its message on one line and
+exits with code 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MaeOrtError",
+    "InvalidParameterError",
+    "DataError",
+    "StoreError",
+    "RuntimeUnavailableError",
+    "MaeOrtWarning",
+    "FallbackWarning",
+    "NonFiniteWarning",
+]
+
+
+class MaeOrtError(ValueError):
+    """Base class of every error raised on bad input to mae-ort."""
+
+
+class InvalidParameterError(MaeOrtError, TypeError):
+    """A parameter has a wrong type or a value outside its allowed range."""
+
+
+class DataError(MaeOrtError):
+    """A series, file or column cannot be used (missing, too short, NaN, ...)."""
+
+
+class StoreError(MaeOrtError, RuntimeError):
+    """The results database cannot be opened, read or written."""
+
+
+class RuntimeUnavailableError(MaeOrtError, RuntimeError):
+    """A requested runtime or device cannot be used on this machine."""
+
+
+class MaeOrtWarning(UserWarning):
+    """Base class of mae-ort's non-fatal warnings."""
+
+
+class FallbackWarning(MaeOrtWarning):
+    """A requested device was not available and another one was used."""
+
+
+class NonFiniteWarning(MaeOrtWarning):
+    """Some weight samples gave non-finite predictions (see ``SamplingResult.n_nonfinite``)."""
