@@ -1,0 +1,412 @@
+"""MAE random sampling: draw weight samples, evaluate them, fit, report ``log p``.
+
+:class:`Sampler` keeps its runtimes (onnxruntime sessions, Numba kernels) and its
+weight buffers across calls, so screening thousands of architectures pays for
+export and session creation once per graph.  :func:`sample` is the one-call form.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import check_int, check_option, check_real, check_seed
+from .data import Series, Windows, prepare, windows
+from .errors import InvalidParameterError, NonFiniteWarning
+from .runtime import DEVICES, RUNTIMES, choose_runtime, make_runtime
+from .spec import PRESETS, Architecture, parse_units
+from .stats import FITS, fit_truncnorm
+
+__all__ = ["Init", "SamplingResult", "Sampler", "sample", "as_architecture"]
+
+GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Init:
+    """How weights are drawn: ``normal`` (loc, scale), ``uniform`` (low, high) or ``glorot``.
+
+    ``glorot`` draws every kernel from Glorot-uniform ``U(-l, l)``,
+    ``l = sqrt(6 / (fan_in + fan_out))``, and sets biases to zero (Keras' defaults).
+    Parse text with :meth:`parse`: ``"normal"``, ``"normal:0,1"``, ``"uniform:-0.5,0.5"``,
+    ``"glorot"``.
+    """
+
+    kind: str = "normal"
+    a: float = 0.0
+    b: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", check_option(self.kind, "init", "Init", ("normal", "uniform", "glorot")))
+        a = check_real(self.a, "a", "Init")
+        b = check_real(self.b, "b", "Init")
+        if self.kind == "normal" and b <= 0:
+            raise InvalidParameterError(f"normal weights need a positive scale; got scale={b!r}")
+        if self.kind == "uniform" and not a < b:
+            raise InvalidParameterError(f"uniform weights need low < high; got low={a!r}, high={b!r}")
+        object.__setattr__(self, "a", a)
+        object.__setattr__(self, "b", b)
+
+    @classmethod
+    def parse(cls, value) -> "Init":
+        """An :class:`Init` from itself, a name, or ``"name:a,b"``."""
+        if isinstance(value, Init):
+            return value
+        if not isinstance(value, str):
+            raise InvalidParameterError(f"The 'init' parameter must be text such as 'normal:0,1'. Got {value!r} instead.")
+        m = re.fullmatch(r"\s*([a-z_]+)\s*(?::\s*([^,]+)\s*,\s*([^,]+))?\s*", value.lower())
+        if not m:
+            raise InvalidParameterError(
+                f"The 'init' parameter must look like 'normal', 'normal:0,1', 'uniform:-0.5,0.5' or 'glorot'. Got {value!r} instead."
+            )
+        kind = m.group(1)
+        if kind == "uniform" and m.group(2) is None:
+            return cls("uniform", -1.0, 1.0)
+        if m.group(2) is None:
+            return cls(kind)
+        try:
+            a, b = float(m.group(2)), float(m.group(3))
+        except ValueError:
+            raise InvalidParameterError(f"The 'init' parameter has non-numeric bounds: {value!r}") from None
+        return cls(kind, a, b)
+
+    def __str__(self) -> str:
+        return "glorot" if self.kind == "glorot" else f"{self.kind}:{self.a:g},{self.b:g}"
+
+
+@dataclass
+class SamplingResult:
+    """The outcome of sampling one architecture on one series.
+
+    Attributes
+    ----------
+    maes : ndarray of shape (S,)
+        MAE of each random weight sample (float64; ``inf``/``nan`` where its
+        predictions overflowed).
+    mean, sd : float
+        Mean and population standard deviation of the finite MAEs.
+    p, log_p : float
+        ``P(MAE < threshold)`` under the fitted truncated normal, and its log (the
+        ``moments`` fit floors ``log_p`` at ``log(1e-300)`` as the reference did).
+    log_p_exact : float
+        ``log p`` computed in log space, without the floor.
+    seconds : float
+        Wall time of this call (weights, evaluation and fit).
+    """
+
+    arch: Architecture
+    look_back: int
+    samples: int
+    seed: int
+    threshold: float
+    lower: float
+    upper: float
+    fit: str
+    init: str
+    maes: np.ndarray
+    mean: float
+    sd: float
+    loc: float
+    scale: float
+    p: float
+    log_p: float
+    log_p_exact: float
+    n_nonfinite: int
+    n_outside: int
+    seconds: float
+    runtime: str
+    device: str
+    series: str = "series"
+    windows: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields, under the same names as the attributes."""
+        num = lambda v: None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v  # noqa: E731
+        return {
+            **self.arch.to_dict(),
+            "arch": list(self.arch.units),
+            "look_back": self.look_back,
+            "samples": self.samples,
+            "seed": self.seed,
+            "threshold": self.threshold,
+            "lower": self.lower,
+            "upper": self.upper,
+            "fit": self.fit,
+            "init": self.init,
+            "mean": num(self.mean),
+            "sd": num(self.sd),
+            "loc": num(self.loc),
+            "scale": num(self.scale),
+            "p": self.p,
+            "log_p": self.log_p if math.isfinite(self.log_p) else ("-inf" if self.log_p < 0 else str(self.log_p)),
+            "log_p_exact": self.log_p_exact if math.isfinite(self.log_p_exact) else "-inf",
+            "n_nonfinite": self.n_nonfinite,
+            "n_outside": self.n_outside,
+            "seconds": self.seconds,
+            "runtime": self.runtime,
+            "device": self.device,
+            "series": self.series,
+            "windows": self.windows,
+            "maes": [num(float(v)) for v in self.maes],
+        }
+
+
+def as_architecture(arch, *, preset: str | None = None, cell=None, activation=None, recurrent_activation=None,
+                    head_activation=None, caller: str = "sample") -> Architecture:
+    """An :class:`Architecture` from one, from units (``[31, 31]`` or ``"31,31"``), with overrides."""
+    overrides = {k: v for k, v in dict(cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                                       head_activation=head_activation).items() if v is not None}
+    if isinstance(arch, Architecture):
+        return arch.replace(**overrides) if overrides else arch
+    base = {}
+    if preset is not None:
+        base = dict(PRESETS[check_option(preset, "preset", caller, PRESETS)])
+    base.update(overrides)
+    return Architecture(parse_units(arch, caller), **base)
+
+
+class Sampler:
+    """Reusable MAE random sampler; keeps sessions and buffers across calls.
+
+    Parameters
+    ----------
+    runtime : {'auto', 'onnxruntime', 'numba'}
+        ``auto`` picks the faster runtime for each shape on the CPU and onnxruntime on CUDA.
+    device : {'cpu', 'cuda'}
+    threads : int, optional
+        Threads of the runtime (default: all cores this process may use).
+    memory_budget : int
+        Bytes that one chunk of samples may use (weights and intermediates);
+        samples are processed in chunks that fit (default 1 GiB).  Results do not
+        depend on the chunking.
+    chunk_size : int, optional
+        Force a chunk size (still capped by the memory budget).
+
+    Examples
+    --------
+    >>> s = Sampler()
+    >>> r = s.sample(sine(), arch=[7], look_back=1, samples=10, seed=0)   # doctest: +SKIP
+    """
+
+    def __init__(self, *, runtime: str = "auto", device: str = "cpu", threads: int | None = None,
+                 memory_budget: int = GiB, chunk_size: int | None = None) -> None:
+        caller = "Sampler"
+        self.runtime = runtime if not isinstance(runtime, str) else check_option(runtime, "runtime", caller, RUNTIMES)
+        self.device = check_option(device, "device", caller, DEVICES)
+        self.threads = None if threads is None else check_int(threads, "threads", caller, low=1)
+        self.memory_budget = check_int(memory_budget, "memory_budget", caller, low=1)
+        self.chunk_size = None if chunk_size is None else check_int(chunk_size, "chunk_size", caller, low=1)
+        if self.runtime == "numba" and self.device == "cuda":
+            raise InvalidParameterError("runtime='numba' runs on the CPU only; use runtime='onnxruntime' with device='cuda'")
+        self._runtimes: dict[str, object] = {}
+        self._buffers: dict[tuple, list[np.ndarray]] = {}
+        self._windows: dict[tuple, Windows] = {}
+        self.compute_seconds = 0.0
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_runtimes"], state["_buffers"], state["_windows"] = {}, {}, {}
+        return state
+
+    # -- pieces -------------------------------------------------------------------
+    def runtime_for(self, arch: Architecture, look_back: int):
+        """The runtime object that evaluates ``arch`` at ``look_back``."""
+        name = self.runtime if isinstance(self.runtime, str) else None
+        if name is None:
+            return self.runtime
+        if name == "auto":
+            name = "onnxruntime" if self.device == "cuda" else choose_runtime(arch, look_back)
+        rt = self._runtimes.get(name)
+        if rt is None:
+            rt = make_runtime(name, device=self.device, threads=self.threads)
+            self._runtimes[name] = rt
+        return rt
+
+    @property
+    def setup_seconds(self) -> float:
+        """Seconds spent exporting graphs and opening sessions so far."""
+        return sum(getattr(r, "setup_seconds", 0.0) for r in self._runtimes.values())
+
+    def bytes_per_sample(self, arch: Architecture, win: Windows) -> int:
+        """Estimated peak bytes one weight sample needs during a run."""
+        g = arch.gates
+        widest = max(arch.units)
+        inter = win.n * (4 * (g + 3) * widest + 2 * (win.n_in + 1 + widest) + 4 * win.n_out)
+        return 4 * (arch.n_weights(win.n_in, win.n_out) * 3 + inter)
+
+    def chunk_for(self, arch: Architecture, win: Windows, samples: int, runtime) -> int:
+        """Samples per run: the runtime's preference, capped by the memory budget."""
+        per = self.bytes_per_sample(arch, win)
+        fit = self.memory_budget // per
+        if fit < 1:
+            raise InvalidParameterError(
+                f"memory_budget={self.memory_budget} bytes is below what one weight sample of {arch.label()} "
+                f"at look_back={win.look_back} needs (about {per} bytes); raise it"
+            )
+        want = self.chunk_size or runtime.preferred_chunk
+        return int(max(1, min(want, fit, samples)))
+
+    def _weight_buffers(self, arch: Architecture, win: Windows, chunk: int) -> list[np.ndarray]:
+        key = (arch.units, arch.cell, win.n_in, win.n_out, chunk)
+        bufs = self._buffers.get(key)
+        if bufs is None:
+            if len(self._buffers) > 8:
+                self._buffers.clear()
+            bufs = [np.empty((chunk,) + shape, dtype=np.float32) for _, shape in arch.weight_shapes(win.n_in, win.n_out)]
+            self._buffers[key] = bufs
+        return bufs
+
+    def fill_weights(self, arch: Architecture, bufs: list[np.ndarray], *, seed: int, first_sample: int,
+                     init: Init, n_in: int) -> None:
+        """Fill the first ``len(bufs[0])`` samples' weights, starting at global sample ``first_sample``."""
+        from .kernels import random as krandom
+
+        for stream, buf in enumerate(bufs):
+            if init.kind == "normal":
+                krandom.fill(buf, seed=seed, first_sample=first_sample, stream=stream, dist="normal", a=init.a, b=init.b)
+            elif init.kind == "uniform":
+                krandom.fill(buf, seed=seed, first_sample=first_sample, stream=stream, dist="uniform", a=init.a, b=init.b)
+            else:  # glorot kernels, zero biases
+                if buf.ndim == 3:
+                    lim = krandom.glorot_limit(buf.shape[1], buf.shape[2])
+                    krandom.fill(buf, seed=seed, first_sample=first_sample, stream=stream, dist="uniform", a=-lim, b=lim)
+                else:
+                    buf[...] = 0.0
+
+    def weights(self, arch: Architecture, *, n_in: int, n_out: int, samples: int, seed: int = 0,
+                init="normal", first_sample: int = 0) -> list[np.ndarray]:
+        """The weights of ``samples`` samples, as the sampler draws them (Keras order, (S, *shape))."""
+        init = Init.parse(init)
+        bufs = [np.empty((samples,) + shape, dtype=np.float32) for _, shape in arch.weight_shapes(n_in, n_out)]
+        self.fill_weights(arch, bufs, seed=seed, first_sample=first_sample, init=init, n_in=n_in)
+        return bufs
+
+    def maes(self, arch: Architecture, win: Windows, *, samples: int, seed: int = 0, init="normal",
+             progress=None) -> np.ndarray:
+        """MAEs of ``samples`` random weight samples of ``arch`` on ``win``, shape (S,).
+
+        ``progress(done, total)`` is called after every chunk.
+        """
+        init = Init.parse(init)
+        rt = self.runtime_for(arch, win.look_back)
+        chunk = self.chunk_for(arch, win, samples, rt)
+        bufs = self._weight_buffers(arch, win, chunk)
+        out = np.empty(samples, dtype=np.float64)
+        t0 = time.perf_counter()
+        for start in range(0, samples, chunk):
+            m = min(chunk, samples - start)
+            views = [b[:m] for b in bufs]
+            self.fill_weights(arch, views, seed=seed, first_sample=start, init=init, n_in=win.n_in)
+            out[start:start + m] = rt.maes(arch, win, views)[0]
+            if progress is not None:
+                progress(start + m, samples)
+        self.compute_seconds += time.perf_counter() - t0
+        return out
+
+    def windows_of(self, series: Series, look_back: int) -> Windows:
+        """Windows of a prepared series (cached per series and look-back)."""
+        key = (id(series), series.length, look_back)
+        w = self._windows.get(key)
+        if w is None or self._windows.get(("series", key)) is not series:
+            w = windows(series, look_back, caller="sample")
+            if len(self._windows) > 64:
+                self._windows.clear()
+            self._windows[key] = w
+            self._windows[("series", key)] = series
+        return w
+
+    # -- the method -----------------------------------------------------------------
+    def sample(self, series, arch, *, look_back: int, samples: int = 100, threshold: float = 0.01,
+               lower: float = 0.0, upper: float = 2.0, fit: str = "moments", seed: int = 0, init="normal",
+               input=None, target=None, scale: str = "none", progress=None) -> SamplingResult:
+        """Sample ``arch`` on ``series`` (see :func:`sample` for the parameters)."""
+        caller = "sample"
+        t0 = time.perf_counter()
+        arch = as_architecture(arch, caller=caller)
+        look_back = check_int(look_back, "look_back", caller, low=1)
+        samples = check_int(samples, "samples", caller, low=2)
+        seed = check_seed(seed, "seed", caller)
+        threshold = check_real(threshold, "threshold", caller)
+        lower = check_real(lower, "lower", caller)
+        upper = check_real(upper, "upper", caller)
+        if not lower < upper:
+            raise InvalidParameterError(f"lower={lower!r} must be below upper={upper!r}")
+        fit = check_option(fit, "fit", caller, FITS)
+        init = Init.parse(init)
+        series = prepare(series, input=input, target=target, scale=scale)
+        win = self.windows_of(series, look_back)
+        maes = self.maes(arch, win, samples=samples, seed=seed, init=init, progress=progress)
+        bad = int((~np.isfinite(maes)).sum())
+        if bad:
+            warnings.warn(
+                f"{bad} of {samples} weight samples of {arch.label()} gave non-finite predictions; "
+                "they count as MAE >= threshold and are left out of the fit",
+                NonFiniteWarning, stacklevel=2,
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the floor is reported through log_p_exact
+            f = fit_truncnorm(maes, threshold=threshold, lower=lower, upper=upper, fit=fit)
+        rt = self.runtime_for(arch, look_back)
+        return SamplingResult(
+            arch=arch, look_back=look_back, samples=samples, seed=seed, threshold=threshold, lower=lower,
+            upper=upper, fit=fit, init=str(init), maes=maes, mean=f.mean, sd=f.sd, loc=f.loc, scale=f.scale,
+            p=f.p, log_p=f.log_p, log_p_exact=f.log_p_exact, n_nonfinite=f.n_nonfinite, n_outside=f.n_outside,
+            seconds=time.perf_counter() - t0, runtime=rt.name, device=getattr(rt, "device", "cpu"),
+            series=series.name, windows=win.n,
+        )
+
+
+def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float = 0.01, lower: float = 0.0,
+           upper: float = 2.0, fit: str = "moments", seed: int = 0, init="normal", preset: str | None = None,
+           cell: str | None = None, activation: str | None = None, recurrent_activation: str | None = None,
+           head_activation: str | None = None, input=None, target=None, scale: str = "none",
+           runtime: str = "auto", device: str = "cpu", threads: int | None = None,
+           memory_budget: int = GiB) -> SamplingResult:
+    """MAE random sampling of one architecture on one series.
+
+    Parameters
+    ----------
+    series : array-like of shape (T,) or (T, k), DataFrame, :class:`~mae_ort.data.Series` or CSV path
+    arch : Architecture, sequence of int or str
+        The architecture, or the units of its hidden layers (``[31, 31]``, ``"31,31"``),
+        completed by ``preset`` and the cell/activation overrides (default: Keras 3
+        defaults, LSTM with ``sigmoid`` gates and a ``tanh`` head; ``preset='paper'``
+        is the paper's Keras 2.1 model).
+    look_back : int
+        Window length LB >= 1.
+    samples : int
+        Number of random weight samples S >= 2 (the paper: 100).
+    threshold, lower, upper : float
+        ``p = P(MAE < threshold)`` under a normal truncated to ``[lower, upper]``.
+    fit : {'moments', 'mle'}
+        ``moments``: the reference implementation's fit; ``mle``: maximum likelihood.
+    seed : int
+        Every weight comes from this seed; the same seed gives the same MAEs whatever
+        the runtime's threads and chunking.
+    init : str or Init
+        Weight distribution (``"normal:0,1"``, the paper's, by default).
+    input, target, scale
+        Column choice and scaling, as :func:`mae_ort.data.prepare`.
+    runtime, device, threads, memory_budget
+        As :class:`Sampler`.
+
+    Returns
+    -------
+    SamplingResult
+
+    Raises
+    ------
+    MaeOrtError
+        On any bad input, with a one-line message.
+    """
+    arch = as_architecture(arch, preset=preset, cell=cell, activation=activation,
+                           recurrent_activation=recurrent_activation, head_activation=head_activation)
+    s = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
+    return s.sample(series, arch, look_back=look_back, samples=samples, threshold=threshold, lower=lower,
+                    upper=upper, fit=fit, seed=seed, init=init, input=input, target=target, scale=scale)
