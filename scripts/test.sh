@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up .venv from pyproject.toml (with the keras, dask and test extras) and run the test suite.
+# Usage: bash scripts/test.sh [pytest args]     e.g.  bash scripts/test.sh -m slow
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests" >&2
+  exit 1
+fi
+exit "$rc"

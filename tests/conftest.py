@@ -1,0 +1,36 @@
+"""Shared fixtures: a private graph cache and small series."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _graph_cache(tmp_path_factory):
+    """Keep exported graphs of the test run out of the user's cache."""
+    old = os.environ.get("MAE_ORT_CACHE")
+    os.environ["MAE_ORT_CACHE"] = str(tmp_path_factory.mktemp("mae-ort-cache"))
+    yield
+    if old is None:
+        os.environ.pop("MAE_ORT_CACHE", None)
+    else:
+        os.environ["MAE_ORT_CACHE"] = old
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def eunite_csv() -> Path:
+    return DATA / "eunite-training.csv"
