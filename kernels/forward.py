@@ -84,13 +84,16 @@ _TANH_ARG_HI = _f32(44.0)
 
 @intrinsic
 def _bits_to_f32(typingctx, bits):
-    """Reinterpret an int32 as a float32 (LLVM bitcast)."""
-    if bits != types.int32:
+    """Reinterpret the low 32 bits of an integer as a float32 (LLVM trunc + bitcast)."""
+    if not isinstance(bits, types.Integer):
         return None
-    sig = types.float32(types.int32)
+    sig = types.float32(bits)
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
+        v = args[0]
+        if v.type.width > 32:
+            v = builder.trunc(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
 
     return sig, codegen
 
@@ -105,7 +108,7 @@ def _exp32(x):
     r = r - fn * _C2
     z = r * r
     p = (((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5) * z + r + _ONE
-    return p * _bits_to_f32((n + np.int32(127)) << np.int32(23))
+    return p * _bits_to_f32((n + 127) << 23)
 
 
 @njit(cache=True, inline="always", fastmath=_FM)
