@@ -252,11 +252,11 @@ class Sampler:
         want = self.chunk_size or runtime.preferred_chunk
         return int(max(1, min(want, fit, samples)))
 
-    def _weight_buffers(self, arch: Architecture, win: Windows, chunk: int) -> list[np.ndarray]:
-        key = (arch.units, arch.cell, win.n_in, win.n_out, chunk)
+    def _weight_buffers(self, arch: Architecture, win: Windows, chunk: int, slot: int = 0) -> list[np.ndarray]:
+        key = (arch.units, arch.cell, win.n_in, win.n_out, chunk, slot)
         bufs = self._buffers.get(key)
         if bufs is None:
-            if len(self._buffers) > 8:
+            if len(self._buffers) > 16:
                 self._buffers.clear()
             bufs = [np.empty((chunk,) + shape, dtype=np.float32) for _, shape in arch.weight_shapes(win.n_in, win.n_out)]
             self._buffers[key] = bufs
@@ -291,21 +291,52 @@ class Sampler:
              progress=None) -> np.ndarray:
         """MAEs of ``samples`` random weight samples of ``arch`` on ``win``, shape (S,).
 
+        Chunks run one after another, or ``runtime.parallel_runs`` at a time on
+        threads (onnxruntime releases the GIL), each with its own weight buffers.
         ``progress(done, total)`` is called after every chunk.
         """
         init = Init.parse(init)
         rt = self.runtime_for(arch, win.look_back)
         chunk = self.chunk_for(arch, win, samples, rt)
-        bufs = self._weight_buffers(arch, win, chunk)
         out = np.empty(samples, dtype=np.float64)
+        starts = list(range(0, samples, chunk))
+        lanes = max(1, min(getattr(rt, "parallel_runs", 1), len(starts)))
         t0 = time.perf_counter()
-        for start in range(0, samples, chunk):
+
+        def run(start: int, slot: int) -> int:
             m = min(chunk, samples - start)
-            views = [b[:m] for b in bufs]
+            views = [b[:m] for b in self._weight_buffers(arch, win, chunk, slot)]
             self.fill_weights(arch, views, seed=seed, first_sample=start, init=init, n_in=win.n_in)
             out[start:start + m] = rt.maes(arch, win, views)[0]
-            if progress is not None:
-                progress(start + m, samples)
+            return m
+
+        if lanes == 1:
+            for start in starts:
+                run(start, 0)
+                if progress is not None:
+                    progress(start + min(chunk, samples - start), samples)
+        else:
+            import queue
+            from concurrent.futures import ThreadPoolExecutor
+
+            free: queue.SimpleQueue = queue.SimpleQueue()
+            for slot in range(lanes):
+                self._weight_buffers(arch, win, chunk, slot)
+                free.put(slot)
+
+            def task(start: int) -> int:
+                slot = free.get()
+                try:
+                    return run(start, slot)
+                finally:
+                    free.put(slot)
+
+            done = 0
+            with ThreadPoolExecutor(lanes) as pool:
+                for m in pool.map(task, starts):
+                    done += m
+                    if progress is not None:
+                        progress(done, samples)
         self.compute_seconds += time.perf_counter() - t0
         return out
 

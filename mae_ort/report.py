@@ -1,0 +1,532 @@
+"""Validation report: does ``log p`` predict the trained error?  The paper's Tables 1-4.
+
+Reads the sampling rows and the trained rows of one database (joined by
+:func:`mae_ort.validation.joined`) and writes, into one folder:
+
+* ``README.md``: the correlation tables laid out like the paper's Tables 1-3 (one
+  per depth: per epoch budget, Pearson ``r`` and Spearman ``rho`` of the sampled
+  Mean, Sd and ``log p`` of each available fit with the trained test MAE, and that
+  MAE's mean and sd), with the paper's numbers beside ours, a plain list of where
+  they differ, Table 4 (time and peak memory of training vs sampling), and the
+  date, machine and package versions;
+* ``correlations.csv`` (long form: one row per depth, budget, statistic, method),
+  ``trained.csv`` (the joined data), ``table4.csv``;
+* ``scatter-depth<D>.png``: one figure per study, trained MAE against each statistic
+  for each budget.
+
+Table 4 is measured by :func:`measure_costs`: each training and each sampling runs
+in a fresh Python process whose wall time and peak resident set size (``ru_maxrss``)
+are read, so the figures include what the process imports (TensorFlow for
+training, onnxruntime/Numba for sampling), as the paper's did.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import check_int, check_option
+from .errors import MaeOrtError
+
+__all__ = [
+    "PAPER",
+    "PAPER_TABLE4",
+    "STATISTICS",
+    "add_fits",
+    "correlations",
+    "study_table",
+    "differences",
+    "scatter",
+    "measure_costs",
+    "write_report",
+]
+
+#: The paper's Tables 1-3: ``(layers, epochs) -> (r Mean, r Sd, r log p, mean MAE, sd MAE)``
+#: (Pearson correlations with the MAE after training; FACTS.md).
+PAPER: dict[tuple[int, int], tuple[float, float, float, float, float]] = {
+    (1, 1): (-0.447, -0.317, -0.211, 0.618, 0.017),
+    (1, 10): (-0.726, -0.431, -0.321, 0.517, 0.111),
+    (1, 100): (-0.790, -0.641, -0.650, 0.133, 0.146),
+    (1, 1000): (-0.668, -0.458, -0.515, 0.036, 0.079),
+    (2, 1): (-0.086, -0.135, -0.171, 0.617, 0.009),
+    (2, 10): (-0.450, -0.632, -0.635, 0.591, 0.018),
+    (2, 100): (-0.709, -0.827, -0.905, 0.147, 0.145),
+    (2, 1000): (-0.695, -0.843, -0.922, 0.106, 0.147),
+    (3, 1): (-0.334, -0.447, -0.475, 0.616, 0.003),
+    (3, 10): (-0.546, -0.724, -0.745, 0.605, 0.010),
+    (3, 100): (-0.720, -0.869, -0.906, 0.180, 0.159),
+    (3, 1000): (-0.130, -0.873, -0.911, 0.143, 0.164),
+}
+
+#: The paper's Table 4, per architecture: training (1000 epochs) and MAE random sampling.
+PAPER_TABLE4 = {"training": {"seconds": 996.0, "mb": 127.0}, "sampling": {"seconds": 6.0, "mb": 150.0}}
+
+#: Statistics correlated with the trained MAE: column -> label.  ``log_p`` is the
+#: reference's (moments fit, floored at log(1e-300)); ``log_p_exact`` the same fit
+#: in log space; ``log_p_mle`` the maximum-likelihood fit.
+STATISTICS = {
+    "mean": "Mean",
+    "sd": "Sd",
+    "log_p": "log p (moments, floored)",
+    "log_p_exact": "log p (moments, exact)",
+    "log_p_mle": "log p (mle)",
+}
+_PAPER_INDEX = {"mean": 0, "sd": 1, "log_p": 2, "log_p_exact": 2, "log_p_mle": 2}
+
+
+# -- data ---------------------------------------------------------------------------------
+def add_fits(df):
+    """Add ``log_p``, ``log_p_exact`` and ``log_p_mle`` from each row's raw MAEs.
+
+    Rows need ``maes`` (a sequence of S values) and ``threshold``, ``lower``,
+    ``upper``; rows without MAEs keep the stored ``log_p`` under their own fit's
+    column.  Returns a new DataFrame.
+    """
+    import warnings
+
+    from .stats import fit_truncnorm
+
+    df = df.copy()
+    cols = {"log_p": [], "log_p_exact": [], "log_p_mle": []}
+    for row in df.itertuples(index=False):
+        maes = getattr(row, "maes", None)
+        ok = maes is not None and not (isinstance(maes, float) and math.isnan(maes)) and len(maes) >= 2
+        if ok:
+            x = np.asarray([np.nan if v is None else v for v in maes], dtype=np.float64)
+            kw = dict(threshold=float(row.threshold), lower=float(row.lower), upper=float(row.upper))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m = fit_truncnorm(x, fit="moments", **kw)
+                e = fit_truncnorm(x, fit="mle", **kw)
+            cols["log_p"].append(m.log_p)
+            cols["log_p_exact"].append(m.log_p_exact)
+            cols["log_p_mle"].append(e.log_p)
+        else:
+            fit = getattr(row, "fit", "moments")
+            stored = float(getattr(row, "log_p", np.nan))
+            cols["log_p"].append(stored if fit == "moments" else np.nan)
+            cols["log_p_exact"].append(float(getattr(row, "log_p_exact", np.nan) or np.nan) if fit == "moments" else np.nan)
+            cols["log_p_mle"].append(stored if fit == "mle" else np.nan)
+    for k, v in cols.items():
+        df[k] = np.asarray(v, dtype=np.float64)
+    return df
+
+
+def _corr(x, y, method: str) -> tuple[float, float, int]:
+    from scipy import stats
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = int(x.size)
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan, math.nan, n
+    r = stats.pearsonr(x, y) if method == "pearson" else stats.spearmanr(x, y)
+    return float(r[0]), float(r[1]), n
+
+
+def correlations(df, *, mae: str = "test_mae", statistics=None):
+    """Pearson and Spearman correlations of each statistic with the trained MAE.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per trained architecture and budget, with ``depth``, ``epochs``,
+        the statistic columns and the ``mae`` column.
+    mae : str
+        The column of the trained error.
+    statistics : list of str, optional
+        Columns to correlate (default: those of :data:`STATISTICS` present with at
+        least one finite value).
+
+    Returns
+    -------
+    DataFrame
+        Long form: ``depth, epochs, statistic, method, value, pvalue, n, paper``
+        (``paper``: the paper's Pearson value, for the Pearson rows it has), plus
+        ``mae_mean, mae_sd`` of the group.
+    """
+    import pandas as pd
+
+    if statistics is None:
+        statistics = [s for s in STATISTICS if s in df.columns and np.isfinite(df[s].to_numpy(dtype=float)).any()]
+    rows = []
+    for (depth, epochs), g in df.groupby(["depth", "epochs"], sort=True):
+        y = g[mae].to_numpy(dtype=float)
+        fin = y[np.isfinite(y)]
+        for s in statistics:
+            for method in ("pearson", "spearman"):
+                value, pvalue, n = _corr(g[s].to_numpy(dtype=float), y, method)
+                paper = PAPER.get((int(depth), int(epochs)))
+                rows.append(dict(
+                    depth=int(depth), epochs=int(epochs), statistic=s, method=method, value=value,
+                    pvalue=pvalue, n=n, paper=(paper[_PAPER_INDEX[s]] if paper and method == "pearson" else math.nan),
+                    mae_mean=float(fin.mean()) if fin.size else math.nan,
+                    mae_sd=float(fin.std(ddof=1)) if fin.size > 1 else math.nan,
+                ))
+    return pd.DataFrame(rows, columns=["depth", "epochs", "statistic", "method", "value", "pvalue", "n", "paper",
+                                       "mae_mean", "mae_sd"])
+
+
+def _f(v, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return f"{v:.{digits}f}"
+
+
+def study_table(corr, depth: int) -> str:
+    """The Markdown table of one study (depth), laid out like the paper's Tables 1-3.
+
+    For each statistic: the paper's Pearson ``r``, ours, and our Spearman ``rho``;
+    then the trained MAE's mean and sd, the paper's and ours.
+    """
+    g = corr[corr.depth == depth]
+    stats_ = [s for s in STATISTICS if s in set(g.statistic)]
+    head = ["epochs", "n"]
+    for s in stats_:
+        lab = STATISTICS[s]
+        head += [f"{lab} r paper", f"{lab} r", f"{lab} ρ"]
+    head += ["MAE mean paper", "MAE mean", "MAE sd paper", "MAE sd"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for epochs in sorted(set(g.epochs)):
+        e = g[g.epochs == epochs]
+        paper = PAPER.get((int(depth), int(epochs)))
+        cells = [str(int(epochs)), str(int(e.n.max()) if len(e) else 0)]
+        for s in stats_:
+            p = e[(e.statistic == s) & (e.method == "pearson")]
+            sp = e[(e.statistic == s) & (e.method == "spearman")]
+            cells += [_f(paper[_PAPER_INDEX[s]]) if paper else "–", _f(p.value.iloc[0]) if len(p) else "–",
+                      _f(sp.value.iloc[0]) if len(sp) else "–"]
+        cells += [_f(paper[3]) if paper else "–", _f(e.mae_mean.iloc[0]), _f(paper[4]) if paper else "–",
+                  _f(e.mae_sd.iloc[0])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def differences(corr, *, tolerance: float = 0.2) -> list[str]:
+    """Plain sentences on where our Pearson correlations and MAEs differ from the paper's.
+
+    A correlation differs when its sign differs or it is more than ``tolerance``
+    away; the trained MAE's mean differs when it is more than ``tolerance`` away
+    (both on the paper's scale, the unit sine).
+    """
+    out = []
+    p = corr[corr.method == "pearson"]
+    for (depth, epochs), g in p.groupby(["depth", "epochs"], sort=True):
+        paper = PAPER.get((int(depth), int(epochs)))
+        if paper is None:
+            out.append(f"{depth} layer(s), {epochs} epochs: the paper has no such row; nothing to compare.")
+            continue
+        for s in ("mean", "sd", "log_p", "log_p_exact", "log_p_mle"):
+            row = g[g.statistic == s]
+            if not len(row):
+                continue
+            ours, theirs = float(row.value.iloc[0]), paper[_PAPER_INDEX[s]]
+            if not math.isfinite(ours):
+                out.append(f"{depth} layer(s), {epochs} epochs, {STATISTICS[s]}: no correlation computable "
+                           f"(n={int(row.n.iloc[0])}, or a constant column); the paper has r = {theirs:.3f}.")
+            elif np.sign(ours) != np.sign(theirs):
+                out.append(f"{depth} layer(s), {epochs} epochs, {STATISTICS[s]}: opposite sign — ours r = {ours:.3f}, "
+                           f"the paper's {theirs:.3f}.")
+            elif abs(ours - theirs) > tolerance:
+                out.append(f"{depth} layer(s), {epochs} epochs, {STATISTICS[s]}: ours r = {ours:.3f}, the paper's "
+                           f"{theirs:.3f} ({'weaker' if abs(ours) < abs(theirs) else 'stronger'} by {abs(ours - theirs):.2f}).")
+        mm = float(g.mae_mean.iloc[0])
+        if math.isfinite(mm) and abs(mm - paper[3]) > tolerance:
+            out.append(f"{depth} layer(s), {epochs} epochs: trained MAE mean {mm:.3f}, the paper's {paper[3]:.3f}.")
+    return out
+
+
+# -- figures --------------------------------------------------------------------------------
+def scatter(df, depth: int, path, *, mae: str = "test_mae", statistics=("mean", "sd", "log_p_exact", "log_p_mle")) -> Path:
+    """One study's scatter plot: trained MAE against each statistic (rows) for each budget (columns)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = df[df.depth == depth]
+    stats_ = [s for s in statistics if s in g.columns and np.isfinite(g[s].to_numpy(dtype=float)).any()]
+    budgets = sorted(set(int(e) for e in g.epochs))
+    if not stats_ or not budgets:
+        raise MaeOrtError(f"nothing to plot for depth {depth}: no trained rows with sampling statistics")
+    fig, axes = plt.subplots(len(stats_), len(budgets), figsize=(3.2 * len(budgets) + 0.8, 2.6 * len(stats_) + 0.6),
+                             squeeze=False, constrained_layout=True)
+    lbs = sorted(set(int(v) for v in g.look_back))
+    cmap = plt.get_cmap("viridis")
+    for i, s in enumerate(stats_):
+        for j, e in enumerate(budgets):
+            ax = axes[i][j]
+            ge = g[g.epochs == e]
+            sc = ax.scatter(ge[s], ge[mae], c=ge.look_back, cmap=cmap, s=14, vmin=min(lbs), vmax=max(lbs) if max(lbs) > min(lbs) else min(lbs) + 1)
+            r, _, n = _corr(ge[s], ge[mae], "pearson")
+            ax.set_title(f"{e} epoch{'s' if e != 1 else ''}: r = {_f(r, 2)} (n={n})", fontsize=9)
+            if i == len(stats_) - 1:
+                ax.set_xlabel(STATISTICS[s] if i == len(stats_) - 1 else "")
+            ax.set_xlabel(STATISTICS[s], fontsize=8)
+            if j == 0:
+                ax.set_ylabel("trained test MAE", fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.colorbar(sc, ax=axes, shrink=0.6, label="look-back")
+    fig.suptitle(f"{depth}-layer study: sampled statistics vs trained MAE", fontsize=11)
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# -- Table 4 --------------------------------------------------------------------------------
+def _child_main() -> None:  # pragma: no cover - runs in a child process
+    """Run one measured job described by JSON on stdin; print JSON with seconds and peak RSS."""
+    import resource
+
+    job = json.loads(sys.stdin.read())
+    t0 = time.perf_counter()
+    from .train import TrainSettings, split_from_spec, train
+    from .spec import Architecture
+
+    split = split_from_spec(job["split"])
+    arch = Architecture(**job["arch"])
+    t1 = time.perf_counter()
+    if job["kind"] == "training":
+        settings = TrainSettings(**job.get("settings", {}))
+        train(split, arch, look_back=job["look_back"], epochs=job["epochs"], seed=job.get("seed", 0),
+              settings=settings, recursive=False)
+    else:
+        from .sampler import sample
+
+        series = split.test if job.get("sample_on") == "test" else split.train
+        sample(series, arch=arch, look_back=job["look_back"], **job.get("sampling", {}))
+    work = time.perf_counter() - t1
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_bytes = rss if sys.platform == "darwin" else rss * 1024
+    print(json.dumps({"work_seconds": work, "setup_seconds": t1 - t0, "peak_rss_bytes": rss_bytes}))
+
+
+def _run_child(job: dict, *, threads: int | None, timeout: float | None) -> dict:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threads:
+        for var in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", "from mae_ort.report import _child_main; _child_main()"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        out, err = proc.communicate(json.dumps(job), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise MaeOrtError(f"the measured {job['kind']} run took longer than {timeout} s") from None
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        last = (err.strip().splitlines() or ["(no output)"])[-1]
+        raise MaeOrtError(f"the measured {job['kind']} run failed: {last}")
+    res = json.loads(out.strip().splitlines()[-1])
+    res["process_seconds"] = wall
+    return res
+
+
+def measure_costs(split_spec: dict, arch, *, look_back: int, epochs: int = 1000, samples: int = 100, seed: int = 0,
+                  settings: dict | None = None, sampling: dict | None = None, sample_on: str = "train",
+                  threads: int | None = None, timeout: float | None = None) -> list[dict]:
+    """Measure training and sampling of one architecture, each in a fresh process (Table 4).
+
+    Parameters
+    ----------
+    split_spec : dict
+        The split (:attr:`mae_ort.train.TrainTestSplit.spec`).
+    arch : Architecture or dict
+    look_back, epochs, samples, seed : int
+        Training runs for ``epochs`` epochs (early stopping as ``settings``);
+        sampling draws ``samples`` weight samples.
+    settings, sampling : dict, optional
+        Keyword arguments of :class:`~mae_ort.train.TrainSettings` and of
+        :func:`mae_ort.sample` (threshold, lower, upper, fit, init, runtime ...).
+    threads : int, optional
+        Thread limit of both processes (default: all cores).
+
+    Returns
+    -------
+    list of dict
+        Two rows (``kind`` = ``training``, ``sampling``) with ``work_seconds`` (the
+        job itself), ``process_seconds`` (the whole process, imports included) and
+        ``peak_rss_bytes`` (the process's peak resident set size).
+    """
+    from .spec import Architecture
+
+    arch_d = arch.to_dict() if isinstance(arch, Architecture) else dict(arch)
+    look_back = check_int(look_back, "look_back", "measure_costs", low=1)
+    epochs = check_int(epochs, "epochs", "measure_costs", low=1)
+    samples = check_int(samples, "samples", "measure_costs", low=2)
+    sample_on = check_option(sample_on, "sample_on", "measure_costs", ("train", "test"))
+    base = {"split": split_spec, "arch": arch_d, "look_back": look_back, "seed": seed}
+    rows = []
+    for kind, extra in (("training", {"epochs": epochs, "settings": settings or {}}),
+                        ("sampling", {"sampling": {"samples": samples, "seed": seed, **(sampling or {})},
+                                      "sample_on": sample_on})):
+        res = _run_child({**base, "kind": kind, **extra}, threads=threads, timeout=timeout)
+        units = ",".join(map(str, arch_d["units"]))
+        rows.append({"kind": kind, "units": units, "look_back": look_back,
+                     "epochs": epochs if kind == "training" else None,
+                     "samples": samples if kind == "sampling" else None, **res})
+    return rows
+
+
+# -- the report -----------------------------------------------------------------------------
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for pkg in ("mae-ort", "numpy", "scipy", "onnxruntime", "numba", "keras", "tensorflow-cpu", "tensorflow"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        cores = os.cpu_count()
+    mem = ""
+    try:
+        with open("/proc/meminfo") as fh:
+            kb = int(fh.readline().split()[1])
+            mem = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{platform.system()} {platform.machine()}, {cpu}, {cores} cores{mem}"
+
+
+def _table4_markdown(costs, trained, sampled_seconds) -> str:
+    lines = ["| | process | wall time (s) | job time (s) | peak RSS (MB) | paper: time (s) | paper: memory (MB) |",
+             "|---|---|---|---|---|---|---|"]
+    if costs is not None and len(costs):
+        for kind in ("training", "sampling"):
+            c = costs[costs.kind == kind]
+            if not len(c):
+                continue
+            what = (f"{kind} ({int(c.epochs.max())} epochs max)" if kind == "training"
+                    else f"{kind} ({int(c.samples.max())} samples)")
+            lines.append(f"| {what} | measured, mean of {len(c)} | {c.process_seconds.mean():.1f} | "
+                         f"{c.work_seconds.mean():.2f} | {c.peak_rss_bytes.mean() / 1e6:.0f} | "
+                         f"{PAPER_TABLE4[kind]['seconds']:.0f} | {PAPER_TABLE4[kind]['mb']:.0f} |")
+    if trained is not None:
+        lines.append(f"| training, validation runs | mean over trained architectures (largest budget) | – | "
+                     f"{trained:.2f} | – | {PAPER_TABLE4['training']['seconds']:.0f} | {PAPER_TABLE4['training']['mb']:.0f} |")
+    if sampled_seconds is not None:
+        lines.append(f"| sampling, screening runs | mean over the same architectures | – | {sampled_seconds:.2f} | – | "
+                     f"{PAPER_TABLE4['sampling']['seconds']:.0f} | {PAPER_TABLE4['sampling']['mb']:.0f} |")
+    return "\n".join(lines)
+
+
+def write_report(db, out, *, test_mode: str = "one-step", title: str | None = None, notes: str | None = None,
+                 where: dict | None = None) -> Path:
+    """Write the report of a database's trained architectures into folder ``out``.
+
+    Parameters
+    ----------
+    db : str or Path
+        The database with sampling rows and trained rows.
+    out : str or Path
+        Output folder (created).
+    test_mode : {'one-step', 'recursive'}
+        Which trained test MAE to correlate.
+    title, notes : str, optional
+        A heading and a paragraph of notes (e.g. the scale of the run) for ``README.md``.
+    where : dict, optional
+        Filters passed to :func:`mae_ort.validation.joined`.
+
+    Returns
+    -------
+    Path
+        The ``README.md`` written.
+
+    Raises
+    ------
+    MaeOrtError
+        No trained rows; the database cannot be read.
+    """
+    import pandas as pd
+
+    from .validation import joined, load_costs
+
+    test_mode = check_option(test_mode, "test_mode", "write_report", ("one-step", "recursive"))
+    df = joined(db, **(where or {}))
+    if df.empty:
+        raise MaeOrtError(f"{db}: no trained architectures yet; run `mae-ort validate --db {db}` first")
+    mae = "test_mae" if test_mode == "one-step" else "test_mae_recursive"
+    if not np.isfinite(df[mae].to_numpy(dtype=float)).any():
+        raise MaeOrtError(f"{db}: no {test_mode} test MAE recorded (recursive needs the inputs to be the targets)")
+    df = add_fits(df)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    corr = correlations(df, mae=mae)
+    corr.to_csv(out / "correlations.csv", index=False)
+    keep = [c for c in df.columns if c != "maes"]
+    df[keep].to_csv(out / "trained.csv", index=False)
+    figures = []
+    for depth in sorted(set(int(d) for d in df.depth)):
+        figures.append(scatter(df, depth, out / f"scatter-depth{depth}.png", mae=mae))
+    costs = load_costs(db)
+    if len(costs):
+        costs.to_csv(out / "table4.csv", index=False)
+    big = df[df.epochs == df.epochs.max()]
+    trained_s = float(big.train_seconds.mean()) if "train_seconds" in big and len(big) else None
+    sampled_s = None
+    if "sample_seconds" in df and np.isfinite(df.sample_seconds.to_numpy(dtype=float)).any():
+        sampled_s = float(df.drop_duplicates("sampling_id").sample_seconds.mean())
+
+    v = _versions()
+    lines = [f"# {title or 'Validation report: sampled statistics vs trained MAE'}", ""]
+    lines += [f"- Date: {_dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+              f"- Machine: {_machine()}",
+              "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+              f"- Database: `{Path(db).name}`; test MAE: {test_mode}; "
+              f"{df.sampling_id.nunique()} trained architecture(s), budgets {', '.join(map(str, sorted(set(df.epochs))))}",
+              ""]
+    settings = sorted(set(df.train_settings)) if "train_settings" in df else []
+    if settings:
+        lines += ["Training settings: " + "; ".join(f"`{s}`" for s in settings), ""]
+    if notes:
+        lines += [notes.strip(), ""]
+    lines += ["Correlations with the trained test MAE (r: Pearson, ρ: Spearman). The paper reports Pearson r only. "
+              "A good predictor has a **negative** correlation for log p (more probable good random networks, "
+              "lower trained error) and, in the paper, for Mean and Sd too.", ""]
+    for depth in sorted(set(int(d) for d in corr.depth)):
+        lines += [f"## {depth}-layer study (paper's Table {depth if depth <= 3 else '–'})", "",
+                  study_table(corr, depth), "", f"![scatter](scatter-depth{depth}.png)", ""]
+    diff = differences(corr)
+    lines += ["## Where our numbers differ from the paper's", ""]
+    lines += [f"- {d}" for d in diff] if diff else ["- Within 0.2 of the paper everywhere, with the same signs."]
+    lines += ["", "## Table 4: time and memory per architecture", "",
+              _table4_markdown(costs if len(costs) else None, trained_s, sampled_s), "",
+              "Wall time is the whole process (imports included); job time is the training or sampling call alone; "
+              "peak RSS is the process's maximum resident set size (`ru_maxrss`).", ""]
+    lines += ["Files: `correlations.csv` (all correlations, long form), `trained.csv` (joined data), "
+              + ("`table4.csv`, " if len(costs) else "") + ", ".join(f"`{p.name}`" for p in figures) + ".", ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines))
+    return path
