@@ -142,6 +142,23 @@ def sample(arch, look_back, preset, cell, activation, recurrent_activation, head
     click.echo(f"  {r.seconds:.3f} s")
 
 
+def _register_commands() -> None:
+    """Add the screening (screen, rank, export, plot) and validation (validate, report) commands."""
+    import importlib
+
+    for name in ("cli_screen", "cli_validate"):
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as e:  # pragma: no cover - while a module is being written
+            if e.name != f"{__package__}.{name}":
+                raise
+            continue
+        module.register(cli)
+
+
+_register_commands()
+
+
 def main(argv=None) -> int:
     """Entry point: run the CLI; bad input prints one line and exits with code 2."""
     try:
