@@ -15,7 +15,7 @@ Keras (and TensorFlow, its usual backend) is imported inside the functions only:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -32,8 +32,8 @@ _CELL_OF_LAYER = {v: k for k, v in _LAYER_OF_CELL.items()}
 #: Activations that Keras 3 provides under the same name and with the same meaning.
 _KERAS_NAMES = ("tanh", "sigmoid", "relu", "linear", "hard_sigmoid")
 
-#: Layers that do nothing at inference and are skipped by :func:`from_keras`.
-_SKIPPED_LAYERS = ("InputLayer", "Dropout")
+#: Layers that do nothing at inference (training-only noise) and are skipped by :func:`from_keras`.
+_SKIPPED_LAYERS = ("InputLayer", "Dropout", "SpatialDropout1D", "GaussianDropout", "AlphaDropout", "GaussianNoise")
 
 
 def _keras():
@@ -174,11 +174,11 @@ def to_keras(arch: Architecture, *, look_back: int, n_in: int, n_out: int, weigh
     return model
 
 
-@dataclass(frozen=True)
-class KerasModel:
+class KerasModel(NamedTuple):
     """What :func:`from_keras` reads from a Keras model.
 
-    Unpacks as a tuple: ``arch, weights, look_back, n_in, n_out = from_keras(model)``.
+    A named tuple: ``arch, weights, look_back, n_in, n_out = from_keras(model)``, or
+    ``from_keras(model).arch``.
 
     Attributes
     ----------
@@ -195,12 +195,9 @@ class KerasModel:
 
     arch: Architecture
     weights: list
-    look_back: int | None
+    look_back: Optional[int]
     n_in: int
     n_out: int
-
-    def __iter__(self):
-        return iter((self.arch, self.weights, self.look_back, self.n_in, self.n_out))
 
 
 def _activation_name(keras, fn, where: str) -> str:
@@ -276,8 +273,9 @@ def from_keras(model) -> KerasModel:
     ``LSTM``, ``GRU`` (``reset_after=True``) or ``SimpleRNN`` layers, all of the same
     cell and activations, each with a bias, every one but the last with
     ``return_sequences=True``; then one ``Dense`` layer with a bias.  ``Dropout``
-    layers (and the ``dropout``/``recurrent_dropout`` of the recurrent layers) are
-    skipped: dropout is inactive at inference, so it changes no prediction.
+    layers (also ``SpatialDropout1D``, ``GaussianDropout``, ``AlphaDropout``,
+    ``GaussianNoise``, and the ``dropout``/``recurrent_dropout`` of the recurrent
+    layers) are skipped: they are inactive at inference, so they change no prediction.
     Activations must be among :data:`~mae_ort.spec.ACTIVATIONS`; they are read by
     name and checked numerically on a grid, so ``"tanh"``, ``keras.ops.tanh`` and
     ``tf.math.tanh`` are all ``tanh``, and a callable computing
