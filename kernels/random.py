@@ -96,7 +96,9 @@ def _fill_kernel(out, seed, first_sample, stream, dist, a, b):
 
 def _check_uint64(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"fill: '{name}' must be an integer in [0, 2**64), got {value!r} of type {type(value).__name__}.")
+        raise TypeError(
+            f"fill: '{name}' must be an integer in [0, 2**64), got {value!r} of type {type(value).__name__}."
+        )
     value = int(value)
     if not 0 <= value <= _U64_MAX:
         raise ValueError(f"fill: '{name}' must be in [0, 2**64), got {value}.")
