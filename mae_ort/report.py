@@ -15,8 +15,8 @@ Reads the sampling rows and the trained rows of one database (joined by
   for each budget.
 
 Table 4 is measured by :func:`measure_costs`: each training and each sampling runs
-in a fresh Python process whose wall time and peak resident set size (``ru_maxrss``)
-are read, so the figures include what the process imports (TensorFlow for
+in a fresh Python process whose wall time and peak resident set size (``VmHWM`` on
+Linux, else ``ru_maxrss``) are read, so the figures include what the process imports (TensorFlow for
 training, onnxruntime/Numba for sampling), as the paper's did.
 """
 
@@ -47,6 +47,7 @@ __all__ = [
     "differences",
     "scatter",
     "measure_costs",
+    "measure_table4",
     "write_report",
 ]
 
@@ -114,7 +115,8 @@ def add_fits(df):
             fit = getattr(row, "fit", "moments")
             stored = float(getattr(row, "log_p", np.nan))
             cols["log_p"].append(stored if fit == "moments" else np.nan)
-            cols["log_p_exact"].append(float(getattr(row, "log_p_exact", np.nan) or np.nan) if fit == "moments" else np.nan)
+            exact = float(getattr(row, "log_p_exact", np.nan) or np.nan)
+            cols["log_p_exact"].append(exact if fit == "moments" else np.nan)
             cols["log_p_mle"].append(stored if fit == "mle" else np.nan)
     for k, v in cols.items():
         df[k] = np.asarray(v, dtype=np.float64)
@@ -184,37 +186,55 @@ def _f(v, digits: int = 3) -> str:
     return f"{v:.{digits}f}"
 
 
-def study_table(corr, depth: int) -> str:
+_SHORT = {"mean": "Mean", "sd": "Sd", "log_p": "log p", "log_p_exact": "log p exact", "log_p_mle": "log p mle"}
+
+
+def study_table(corr, depth: int, *, paper: bool = True) -> str:
     """The Markdown table of one study (depth), laid out like the paper's Tables 1-3.
 
-    For each statistic: the paper's Pearson ``r``, ours, and our Spearman ``rho``;
-    then the trained MAE's mean and sd, the paper's and ours.
+    Per epoch budget: for Mean, Sd and log p, the paper's Pearson ``r`` then ours
+    and our Spearman ``rho``; further log p fits (exact, mle) follow with ours only;
+    then the trained MAE's mean and sd, the paper's and ours.  ``paper=False``
+    leaves the paper's columns out (another series than the paper's sine).
     """
     g = corr[corr.depth == depth]
-    stats_ = [s for s in STATISTICS if s in set(g.statistic)]
+    present = set(g.statistic)
     head = ["epochs", "n"]
-    for s in stats_:
-        lab = STATISTICS[s]
-        head += [f"{lab} r paper", f"{lab} r", f"{lab} ρ"]
-    head += ["MAE mean paper", "MAE mean", "MAE sd paper", "MAE sd"]
+    for s in ("mean", "sd", "log_p"):
+        if s in present:
+            head += ([f"{_SHORT[s]} r (paper)"] if paper else []) + [f"{_SHORT[s]} r", f"{_SHORT[s]} ρ"]
+    for s in ("log_p_exact", "log_p_mle"):
+        if s in present:
+            head += [f"{_SHORT[s]} r", f"{_SHORT[s]} ρ"]
+    head += ["MAE mean (paper)", "MAE mean", "MAE sd (paper)", "MAE sd"] if paper else ["MAE mean", "MAE sd"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for epochs in sorted(set(g.epochs)):
         e = g[g.epochs == epochs]
-        paper = PAPER.get((int(depth), int(epochs)))
+        ref = PAPER.get((int(depth), int(epochs))) if paper else None
+
+        def ours(s, method):
+            row = e[(e.statistic == s) & (e.method == method)]
+            return _f(row.value.iloc[0]) if len(row) else "–"
+
         cells = [str(int(epochs)), str(int(e.n.max()) if len(e) else 0)]
-        for s in stats_:
-            p = e[(e.statistic == s) & (e.method == "pearson")]
-            sp = e[(e.statistic == s) & (e.method == "spearman")]
-            cells += [_f(paper[_PAPER_INDEX[s]]) if paper else "–", _f(p.value.iloc[0]) if len(p) else "–",
-                      _f(sp.value.iloc[0]) if len(sp) else "–"]
-        cells += [_f(paper[3]) if paper else "–", _f(e.mae_mean.iloc[0]), _f(paper[4]) if paper else "–",
-                  _f(e.mae_sd.iloc[0])]
+        for s in ("mean", "sd", "log_p"):
+            if s in present:
+                cells += ([_f(ref[_PAPER_INDEX[s]]) if ref else "–"] if paper else []) + [ours(s, "pearson"),
+                                                                                          ours(s, "spearman")]
+        for s in ("log_p_exact", "log_p_mle"):
+            if s in present:
+                cells += [ours(s, "pearson"), ours(s, "spearman")]
+        if paper:
+            cells += [_f(ref[3]) if ref else "–", _f(e.mae_mean.iloc[0]), _f(ref[4]) if ref else "–",
+                      _f(e.mae_sd.iloc[0])]
+        else:
+            cells += [_f(e.mae_mean.iloc[0]), _f(e.mae_sd.iloc[0])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def differences(corr, *, tolerance: float = 0.2) -> list[str]:
-    """Plain sentences on where our Pearson correlations and MAEs differ from the paper's.
+    """Plain sentences on where our Pearson correlations (Mean, Sd, log p) and MAEs differ from the paper's.
 
     A correlation differs when its sign differs or it is more than ``tolerance``
     away; the trained MAE's mean differs when it is more than ``tolerance`` away
@@ -227,7 +247,7 @@ def differences(corr, *, tolerance: float = 0.2) -> list[str]:
         if paper is None:
             out.append(f"{depth} layer(s), {epochs} epochs: the paper has no such row; nothing to compare.")
             continue
-        for s in ("mean", "sd", "log_p", "log_p_exact", "log_p_mle"):
+        for s in ("mean", "sd", "log_p"):  # the paper's three (its log p is the floored moments fit)
             row = g[g.statistic == s]
             if not len(row):
                 continue
@@ -236,19 +256,29 @@ def differences(corr, *, tolerance: float = 0.2) -> list[str]:
                 out.append(f"{depth} layer(s), {epochs} epochs, {STATISTICS[s]}: no correlation computable "
                            f"(n={int(row.n.iloc[0])}, or a constant column); the paper has r = {theirs:.3f}.")
             elif np.sign(ours) != np.sign(theirs):
-                out.append(f"{depth} layer(s), {epochs} epochs, {STATISTICS[s]}: opposite sign — ours r = {ours:.3f}, "
-                           f"the paper's {theirs:.3f}.")
+                out.append(f"{depth} layer(s), {epochs} epochs, {STATISTICS[s]}: opposite sign — "
+                           f"ours r = {ours:.3f}, the paper's {theirs:.3f}.")
             elif abs(ours - theirs) > tolerance:
+                how = "weaker" if abs(ours) < abs(theirs) else "stronger"
                 out.append(f"{depth} layer(s), {epochs} epochs, {STATISTICS[s]}: ours r = {ours:.3f}, the paper's "
-                           f"{theirs:.3f} ({'weaker' if abs(ours) < abs(theirs) else 'stronger'} by {abs(ours - theirs):.2f}).")
+                           f"{theirs:.3f} ({how} by {abs(ours - theirs):.2f}).")
         mm = float(g.mae_mean.iloc[0])
         if math.isfinite(mm) and abs(mm - paper[3]) > tolerance:
             out.append(f"{depth} layer(s), {epochs} epochs: trained MAE mean {mm:.3f}, the paper's {paper[3]:.3f}.")
     return out
 
 
+def _critical_r(n: int, alpha: float = 0.05) -> float:
+    """The smallest |r| significant at level ``alpha`` (two-sided) with ``n`` pairs."""
+    from scipy import stats
+
+    t = stats.t.ppf(1 - alpha / 2, n - 2)
+    return float(t / math.sqrt(n - 2 + t * t))
+
+
 # -- figures --------------------------------------------------------------------------------
-def scatter(df, depth: int, path, *, mae: str = "test_mae", statistics=("mean", "sd", "log_p_exact", "log_p_mle")) -> Path:
+def scatter(df, depth: int, path, *, mae: str = "test_mae",
+            statistics=("mean", "sd", "log_p_exact", "log_p_mle")) -> Path:
     """One study's scatter plot: trained MAE against each statistic (rows) for each budget (columns)."""
     import matplotlib
 
@@ -268,11 +298,10 @@ def scatter(df, depth: int, path, *, mae: str = "test_mae", statistics=("mean", 
         for j, e in enumerate(budgets):
             ax = axes[i][j]
             ge = g[g.epochs == e]
-            sc = ax.scatter(ge[s], ge[mae], c=ge.look_back, cmap=cmap, s=14, vmin=min(lbs), vmax=max(lbs) if max(lbs) > min(lbs) else min(lbs) + 1)
+            sc = ax.scatter(ge[s], ge[mae], c=ge.look_back, cmap=cmap, s=14, vmin=min(lbs),
+                            vmax=max(lbs) if max(lbs) > min(lbs) else min(lbs) + 1)
             r, _, n = _corr(ge[s], ge[mae], "pearson")
             ax.set_title(f"{e} epoch{'s' if e != 1 else ''}: r = {_f(r, 2)} (n={n})", fontsize=9)
-            if i == len(stats_) - 1:
-                ax.set_xlabel(STATISTICS[s] if i == len(stats_) - 1 else "")
             ax.set_xlabel(STATISTICS[s], fontsize=8)
             if j == 0:
                 ax.set_ylabel("trained test MAE", fontsize=8)
@@ -288,8 +317,6 @@ def scatter(df, depth: int, path, *, mae: str = "test_mae", statistics=("mean", 
 # -- Table 4 --------------------------------------------------------------------------------
 def _child_main() -> None:  # pragma: no cover - runs in a child process
     """Run one measured job described by JSON on stdin; print JSON with seconds and peak RSS."""
-    import resource
-
     job = json.loads(sys.stdin.read())
     t0 = time.perf_counter()
     from .train import TrainSettings, split_from_spec, train
@@ -308,9 +335,29 @@ def _child_main() -> None:  # pragma: no cover - runs in a child process
         series = split.test if job.get("sample_on") == "test" else split.train
         sample(series, arch=arch, look_back=job["look_back"], **job.get("sampling", {}))
     work = time.perf_counter() - t1
+    print(json.dumps({"work_seconds": work, "setup_seconds": t1 - t0, "peak_rss_bytes": _peak_rss_bytes()}))
+
+
+def _peak_rss_bytes() -> int:
+    """This process's peak resident set size.
+
+    On Linux, ``VmHWM`` of ``/proc/self/status``: the high-water mark of this
+    process's own memory since it started its program.  (``ru_maxrss`` is not used
+    there: Linux carries the parent's high-water mark over ``fork`` + ``exec``, so a
+    child of a big process would report at least its parent's size.)  Elsewhere
+    ``ru_maxrss``.
+    """
+    import resource
+
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    rss_bytes = rss if sys.platform == "darwin" else rss * 1024
-    print(json.dumps({"work_seconds": work, "setup_seconds": t1 - t0, "peak_rss_bytes": rss_bytes}))
+    return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
 def _run_child(job: dict, *, threads: int | None, timeout: float | None) -> dict:
@@ -339,7 +386,8 @@ def _run_child(job: dict, *, threads: int | None, timeout: float | None) -> dict
 
 def measure_costs(split_spec: dict, arch, *, look_back: int, epochs: int = 1000, samples: int = 100, seed: int = 0,
                   settings: dict | None = None, sampling: dict | None = None, sample_on: str = "train",
-                  threads: int | None = None, timeout: float | None = None) -> list[dict]:
+                  threads: int | None = None, timeout: float | None = None,
+                  kinds=("training", "sampling")) -> list[dict]:
     """Measure training and sampling of one architecture, each in a fresh process (Table 4).
 
     Parameters
@@ -355,6 +403,8 @@ def measure_costs(split_spec: dict, arch, *, look_back: int, epochs: int = 1000,
         :func:`mae_ort.sample` (threshold, lower, upper, fit, init, runtime ...).
     threads : int, optional
         Thread limit of both processes (default: all cores).
+    kinds : sequence of {'training', 'sampling'}
+        Which of the two to measure.
 
     Returns
     -------
@@ -375,12 +425,68 @@ def measure_costs(split_spec: dict, arch, *, look_back: int, epochs: int = 1000,
     for kind, extra in (("training", {"epochs": epochs, "settings": settings or {}}),
                         ("sampling", {"sampling": {"samples": samples, "seed": seed, **(sampling or {})},
                                       "sample_on": sample_on})):
+        if kind not in kinds:
+            continue
         res = _run_child({**base, "kind": kind, **extra}, threads=threads, timeout=timeout)
         units = ",".join(map(str, arch_d["units"]))
         rows.append({"kind": kind, "units": units, "look_back": look_back,
                      "epochs": epochs if kind == "training" else None,
                      "samples": samples if kind == "sampling" else None, **res})
     return rows
+
+
+def measure_table4(db, *, count: int = 3, epochs: int | None = None, threads: int | None = None,
+                   where: dict | None = None, seed: int = 0, progress=None) -> int:
+    """Measure Table 4 for ``count`` trained architectures of ``db`` and store the results.
+
+    Architectures are picked with :func:`mae_ort.validation.pick_rows` (spread over
+    the depths present) among those not yet measured with ``epochs``; training
+    uses the stored training settings and data, sampling the screened row's
+    settings.  Returns the number of architectures measured now.
+    """
+    import pandas as pd
+
+    from .validation import joined, load_costs, pick_rows, save_costs
+
+    count = check_int(count, "count", "measure_table4", low=1)
+    df = joined(db, **(where or {}))
+    if df.empty:
+        raise MaeOrtError(f"{db}: no trained architectures to measure; run `mae-ort validate --db {db}` first")
+    epochs = int(df.max_epochs.max()) if epochs is None else check_int(epochs, "epochs", "measure_table4", low=1)
+    costs = load_costs(db)
+    measured = set(costs[(costs.kind == "training") & (costs.epochs == epochs)].sampling_id.dropna().astype(int))
+    rows = df.drop_duplicates("sampling_id")
+    rows = rows[~rows.sampling_id.isin(measured)]
+    depths = sorted(set(int(d) for d in rows.depth))
+    already = len(measured & set(df.sampling_id.astype(int)))
+    want = max(0, count - already)
+    if not want or rows.empty:
+        return 0
+    per = max(1, math.ceil(want / max(1, len(depths))))
+    chosen = pd.concat([pick_rows(rows[rows.depth == d], min(per, int((rows.depth == d).sum())), seed=seed)
+                        for d in depths]).head(want)
+    done = 0
+    for r in chosen.itertuples():
+        split = json.loads(r.split)
+        spec = split.get("spec") or {}
+        if not spec:
+            raise MaeOrtError("the trained rows do not say how to rebuild their data (a split built by hand); "
+                              "Table 4 needs a sine or CSV split")
+        arch = {"units": [int(u) for u in r.units.split(",")], "cell": r.cell, "activation": r.activation,
+                "recurrent_activation": r.recurrent_activation, "head_activation": r.head_activation}
+        sampling = {"threshold": float(r.threshold), "lower": float(r.lower), "upper": float(r.upper),
+                    "fit": r.fit, "init": r.init}
+        res = measure_costs(spec, arch, look_back=int(r.look_back), epochs=epochs, samples=int(r.samples),
+                            seed=int(r.seed), settings=json.loads(r.train_settings), sampling=sampling,
+                            threads=threads)
+        save_costs(db, res, sampling_id=int(r.sampling_id))
+        done += 1
+        if progress is not None:
+            t, s_ = res
+            progress(done, len(chosen), f"{r.cell}[{r.units}] lb={r.look_back}: training {t['process_seconds']:.1f} s "
+                                        f"{t['peak_rss_bytes'] / 1e6:.0f} MB, sampling {s_['process_seconds']:.1f} s "
+                                        f"{s_['peak_rss_bytes'] / 1e6:.0f} MB")
+    return done
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -428,22 +534,23 @@ def _table4_markdown(costs, trained, sampled_seconds) -> str:
             c = costs[costs.kind == kind]
             if not len(c):
                 continue
-            what = (f"{kind} ({int(c.epochs.max())} epochs max)" if kind == "training"
+            what = (f"{kind} ({', '.join(str(int(e)) for e in sorted(set(c.epochs)))} epochs)" if kind == "training"
                     else f"{kind} ({int(c.samples.max())} samples)")
             lines.append(f"| {what} | measured, mean of {len(c)} | {c.process_seconds.mean():.1f} | "
                          f"{c.work_seconds.mean():.2f} | {c.peak_rss_bytes.mean() / 1e6:.0f} | "
                          f"{PAPER_TABLE4[kind]['seconds']:.0f} | {PAPER_TABLE4[kind]['mb']:.0f} |")
+    paper = {k: f"{v['seconds']:.0f} | {v['mb']:.0f}" for k, v in PAPER_TABLE4.items()}
     if trained is not None:
         lines.append(f"| training, validation runs | mean over trained architectures (largest budget) | – | "
-                     f"{trained:.2f} | – | {PAPER_TABLE4['training']['seconds']:.0f} | {PAPER_TABLE4['training']['mb']:.0f} |")
+                     f"{trained:.2f} | – | {paper['training']} |")
     if sampled_seconds is not None:
-        lines.append(f"| sampling, screening runs | mean over the same architectures | – | {sampled_seconds:.2f} | – | "
-                     f"{PAPER_TABLE4['sampling']['seconds']:.0f} | {PAPER_TABLE4['sampling']['mb']:.0f} |")
+        lines.append(f"| sampling, screening runs | mean over the same architectures | – | {sampled_seconds:.2f} "
+                     f"| – | {paper['sampling']} |")
     return "\n".join(lines)
 
 
 def write_report(db, out, *, test_mode: str = "one-step", title: str | None = None, notes: str | None = None,
-                 where: dict | None = None) -> Path:
+                 where: dict | None = None, paper: bool = True) -> Path:
     """Write the report of a database's trained architectures into folder ``out``.
 
     Parameters
@@ -458,6 +565,9 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
         A heading and a paragraph of notes (e.g. the scale of the run) for ``README.md``.
     where : dict, optional
         Filters passed to :func:`mae_ort.validation.joined`.
+    paper : bool
+        Put the paper's numbers beside ours and list the differences (for the
+        paper's sine); ``False`` for other series.
 
     Returns
     -------
@@ -477,6 +587,11 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     df = joined(db, **(where or {}))
     if df.empty:
         raise MaeOrtError(f"{db}: no trained architectures yet; run `mae-ort validate --db {db}` first")
+    runs = df[["split_key", "train_key", "seed"]].drop_duplicates()
+    if df.duplicated(["sampling_id", "epochs"]).any():
+        listing = "; ".join(f"--split-key {a} --train-key {b} --seed {c}" for a, b, c in runs.itertuples(index=False))
+        raise MaeOrtError(f"{db}: some architectures were trained more than once (other data, settings or seeds); "
+                          f"choose one run: {listing}")
     mae = "test_mae" if test_mode == "one-step" else "test_mae_recursive"
     if not np.isfinite(df[mae].to_numpy(dtype=float)).any():
         raise MaeOrtError(f"{db}: no {test_mode} test MAE recorded (recursive needs the inputs to be the targets)")
@@ -505,26 +620,37 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
               f"- Machine: {_machine()}",
               "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
               f"- Database: `{Path(db).name}`; test MAE: {test_mode}; "
-              f"{df.sampling_id.nunique()} trained architecture(s), budgets {', '.join(map(str, sorted(set(df.epochs))))}",
+              f"{df.sampling_id.nunique()} trained architecture(s), budgets "
+              + ", ".join(map(str, sorted(set(df.epochs)))),
               ""]
     settings = sorted(set(df.train_settings)) if "train_settings" in df else []
     if settings:
         lines += ["Training settings: " + "; ".join(f"`{s}`" for s in settings), ""]
     if notes:
         lines += [notes.strip(), ""]
-    lines += ["Correlations with the trained test MAE (r: Pearson, ρ: Spearman). The paper reports Pearson r only. "
-              "A good predictor has a **negative** correlation for log p (more probable good random networks, "
-              "lower trained error) and, in the paper, for Mean and Sd too.", ""]
+    lines += ["Correlations with the trained test MAE (r: Pearson, ρ: Spearman; the paper reports Pearson r only). "
+              "*log p* is the reference implementation's (moments fit, floored at log 1e-300), *log p exact* the "
+              "same fit computed in log space, *log p mle* the maximum-likelihood fit; all from the same stored MAEs. "
+              "A useful predictor has a **negative** correlation for log p (more probable good random networks, "
+              "lower trained error); the paper found negative ones for Mean and Sd too. "
+              "MAE mean and sd are those of the trained test MAE over the trained architectures.", ""]
     for depth in sorted(set(int(d) for d in corr.depth)):
-        lines += [f"## {depth}-layer study (paper's Table {depth if depth <= 3 else '–'})", "",
-                  study_table(corr, depth), "", f"![scatter](scatter-depth{depth}.png)", ""]
-    diff = differences(corr)
-    lines += ["## Where our numbers differ from the paper's", ""]
-    lines += [f"- {d}" for d in diff] if diff else ["- Within 0.2 of the paper everywhere, with the same signs."]
-    lines += ["", "## Table 4: time and memory per architecture", "",
+        heading = f"## {depth}-layer study" + (f" (paper's Table {depth})" if paper and depth <= 3 else "")
+        n = int(corr[corr.depth == depth].n.max())
+        lines += [heading, "", study_table(corr, depth, paper=paper), ""]
+        if n >= 4:
+            lines += [f"With n = {n} architectures, |r| below {_critical_r(n):.2f} is not significant at the 5 % "
+                      "level (two-sided).", ""]
+        lines += [f"![scatter](scatter-depth{depth}.png)", ""]
+    if paper:
+        diff = differences(corr)
+        lines += ["## Where our numbers differ from the paper's", ""]
+        lines += [f"- {d}" for d in diff] if diff else ["- Within 0.2 of the paper everywhere, with the same signs."]
+        lines += [""]
+    lines += ["## Table 4: time and memory per architecture", "",
               _table4_markdown(costs if len(costs) else None, trained_s, sampled_s), "",
               "Wall time is the whole process (imports included); job time is the training or sampling call alone; "
-              "peak RSS is the process's maximum resident set size (`ru_maxrss`).", ""]
+              "peak RSS is the process's maximum resident set size (`VmHWM`).", ""]
     lines += ["Files: `correlations.csv` (all correlations, long form), `trained.csv` (joined data), "
               + ("`table4.csv`, " if len(costs) else "") + ", ".join(f"`{p.name}`" for p in figures) + ".", ""]
     path = out / "README.md"

@@ -38,8 +38,6 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
-
 import numpy as np
 
 from ._validation import check_int, check_option, check_real, check_seed
@@ -123,7 +121,8 @@ class TrainSettings:
         dropout = check_real(self.dropout, "dropout", caller, low=0.0)
         if dropout >= 1.0:
             raise InvalidParameterError(
-                f"The 'dropout' parameter of {caller} must be a real number in the range [0.0, 1.0). Got {dropout!r} instead."
+                f"The 'dropout' parameter of {caller} must be a real number in the range [0.0, 1.0). "
+                f"Got {dropout!r} instead."
             )
         object.__setattr__(self, "dropout", dropout)
         object.__setattr__(self, "batch_size", check_int(self.batch_size, "batch_size", caller, low=1))
@@ -135,7 +134,9 @@ class TrainSettings:
             )
         object.__setattr__(self, "validation_split", vs)
         if not isinstance(self.shuffle, bool):
-            raise InvalidParameterError(f"The 'shuffle' parameter of {caller} must be a bool. Got {self.shuffle!r} instead.")
+            raise InvalidParameterError(
+                f"The 'shuffle' parameter of {caller} must be a bool. Got {self.shuffle!r} instead."
+            )
         if self.patience is not None:
             object.__setattr__(self, "patience", check_int(self.patience, "patience", caller, low=0))
         object.__setattr__(self, "min_delta", check_real(self.min_delta, "min_delta", caller, low=0.0))
@@ -167,21 +168,25 @@ class TrainSettings:
 def parse_epochs(value, caller: str = "train") -> tuple[int, ...]:
     """Epoch budgets from ``"1,10,100"`` or a sequence: distinct positive ints, sorted."""
     rule = "a comma-separated list of positive integers such as '1,10,100'"
+
+    def bad() -> InvalidParameterError:
+        return InvalidParameterError(f"The 'epochs' parameter of {caller} must be {rule}. Got {value!r} instead.")
+
     if isinstance(value, str):
         parts = [p.strip() for p in value.split(",") if p.strip()]
         try:
             values = [int(p) for p in parts]
         except ValueError:
-            raise InvalidParameterError(f"The 'epochs' parameter of {caller} must be {rule}. Got {value!r} instead.") from None
+            raise bad() from None
     elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         values = [int(value)]
     else:
         try:
             values = list(value)
         except TypeError:
-            raise InvalidParameterError(f"The 'epochs' parameter of {caller} must be {rule}. Got {value!r} instead.") from None
+            raise bad() from None
     if not values or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in values):
-        raise InvalidParameterError(f"The 'epochs' parameter of {caller} must be {rule}. Got {value!r} instead.")
+        raise bad()
     return tuple(sorted({int(v) for v in values}))
 
 
@@ -220,7 +225,8 @@ class TrainTestSplit:
         if self.train.inputs.shape[1] != self.test.inputs.shape[1] or \
                 self.train.targets.shape[1] != self.test.targets.shape[1]:
             raise DataError(
-                f"the test part has {self.test.inputs.shape[1]} input and {self.test.targets.shape[1]} target column(s); "
+                f"the test part has {self.test.inputs.shape[1]} input and {self.test.targets.shape[1]} "
+                "target column(s); "
                 f"the training part has {self.train.inputs.shape[1]} and {self.train.targets.shape[1]}"
             )
         if self.test.length < 1:
@@ -244,7 +250,8 @@ class TrainTestSplit:
         """One window per test point; the first ones take their history from the training part."""
         look_back = check_int(look_back, "look_back", "train", low=1)
         if self.train.length < look_back:
-            raise DataError(f"the training part has {self.train.length} points; look_back={look_back} needs at least {look_back}")
+            raise DataError(f"the training part has {self.train.length} points; look_back={look_back} "
+                            f"needs at least {look_back}")
         joined = Series(
             np.concatenate([self.train.inputs[-look_back:], self.test.inputs]),
             np.concatenate([self.train.targets[-look_back:], self.test.targets]),
@@ -252,28 +259,30 @@ class TrainTestSplit:
         )
         return windows(joined, look_back, caller="train")
 
-    def test_part_series(self) -> Series:
-        """The test part alone, named for the store (what ``--sample-on test`` scores)."""
-        return self.test
-
     def to_dict(self) -> dict:
         return {"train": self.train.name, "train_points": self.train.length, "test": self.test.name,
                 "test_points": self.test.length, "train_fingerprint": self.train.fingerprint(),
                 "test_fingerprint": self.test.fingerprint()}
 
 
-def sine_split(train_points: int = 1000, test_points: int = 200) -> TrainTestSplit:
+def sine_split(train_points: int = 1000, test_points: int = 200, *, scale: str = "none") -> TrainTestSplit:
     """The paper's sine: train on ``t`` in ``[0, 100)`` (1000 points), test on the next 200 (``[100, 120)``).
 
-    The training part equals ``prepare(sine(train_points), name="sine")``, the
-    series that ``mae-ort sample``/``screen`` score by default.
+    The training part equals ``prepare(sine(train_points), scale=scale, name="sine")``,
+    the series that ``mae-ort sample``/``screen`` score by default; the test part is
+    scaled with the training part's parameters.
     """
     train_points = check_int(train_points, "train_points", "sine_split", low=2)
     test_points = check_int(test_points, "test_points", "sine_split", low=1)
     full = sine(train_points + test_points)
-    train = prepare(full[:train_points], name="sine")
-    test = prepare(full[train_points:], name=f"sine[{train_points}:{train_points + test_points}]")
-    return TrainTestSplit(train, test, {"kind": "sine", "train_points": train_points, "test_points": test_points})
+    train = prepare(full[:train_points], scale=scale, name="sine")
+    raw = prepare(full[train_points:], name=f"sine[{train_points}:{train_points + test_points}]")
+    params = train.params or {}
+    test = Series(_apply_scale(raw.inputs, train.scale, params.get("inputs", {})),
+                  _apply_scale(raw.targets, train.scale, params.get("targets", {})),
+                  raw.input_names, raw.target_names, raw.name, train.scale, params)
+    return TrainTestSplit(train, test, {"kind": "sine", "train_points": train_points, "test_points": test_points,
+                                        "scale": train.scale})
 
 
 def csv_split(train_csv, test_csv=None, *, input=None, target=None, scale: str = "none",
@@ -306,7 +315,8 @@ def csv_split(train_csv, test_csv=None, *, input=None, target=None, scale: str =
     train = prepare(np.column_stack([head.inputs, head.targets]), input=list(range(head.inputs.shape[1])),
                     target=list(range(head.inputs.shape[1], head.inputs.shape[1] + head.targets.shape[1])),
                     scale=scale, name=f"{raw.name}[0:{n}]")
-    train = Series(train.inputs, train.targets, raw.input_names, raw.target_names, train.name, train.scale, train.params)
+    train = Series(train.inputs, train.targets, raw.input_names, raw.target_names, train.name, train.scale,
+                   train.params)
     params = train.params or {}
     tail = raw.split(n)
     test = Series(_apply_scale(tail.inputs, train.scale, params.get("inputs", {})),
@@ -327,9 +337,11 @@ def _csv_spec(train_csv, test_csv, input, target, scale, test_points) -> dict:
 def split_from_spec(spec: dict) -> TrainTestSplit:
     """Rebuild a split from its :attr:`TrainTestSplit.spec` (e.g. in a worker process)."""
     if not isinstance(spec, dict) or spec.get("kind") not in ("sine", "csv"):
-        raise InvalidParameterError(f"The 'spec' parameter of split_from_spec must be a split's spec dict. Got {spec!r} instead.")
+        raise InvalidParameterError(
+            f"The 'spec' parameter of split_from_spec must be a split's spec dict. Got {spec!r} instead."
+        )
     if spec["kind"] == "sine":
-        return sine_split(spec["train_points"], spec["test_points"])
+        return sine_split(spec["train_points"], spec["test_points"], scale=spec.get("scale", "none"))
     return csv_split(spec["train_csv"], spec.get("test_csv"), input=spec.get("input"), target=spec.get("target"),
                      scale=spec.get("scale", "none"), test_points=spec.get("test_points"))
 
@@ -425,6 +437,7 @@ def build_model(arch: Architecture, *, look_back: int, n_in: int, n_out: int, se
 
     settings = settings or TrainSettings()
     keras = _keras()
+    keras.backend.clear_session()  # drop the graphs of earlier models (long validations in one process)
     keras.utils.set_random_seed(int(seed) % (2**32))
     weights = None
     if settings.init != "keras":
@@ -438,7 +451,8 @@ def build_model(arch: Architecture, *, look_back: int, n_in: int, n_out: int, se
         for layer in base.layers:
             layers.append(layer)
             if type(layer).__name__ in ("LSTM", "GRU", "SimpleRNN"):
-                layers.append(keras.layers.Dropout(settings.dropout, seed=int(seed) % (2**31), name=f"{layer.name}_dropout"))
+                layers.append(keras.layers.Dropout(settings.dropout, seed=int(seed) % (2**31),
+                                                   name=f"{layer.name}_dropout"))
         model = keras.Sequential(layers, name=base.name + "_train")
     else:
         model = base
@@ -550,7 +564,9 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
     """
     caller = "train"
     if not isinstance(split, TrainTestSplit):
-        raise InvalidParameterError(f"The 'split' parameter of {caller} must be a TrainTestSplit. Got {type(split).__name__} instead.")
+        raise InvalidParameterError(
+            f"The 'split' parameter of {caller} must be a TrainTestSplit. Got {type(split).__name__} instead."
+        )
     if not isinstance(arch, Architecture):
         from .sampler import as_architecture
 
@@ -564,7 +580,8 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
     elif recursive and not split.recursive_ok:
         raise InvalidParameterError(
             "recursive test prediction feeds predictions back as inputs, so the inputs must be the targets; "
-            f"this series has inputs {', '.join(split.train.input_names)} and targets {', '.join(split.train.target_names)}"
+            f"this series has inputs {', '.join(split.train.input_names)} and targets "
+            f"{', '.join(split.train.target_names)}"
         )
     limit_threads(threads)
     tr = split.train_windows(look_back)
@@ -598,7 +615,8 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
             min_delta=settings.min_delta, restore_best_weights=settings.restore_best, mode="min",
         )
         callbacks.append(es)
-    recorder = _make_recorder(keras, budgets=budgets, evaluate=evaluate, early_stopping=es if settings.restore_best else None)
+    recorder = _make_recorder(keras, budgets=budgets, evaluate=evaluate,
+                              early_stopping=es if settings.restore_best else None)
     callbacks.append(recorder)
     hist = model.fit(
         tr.X, tr.y, epochs=budgets[-1], batch_size=settings.batch_size,
@@ -614,7 +632,8 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
         rec = recorder.records.get(b)
         if rec is None:  # early stopping ended the run before this budget: fit(epochs=b) gives the final model
             if final is None:
-                best_epoch = (es.best_epoch + 1) if (es is not None and settings.restore_best and es.best_weights is not None) else ran
+                restored = es is not None and settings.restore_best and es.best_weights is not None
+                best_epoch = es.best_epoch + 1 if restored else ran
                 monitor = es.best if es is not None else None
                 final = evaluate(b, ran, best_epoch, monitor, train_seconds)
             rec = BudgetResult(**{**asdict(final), "epochs": b})
