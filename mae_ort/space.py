@@ -86,7 +86,9 @@ class Row:
 
     def __post_init__(self) -> None:
         if not isinstance(self.arch, Architecture):
-            raise InvalidParameterError(f"The 'arch' parameter of Row must be an Architecture. Got {self.arch!r} instead.")
+            raise InvalidParameterError(
+                f"The 'arch' parameter of Row must be an Architecture. Got {self.arch!r} instead."
+            )
         object.__setattr__(self, "look_back", check_int(self.look_back, "look_back", "Row", low=1))
 
     @property
@@ -258,6 +260,10 @@ class Grid(Space):
                                 recurrent_activation=self.recurrent_activation,
                                 head_activation=self.head_activation), look_back)
 
+    def keys(self) -> Iterator[tuple]:
+        """The natural keys, in iteration order (without building the rows)."""
+        return (k for k, _ in self._candidates())
+
     def _candidates(self) -> Iterator[tuple]:
         # Keys without building an Architecture per row (62,500 rows in a fraction of a second).
         acts = (self.activation, self.recurrent_activation, self.head_activation)
@@ -295,7 +301,9 @@ class RowList(Space):
         unique = {}
         for r in rows:
             if not isinstance(r, Row):
-                raise InvalidParameterError(f"The 'rows' parameter of RowList must hold Row objects. Got {r!r} instead.")
+                raise InvalidParameterError(
+                    f"The 'rows' parameter of RowList must hold Row objects. Got {r!r} instead."
+                )
             unique.setdefault(r.key, r)
         self.rows = tuple(sorted(unique.values(), key=_sort_key))
         self.name = name
@@ -396,7 +404,7 @@ SPACE_PRESETS: dict[str, dict] = {
 }
 
 
-def grid(*, units="7:31", layers="1", look_back="1,10,20,30", cell="lstm", preset: str | None = None,
+def grid(*, units="7:31", layers="1", look_back="1,10,20,30", cell=None, preset: str | None = None,
          activation: str | None = None, recurrent_activation: str | None = None,
          head_activation: str | None = None, name: str = "grid") -> Grid:
     """A :class:`Grid` from text or numbers.
@@ -458,8 +466,9 @@ def preset_space(name: str, **overrides) -> Grid:
     62500
     """
     key = check_option(name, "space", "preset_space", SPACE_PRESETS)
-    kw = dict(SPACE_PRESETS[key], preset="paper", name=key)
-    kw.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    kw = dict(SPACE_PRESETS[key], preset="paper", name=f"{key} (modified)" if given else key)
+    kw.update(given)
     return grid(**kw)
 
 
@@ -485,8 +494,9 @@ def read_rows(path, *, preset: str | None = None, cell: str | None = None, activ
 
     Each record needs ``units`` (``"31,31"`` or, in JSON, a list) and ``look_back``;
     ``cell``, ``activation``, ``recurrent_activation`` and ``head_activation`` columns
-    are optional and default to ``preset`` and the keyword overrides.  A ``.jsonl`` or
-    ``.json`` suffix (or a first character ``{``) means JSON lines; anything else CSV.
+    are optional and default to ``preset`` and the keyword overrides.  A file starting
+    with ``[`` is one JSON array of records; a ``.jsonl``/``.json`` suffix or a first
+    character ``{`` means JSON lines; anything else is CSV.
 
     Raises
     ------
@@ -504,7 +514,16 @@ def read_rows(path, *, preset: str | None = None, cell: str | None = None, activ
     base.update({k: v for k, v in dict(cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                                        head_activation=head_activation).items() if v is not None})
     records: list[tuple[int, dict]] = []
-    if p.suffix.lower() in (".jsonl", ".json", ".ndjson") or text.lstrip().startswith("{"):
+    if text.lstrip().startswith("["):  # one JSON array of records
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(f"{str(p)!r} is not valid JSON: {e.msg} (line {e.lineno})") from e
+        for i, rec in enumerate(items, 1):
+            if not isinstance(rec, dict):
+                raise DataError(f"{str(p)!r} record {i} must be an object with 'units' and 'look_back'")
+            records.append((i, rec))
+    elif p.suffix.lower() in (".jsonl", ".json", ".ndjson") or text.lstrip().startswith("{"):
         for i, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
