@@ -17,7 +17,9 @@ from importlib import metadata as _metadata
 from .data import Series, Windows, prepare, read_csv, sine, windows
 from .errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning, StoreError
 from .sampler import Init, Sampler, SamplingResult, sample
+from .screen import screen
 from .spec import PRESETS, Architecture
+from .store import open_store
 
 try:
     __version__ = _metadata.version("mae-ort")
@@ -38,9 +40,11 @@ __all__ = [
     "StoreError",
     "Windows",
     "from_keras",
+    "open_store",
     "prepare",
     "read_csv",
     "sample",
+    "screen",
     "sine",
     "windows",
 ]

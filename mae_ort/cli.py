@@ -162,7 +162,9 @@ _register_commands()
 def main(argv=None) -> int:
     """Entry point: run the CLI; bad input prints one line and exits with code 2."""
     try:
-        cli.main(args=argv, prog_name="mae-ort", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="mae-ort", standalone_mode=False)
+        if isinstance(code, int) and code:
+            return code
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.Abort:

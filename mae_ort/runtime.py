@@ -198,8 +198,14 @@ class NumbaRuntime:
 
 
 def choose_runtime(arch: Architecture, look_back: int) -> str:
-    """The faster runtime for a shape on the CPU (see bench/RESULTS.md)."""
-    return "onnxruntime"
+    """The faster runtime for a shape on the CPU.
+
+    Measured on a 2-core machine (bench/RESULTS.md and the screening notes): the
+    fused Numba pass wins on stacked networks with a look-back of 5 or more
+    (paper-2layer rows 0.25 vs 0.39 CPU s, paper-3layer 0.39 vs 0.67 CPU s);
+    onnxruntime wins on single layers and very short windows.
+    """
+    return "numba" if arch.depth >= 2 and look_back >= 5 else "onnxruntime"
 
 
 def make_runtime(runtime="auto", *, device: str = "cpu", threads: int | None = None, arch=None, look_back=None):

@@ -265,8 +265,12 @@ class Sampler:
     def fill_weights(self, arch: Architecture, bufs: list[np.ndarray], *, seed: int, first_sample: int,
                      init: Init, n_in: int) -> None:
         """Fill the first ``len(bufs[0])`` samples' weights, starting at global sample ``first_sample``."""
+        import numba
+
         from .kernels import random as krandom
 
+        # the fill is a parallel region: keep it within this sampler's share of the cores
+        numba.set_num_threads(min(self.threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS))
         for stream, buf in enumerate(bufs):
             if init.kind == "normal":
                 krandom.fill(buf, seed=seed, first_sample=first_sample, stream=stream, dist="normal", a=init.a, b=init.b)
