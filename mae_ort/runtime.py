@@ -200,12 +200,14 @@ class NumbaRuntime:
 def choose_runtime(arch: Architecture, look_back: int) -> str:
     """The faster runtime for a shape on the CPU.
 
-    Measured on a 2-core machine (bench/RESULTS.md and the screening notes): the
-    fused Numba pass wins on stacked networks with a look-back of 5 or more
-    (paper-2layer rows 0.25 vs 0.39 CPU s, paper-3layer 0.39 vs 0.67 CPU s);
-    onnxruntime wins on single layers and very short windows.
+    Measured on a quiet 2-core machine (bench/RESULTS.md, 100 samples): the fused
+    Numba pass beat onnxruntime on every benchmark case ([7] LB 1: 3.6 vs 12.5 ms;
+    [20,20] LB 10: 0.11 vs 0.17 s; [31,31,31] LB 30: 0.92 vs 1.12 s; EUNITE [20,10]
+    LB 7: 0.046 vs 0.075 s).  Its per-window BLAS products lose efficiency on wide
+    layers (above ~128 units they must shrink to stay single-threaded), so those
+    go to onnxruntime.
     """
-    return "numba" if arch.depth >= 2 and look_back >= 5 else "onnxruntime"
+    return "numba" if max(arch.units) <= 128 else "onnxruntime"
 
 
 def make_runtime(runtime="auto", *, device: str = "cpu", threads: int | None = None, arch=None, look_back=None):
