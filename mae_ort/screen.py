@@ -43,6 +43,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from ._pool import stop_pool as _stop_pool
 from ._validation import check_int, check_option, check_real, check_seed
 from .data import prepare, sine
 from .errors import DataError, InvalidParameterError, MaeOrtError, NonFiniteWarning
@@ -194,17 +195,6 @@ def _inline(batches: Iterator[list[Row]], series, job: _Job) -> Iterator[list[Sa
             yield _evaluate(sampler, series, rows, job)
     finally:
         numba.set_num_threads(before)
-
-
-def _stop_pool(ex: ProcessPoolExecutor) -> None:
-    processes = list(getattr(ex, "_processes", {}).values())
-    ex.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        if p.is_alive():
-            p.terminate()
-    for p in processes:
-        p.join(timeout=5)
-    ex.shutdown(wait=True)  # the manager thread sees the dead workers and releases the queues
 
 
 def _mp_context():

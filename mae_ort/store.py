@@ -147,6 +147,33 @@ def _package_version() -> str:
         return "0.0.0"
 
 
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connection]:
+    """One write transaction on ``conn``: commit on success, roll back on any exception.
+
+    sqlite3 failures are re-raised as :class:`StoreError` naming ``path`` (cause chained).
+    Shared by every table of the results database (sampling rows, trained rows).
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot write to the results database {path!r}: {e}") from e
+    try:
+        yield conn
+    except sqlite3.Error as e:
+        conn.execute("ROLLBACK")
+        raise StoreError(f"the results database {path!r} refused a write: {e}") from e
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as e:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise StoreError(f"cannot commit to the results database {path!r}: {e}") from e
+
+
 @dataclass(frozen=True)
 class Settings:
     """The sampling settings that determine a row's result (one "study").
@@ -356,30 +383,9 @@ class SQLiteStore(Store):
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: commit on success, roll back on any exception.
-
-        sqlite3 failures are re-raised as :class:`StoreError` (cause chained).
-        """
-        with self._lock:
-            conn = self._connect()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as e:
-                raise StoreError(f"cannot write to the results database {self.path!r}: {e}") from e
-            try:
-                yield conn
-            except sqlite3.Error as e:
-                conn.execute("ROLLBACK")
-                raise StoreError(f"the results database {self.path!r} refused a write: {e}") from e
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            try:
-                conn.execute("COMMIT")
-            except sqlite3.Error as e:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise StoreError(f"cannot commit to the results database {self.path!r}: {e}") from e
+        """One write transaction (see :func:`write_transaction`), under this store's lock."""
+        with self._lock, write_transaction(self._connect(), self.path) as conn:
+            yield conn
 
     def _read(self, sql: str, params=()) -> list[tuple]:
         with self._lock:

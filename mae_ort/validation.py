@@ -32,7 +32,6 @@ set before TensorFlow is imported.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -48,7 +47,10 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import check_int, check_option, check_seed
+from ._pool import stop_pool as _stop_pool
 from .errors import InvalidParameterError, MaeOrtError, StoreError
+from .runtime import default_threads
+from .store import write_transaction as _transaction
 from .train import TEST_MODES, TrainSettings, TrainTestSplit, parse_epochs, sine_split
 
 __all__ = [
@@ -141,29 +143,6 @@ def _open(db, *, create_tables: bool = True) -> sqlite3.Connection:
     if create_tables:
         ensure_schema(conn, str(path))
     return conn
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection, path: str):
-    """One write transaction; sqlite3 failures become :class:`StoreError`."""
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as e:
-        raise StoreError(f"cannot write to the results database {path!r}: {e}") from e
-    try:
-        yield conn
-    except sqlite3.Error as e:
-        conn.execute("ROLLBACK")
-        raise StoreError(f"the results database {path!r} refused a write: {e}") from e
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    try:
-        conn.execute("COMMIT")
-    except sqlite3.Error as e:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise StoreError(f"cannot commit to the results database {path!r}: {e}") from e
 
 
 def ensure_schema(conn: sqlite3.Connection, path: str = "") -> None:
@@ -327,23 +306,6 @@ def _train_one(task: dict, split: TrainTestSplit | None = None, threads: int | N
             "stopped_epoch": r.stopped_epoch, "seconds": r.seconds, "threads": threads}
 
 
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover
-        return max(1, os.cpu_count() or 1)
-
-
-def _stop_pool(ex: ProcessPoolExecutor) -> None:
-    processes = list(getattr(ex, "_processes", {}).values())
-    ex.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        if p.is_alive():
-            p.terminate()
-    for p in processes:
-        p.join(timeout=5)
-
-
 def _run(tasks: list[dict], split: TrainTestSplit, *, jobs: int, threads: int):
     """Yield finished results; in this process (jobs=1) or in ``jobs`` spawned workers."""
     if jobs <= 1 or len(tasks) <= 1:
@@ -475,7 +437,7 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
     sample_on = check_option(sample_on, "sample_on", caller, SAMPLE_ON)
     test_mode = check_option(test_mode, "test_mode", caller, TEST_MODES)
     jobs = check_int(jobs, "jobs", caller, low=1)
-    threads = max(1, _cores() // jobs) if threads is None else check_int(threads, "threads", caller, low=1)
+    threads = max(1, default_threads() // jobs) if threads is None else check_int(threads, "threads", caller, low=1)
     if test_mode == "recursive" and not split.recursive_ok:
         raise InvalidParameterError(
             "--test-mode recursive feeds predictions back as inputs, so the inputs must be the targets; this series "
