@@ -80,6 +80,40 @@ def _case_section(cr, titles, *, heading="###"):
     return lines
 
 
+def _profile_section(pr: dict | None, gemm: dict) -> list[str]:
+    """Where the fused Numba runtime's time goes, and the floor the GEMM rate sets."""
+    if not pr:
+        return []
+    if pr.get("error"):
+        return ["", "## Where the time goes", "", f"profile: error {pr['error'][:200]}"]
+    med = {k: (pr.get(k) or {}).get("median") for k in ("sample", "draw", "kernel", "products")}
+    total = med["sample"] or float("nan")
+    threads = pr.get("threads", 1)
+    one = ((gemm or {}).get("one_thread") or {}).get("gflops")
+    rate = pr.get("products_gflops_per_thread")
+    L = ["", f"## Where the time goes: fused Numba runtime on {pr.get('case')} (this run)", "",
+         f"Fresh process, {threads} threads, {pr.get('tasks')} tasks of up to {pr.get('block')} windows, median of "
+         f"{(pr.get('kernel') or {}).get('n')} runs each (`python -m bench.profile`). 'Products alone' runs the "
+         "kernel's own `np.dot` calls (same shapes, same task split, same threads) and nothing else.", "",
+         "| part | median s | share of the `sample` call |", "|---|---|---|"]
+    rows = [("whole `Sampler(runtime='numba').sample`", med["sample"]), ("drawing the weights", med["draw"]),
+            ("fused forward kernel (`forward_maes`)", med["kernel"]),
+            (f"… its products alone ({pr.get('products_gflop_executed', 0):.1f} GFLOP, "
+             f"{_s(rate)} GFLOP/s per thread)", med["products"]),
+            ("… the element-wise rest (kernel − products)", pr.get("elementwise_s"))]
+    for name, v in rows:
+        L.append(f"| {name} | {_s(v)} | {_pct(None if v is None else v / total)} |")
+    if one and rate:
+        floor = pr["products_gflop_executed"] / (one * threads)
+        L += ["", f"The products run at {rate / one:.0%} of this machine's one-thread float32 GEMM rate "
+              f"({one:.0f} GFLOP/s, numpy 2048×2048) on each of the {threads} threads (at exactly that rate they "
+              f"would take {floor:.3f} s): they are at the machine's limit, so the kernel's floor is its products' "
+              "time. The element-wise rest is the gates' activations (three sigmoids and two tanh per unit, window "
+              "and step, in float32 vector code, each a polynomial or rational approximation and a division) and "
+              "the cell and state updates; the weights' draw is the counter-based generator."]
+    return L
+
+
 def render(res: dict, gpu: dict | None = None) -> str:
     titles = res.get("contender_titles", {})
     cfg = res.get("config", {})
@@ -128,6 +162,8 @@ def render(res: dict, gpu: dict | None = None) -> str:
             v = t["value"]
             vs = "–" if v is None else (f"{v:.3f} s" if "median" in t["target"] else f"{v:.2f}×")
             L.append(f"| {t['target']} | {vs} | {'–' if t['ok'] is None else ('yes' if t['ok'] else '**no**')} |")
+
+    L += _profile_section(res.get("profile"), g)
 
     un = res.get("unavailable") or {}
     L += ["", "## Cases", "",
@@ -197,8 +233,8 @@ def render(res: dict, gpu: dict | None = None) -> str:
             elif d.get("error"):
                 L.append(f"| {name} | error: {d['error'][:150]} |")
         L.append("")
-        L.append("Numba compiles the fused forward kernel once per depth (the tuple of layer weights is part of "
-                 "its type) and caches it on disk.")
+        L.append("One compiled forward kernel serves every cell, activation and depth (each sample's weights are "
+                 "packed into one row); Numba compiles it once and caches it on disk.")
         L.append("")
     else:
         errs = [f"{name}: {d['error']}" for name, d in rows if d.get("error")]

@@ -7,6 +7,8 @@ What one run does, in order:
    5, all cores; and one thread, in a fresh process);
 3. measures the one-time costs in fresh processes: graph export, cache read,
    session creation, Numba compilation cold (fresh ``NUMBA_CACHE_DIR``) and cached;
+   then splits the fused Numba run of the deepest case into its matrix products
+   and the element-wise rest (:mod:`bench.profile`, fresh process);
 4. starts one worker process per contender (:mod:`bench.contenders`); per case:
    sets every contender up (untimed), **checks** each one's MAEs against mae-ort's
    onnxruntime runtime for the same weights (and mae-ort's against a float64 numpy
@@ -65,6 +67,7 @@ class Config:
     check_counts: bool = False              # count the (warm) check run as the first timed round
     numba_depths: tuple = (1, 2, 3)
     gemm: bool = True
+    profile: str | None = "lstm31x3_lb30"  # case whose Numba run is split into products / element-wise
     f64_samples: int = 10
     shuffle_seed: int = 0
     log_dir: str | None = None
@@ -82,7 +85,7 @@ class Config:
             "throughput_architectures": len(self.throughput),
             "throughput_contenders": list(self.throughput_contenders),
             "throughput_repeats": self.throughput_repeats, "memory": self.memory,
-            "numba_onetime": self.numba_onetime, "numba_depths": list(self.numba_depths),
+            "numba_onetime": self.numba_onetime, "profile": self.profile, "numba_depths": list(self.numba_depths),
             "check_run_counts_as_round": self.check_counts,
             "f64_samples": self.f64_samples, "shuffle_seed": self.shuffle_seed,
             "preset": C.PRESET, "tol_small": C.TOL_SMALL, "tol_deep": C.TOL_DEEP,
@@ -116,14 +119,14 @@ def micro_config(*, keras: bool = False) -> Config:
     return Config(mode="micro", cases=C.micro_cases(5), contenders=cont, repeats=2,
                   throughput=C.throughput_slice(2, samples=4)[:2], throughput_contenders=["maeort_auto", "maeort_ort"],
                   throughput_repeats=1, memory="micro_lstm3_lb2", memory_contenders=["maeort_ort"],
-                  numba_onetime="none", gemm=False, f64_samples=5)
+                  numba_onetime="none", gemm=False, f64_samples=5, profile=None)
 
 
 def gpu_config() -> Config:
     return Config(mode="gpu", cases=C.main_cases(100), contenders=["maeort_ort", "maeort_auto", "maeort_cuda"],
                   repeats=5, throughput=C.throughput_slice(50),
                   throughput_contenders=["maeort_ort", "maeort_auto", "maeort_cuda"], throughput_repeats=2,
-                  memory="none", numba_onetime="none", f64_samples=5)
+                  memory="none", numba_onetime="none", f64_samples=5, profile=None)
 
 
 # ---------------------------------------------------------------------------------
@@ -208,6 +211,16 @@ def measure_onetime(cfg: Config) -> dict:
     else:
         out["numba_cold"] = out["numba_cached"] = {"note": "not measured in this mode"}
     return out
+
+
+def measure_profile(cfg: Config) -> dict | None:
+    """Split the fused Numba run of one case into products and element-wise work (``bench.profile``)."""
+    case = next((c for c in cfg.cases if c.key == cfg.profile), None)
+    if case is None:
+        return None
+    _log(f"profile of the Numba runtime on {case.label} (fresh process)")
+    r = _subprocess_json(["-m", "bench.profile", json.dumps(case.to_dict())])
+    return r.get("result", {"error": r.get("error")})
 
 
 class Pool:
@@ -475,6 +488,7 @@ def run_suite(cfg: Config) -> dict:
     }
     results["gemm"] = measure_gemm(cfg)
     results["one_time"] = measure_onetime(cfg)
+    results["profile"] = measure_profile(cfg)
     _log(f"starting {len(cfg.contenders)} contender workers")
     pool = Pool(cfg.contenders, cfg)
     results["unavailable"] = dict(pool.unavailable)

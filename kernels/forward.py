@@ -9,25 +9,31 @@ of the size of the whole batch (samples x windows) is ever allocated, except the
 predictions when they are asked for.
 
 Layout inside a task: windows run along the last (contiguous) axis, so the state of
-a block of ``R`` windows is a (features, R) float32 array.  One buffer holds
-``[x_t; h_0; h_1; ...]`` row blocks, so the input of layer ``k`` followed by its own
-previous state is a contiguous slice and each step of a layer is a single product
-``Z = [K; U]^T @ [x; h]`` (``np.dot`` -> BLAS sgemm; GRU: one product for the input
-and one for the recurrent half), followed by short element-wise passes over
-contiguous memory that LLVM vectorises.  At ``t = 0`` the recurrent half of the
-product is skipped (``h = 0``).  The weights of each sample are packed into one row
-first (a copy of all weights, per call), so one compiled kernel serves every depth.
+a block of ``R`` windows is a (features, R) float32 array.  One buffer holds the row
+blocks ``[x_t; 1; h_0; 1; h_1; ...; h_last; 1]``, so the input of layer ``k``, a row
+of ones and its own previous state are one contiguous slice, and each step of a layer
+is a single product ``Z = [K; b; U]^T @ [x; 1; h]`` with the bias inside (``np.dot``
+-> BLAS sgemm; GRU: ``[K; b_in]^T @ [x; 1]`` and ``[U; b_rec]^T @ [h; 1]``), followed
+by short element-wise passes over contiguous memory that LLVM vectorises.  At
+``t = 0`` the recurrent half of the product is skipped (``h = 0``).  The last block
+of windows is only as wide as the windows left (rounded up to 8).  The weights of each
+sample are packed into one row first (a copy of all weights, per call), so one
+compiled kernel serves every cell, activation and depth.
 
-Measured on a 2-core AMD EPYC (Zen 4): BLAS sgemm inside ``prange`` ran at ~100
-GFLOP/s per thread for these shapes, hand-written Numba loops at 25-40 GFLOP/s
-(even for 28 x 8 products), hence BLAS.
+Measured on a 2-core AMD EPYC (Zen 4), [31,31,31] LB 30, 100 samples
+(``python -m bench.profile``): the products alone run at ~105 GFLOP/s per thread,
+as fast as numpy's 2048 x 2048 sgemm on one thread, and take ~70 % of the kernel;
+the element-wise passes take the rest.  Hand-written Numba loops ran the products at
+25-40 GFLOP/s (even for 28 x 8 products), hence BLAS.
 
 BLAS and threads: the tasks already run in parallel (``prange``); every product is
 kept below OpenBLAS' multi-threading threshold (``M*N*K < 2 * 65536 * 4``) by the
 choice of ``R``, so that OpenBLAS never starts its own threads inside ours.
 
-Activations are float32 approximations with errors of a few float32 ulps (a Cephes
-style ``exp`` built from a bit-cast, no libm calls, so the loops vectorise).
+Activations are float32 code without libm calls, so the loops vectorise.  ``tanh``
+is the rational approximation TensorFlow's CPU kernels use (Eigen's, |error| < 3e-7,
+half the instructions of an ``exp``-based one); ``sigmoid`` is ``1 / (1 + exp(-x))``
+with a Cephes-style ``exp`` built from a bit-cast (a few ulps, relative).
 
 This module is a leaf: it knows nothing of the rest of mae-ort and raises plain
 ``TypeError`` / ``ValueError``.
@@ -64,7 +70,6 @@ _u64 = np.uint64  # unsigned indices: no negative-index wraparound, so loops vec
 _f32 = np.float32
 _ZERO = _f32(0.0)
 _ONE = _f32(1.0)
-_TWO = _f32(2.0)
 _HALF = _f32(0.5)
 _SIXTH = _f32(1.0 / 6.0)
 _FIFTH = _f32(0.2)
@@ -81,13 +86,20 @@ _P2 = _f32(8.3334519073e-3)
 _P3 = _f32(4.1665795894e-2)
 _P4 = _f32(1.6666665459e-1)
 _P5 = _f32(5.0000001201e-1)
-_T0 = _f32(-5.70498872745e-3)
-_T1 = _f32(2.06390887954e-2)
-_T2 = _f32(-5.37397155531e-2)
-_T3 = _f32(1.33314422036e-1)
-_T4 = _f32(-3.33332819422e-1)
-_TANH_SMALL = _f32(0.625)
-_TANH_ARG_HI = _f32(44.0)
+# tanh: odd numerator / even denominator of Eigen's ``generic_fast_tanh_float``
+# (Eigen/src/Core/MathFunctionsImpl.h, also TensorFlow's and XLA's CPU tanh).
+_TA1 = _f32(4.89352455891786e-03)
+_TA3 = _f32(6.37261928875436e-04)
+_TA5 = _f32(1.48572235717979e-05)
+_TA7 = _f32(5.12229709037114e-08)
+_TA9 = _f32(-8.60467152213735e-11)
+_TA11 = _f32(2.00018790482477e-13)
+_TA13 = _f32(-2.76076847742355e-16)
+_TB0 = _f32(4.89352518554385e-03)
+_TB2 = _f32(2.26843463243900e-03)
+_TB4 = _f32(1.18534705686654e-04)
+_TB6 = _f32(1.19825839466702e-06)
+_TCLAMP = _f32(7.99881172180175781)
 
 
 @intrinsic
@@ -121,14 +133,15 @@ def _exp32(x):
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
 def _tanh(x):
-    ax = abs(x)
-    e = _exp32(min(ax, _TANH_ARG_HI) * _TWO)
-    big = _ONE - _TWO / (e + _ONE)
-    big = big if x >= _ZERO else -big
-    z = x * x
-    small = ((((_T0 * z + _T1) * z + _T2) * z + _T3) * z + _T4) * z * x + x
-    r = small if ax < _TANH_SMALL else big
-    return r if x == x else x
+    """tanh as TensorFlow's CPU kernels compute it: Eigen's 13/6 rational approximation,
+    input clamped to +-7.9988 (where it reaches exactly +-1); |error| < 3e-7.
+
+    Half the instructions of an ``exp``-based tanh, and the same function Keras uses."""
+    c = min(max(x, -_TCLAMP), _TCLAMP)  # NaN propagates (Python min/max semantics)
+    z = c * c
+    p = ((((((_TA13 * z + _TA11) * z + _TA9) * z + _TA7) * z + _TA5) * z + _TA3) * z + _TA1) * c
+    q = ((_TB6 * z + _TB4) * z + _TB2) * z + _TB0
+    return p / q
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
@@ -194,12 +207,13 @@ def activate_array(code, x):
 # ---------------------------------------------------------------------------------
 # element-wise passes over flat (rows x R) blocks.
 #
-# Only ``_act_inplace`` switches on the activation code: it runs over one contiguous
-# range, the code is loop-invariant and LLVM unswitches and vectorises the loop, so
-# every activation costs one tight vector loop and the compiled code stays small.
-# The other passes are plain arithmetic.  Indices are unsigned (no negative-index
-# wraparound) and loops touch few arrays (LLVM's runtime alias checks stay under
-# its limit), so that they all vectorise.
+# Only ``_act_inplace`` and ``_lstm_cell_out`` switch on an activation code: each
+# runs over one contiguous range with a loop-invariant code, which LLVM unswitches
+# and vectorises, so every activation costs one tight vector loop and the compiled
+# code stays small.  The other passes are plain arithmetic.  Indices are unsigned (no
+# negative-index wraparound) and loops touch few arrays (LLVM's runtime alias checks
+# stay under its limit), so that they all vectorise.  The biases are not added here:
+# they ride in the products (a row of ones in the state buffer, see ``_run_task``).
 # ---------------------------------------------------------------------------------
 @njit(cache=True, fastmath=_FM, error_model="numpy")
 def _act_inplace(code, z, base, n):
@@ -210,57 +224,31 @@ def _act_inplace(code, z, base, n):
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
-def _add_bias(z, base, nrows, R, bias, b0):
-    """Row j < nrows of the block at ``base`` += bias[b0 + j]."""
-    for j in range(nrows):
-        bj = bias[b0 + j]
-        off = _u64(base + j * R)
-        for l in range(_u64(R)):
-            z[off + l] += bj
-
-
-@njit(cache=True, fastmath=_FM, error_model="numpy")
-def _lstm_cell(z, c, cbase, HR):
-    """c = f*c + i*g over the H*R block; a copy of c goes to the g block (for a(c))."""
+def _lstm_cell_out(code, z, c, cbase, hb, hbase, HR):
+    """c = f*c + i*g;  h = o * act(c)  (gates activated, blocks i, f, g, o of ``z``)."""
     cb = _u64(cbase)
+    hbs = _u64(hbase)
     n = _u64(HR)
     for e in range(n):
         ce = z[n + e] * c[cb + e] + z[e] * z[_u64(2) * n + e]
         c[cb + e] = ce
-        z[_u64(2) * n + e] = ce
+        hb[hbs + e] = z[_u64(3) * n + e] * _act(code, ce)
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
-def _lstm_out(z, hb, hbase, HR):
-    """h = o * a(c)  (a(c) in the g block, o in the last block)."""
-    hbs = _u64(hbase)
+def _gru_pre_zr(zx, zh, n):
+    """Pre-activations of z and r (the first ``n = 2HR`` entries): zx += zh."""
+    for e in range(_u64(n)):
+        zx[e] = zx[e] + zh[e]
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _gru_pre_h(zx, zh, HR):
+    """Pre-activation of the candidate: (x K_h + b_in_h) + r * (h U_h + b_rec_h), r activated."""
     n = _u64(HR)
     for e in range(n):
-        hb[hbs + e] = z[_u64(3) * n + e] * z[_u64(2) * n + e]
-
-
-@njit(cache=True, fastmath=_FM, error_model="numpy")
-def _gru_pre_zr(zx, zh, bias, H, R):
-    """Pre-activations of z and r (rows j < 2H): zx + zh + b_in[j] + b_rec[j]."""
-    for j in range(2 * H):
-        bj = bias[j] + bias[3 * H + j]
-        off = _u64(j * R)
-        for l in range(_u64(R)):
-            zx[off + l] = zx[off + l] + zh[off + l] + bj
-    return
-
-
-@njit(cache=True, fastmath=_FM, error_model="numpy")
-def _gru_pre_h(zx, zh, bias, H, R):
-    """Pre-activation of the candidate: xh + b_in_h + r * (U_h h + b_rec_h) (r activated)."""
-    HR = _u64(H * R)
-    for j in range(H):
-        bx = bias[2 * H + j]
-        bh = bias[5 * H + j]
-        o = _u64(j * R)
-        for l in range(_u64(R)):
-            i = _u64(2) * HR + o + l
-            zx[i] = zx[i] + bx + zx[HR + o + l] * (zh[i] + bh)
+        i = _u64(2) * n + e
+        zx[i] = zx[i] + zx[n + e] * zh[i]
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
@@ -280,17 +268,31 @@ def _copy(src, dst, dbase, n):
         dst[db + e] = src[e]
 
 
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _broadcast_rows(z, nrows, R, v):
+    """Row j < nrows of the (nrows, R) block at the start of ``z`` = v[j]."""
+    for j in range(nrows):
+        vj = v[j]
+        off = _u64(j * R)
+        for l in range(_u64(R)):
+            z[off + l] = vj
+
+
 # ---------------------------------------------------------------------------------
 # the fused kernel
 # ---------------------------------------------------------------------------------
 @njit(cache=True, fastmath=_FM, error_model="numpy")
-def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, boff, hoff_w, n_out, cell, act, ract, hact, R, want_pred,
-              pred):
+def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, ract, hact, R, want_pred, pred):
     """All steps of all layers, the head and the summed |error| of one block of windows.
 
-    ``Wp[s]`` holds sample ``s``'s weights packed: per layer ``[K; U]`` as a (d + H, gH)
-    matrix at ``woff[k]`` and the bias (gH, or 2 x 3H for GRU) at ``boff[k]``; the head
-    kernel (H, n_out) at ``hoff_w`` followed by its bias (n_out).
+    ``Wp[s]`` holds sample ``s``'s weights packed: per layer ``k`` at ``woff[k]`` the
+    rows ``[K; b; U]`` ((d + 1 + H) x gH; GRU: ``[K; b_in; U; b_rec]``, (d + H + 2) x 3H),
+    then the head kernel (H, n_out) at ``hoff_w`` followed by its bias (n_out).
+
+    The state buffer ``B`` holds the rows ``[x; 1; h_0; 1; h_1; ...; h_last; 1]`` for
+    the block's windows: layer ``k`` reads its input, a row of ones and its own state
+    as one contiguous slice, so a step is the single product ``[K; b; U]^T @ [x; 1; h]``
+    with the bias included (GRU: ``[K; b_in]^T @ [x; 1]`` and ``[U; b_rec]^T @ [h; 1]``).
     """
     depth = units.shape[0]
     n_in = Xt.shape[1]
@@ -303,63 +305,64 @@ def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, boff, hoff_w, n_out, cell, 
     for k in range(depth):
         total_h += units[k]
         max_gh = max(max_gh, g * units[k])
-    # B = [x; h_0; h_1; ...] (rows) x R windows; C = [c_0; c_1; ...] (LSTM only).
-    nrows = n_in + total_h
+    nrows = n_in + total_h + depth + 1
     B1 = np.zeros(nrows * R, dtype=np.float32)
     B = B1.reshape((nrows, R))
+    one_row = n_in
+    for k in range(depth + 1):
+        B[one_row] = _ONE
+        if k < depth:
+            one_row += units[k] + 1
     C1 = np.zeros(total_h * R if cell == 0 else 1, dtype=np.float32)
     Z1 = np.empty(max_gh * R, dtype=np.float32)
     Zh1 = np.empty(max_gh * R if cell == 1 else 1, dtype=np.float32)
 
     for t in range(LB):
         B[:n_in] = Xt[t, :, n0:n0 + R]
-        ioff = 0
-        hoff = n_in
+        ioff = 0  # first row of this layer's input
         coff = 0
         d = n_in
         for k in range(depth):
             H = units[k]
             gh = g * H
             HR = H * R
-            Wk = w[woff[k]:woff[k] + (d + H) * gh].reshape((d + H, gh))
-            bias = w[boff[k]:boff[k] + (2 * gh if cell == 1 else gh)]
+            hoff = ioff + d + 1  # first row of this layer's state
             Zk = Z1[:gh * R].reshape((gh, R))
             if cell == 1:
-                np.dot(Wk[:d].T, B[ioff:ioff + d], Zk)
-                if t == 0:
-                    Zh1[:gh * R] = _ZERO
+                Wk = w[woff[k]:woff[k] + (d + H + 2) * gh].reshape((d + H + 2, gh))
+                np.dot(Wk[:d + 1].T, B[ioff:ioff + d + 1], Zk)
+                if t == 0:  # h = 0: the recurrent product is its bias
+                    _broadcast_rows(Zh1, gh, R, Wk[d + H + 1])
                 else:
-                    np.dot(Wk[d:].T, B[hoff:hoff + H], Zh1[:gh * R].reshape((gh, R)))
-                _gru_pre_zr(Z1, Zh1, bias, H, R)
+                    np.dot(Wk[d + 1:].T, B[hoff:hoff + H + 1], Zh1[:gh * R].reshape((gh, R)))
+                _gru_pre_zr(Z1, Zh1, 2 * HR)
                 _act_inplace(ract, Z1, 0, 2 * HR)
-                _gru_pre_h(Z1, Zh1, bias, H, R)
+                _gru_pre_h(Z1, Zh1, HR)
                 _act_inplace(act, Z1, 2 * HR, HR)
                 _gru_out(Z1, B1, hoff * R, HR)
             else:
-                if t == 0:
-                    np.dot(Wk[:d].T, B[ioff:ioff + d], Zk)
+                Wk = w[woff[k]:woff[k] + (d + 1 + H) * gh].reshape((d + 1 + H, gh))
+                if t == 0:  # h = 0: skip the recurrent half
+                    np.dot(Wk[:d + 1].T, B[ioff:ioff + d + 1], Zk)
                 else:
-                    np.dot(Wk.T, B[ioff:ioff + d + H], Zk)
-                _add_bias(Z1, 0, gh, R, bias, 0)
+                    np.dot(Wk.T, B[ioff:ioff + d + 1 + H], Zk)
                 if cell == 0:
                     _act_inplace(ract, Z1, 0, 2 * HR)
                     _act_inplace(act, Z1, 2 * HR, HR)
                     _act_inplace(ract, Z1, 3 * HR, HR)
-                    _lstm_cell(Z1, C1, coff * R, HR)
-                    _act_inplace(act, Z1, 2 * HR, HR)
-                    _lstm_out(Z1, B1, hoff * R, HR)
+                    _lstm_cell_out(act, Z1, C1, coff * R, B1, hoff * R, HR)
                 else:
                     _act_inplace(act, Z1, 0, HR)
                     _copy(Z1, B1, hoff * R, HR)
             ioff = hoff
-            hoff += H
             coff += H
             d = H
 
     # Dense head on the last layer's state: rows [ioff, ioff + d) of B.
     Wd = w[hoff_w:hoff_w + d * n_out].reshape((d, n_out))
     bd = w[hoff_w + d * n_out:hoff_w + d * n_out + n_out]
-    P = np.zeros(n_out * R, dtype=np.float32)
+    P = np.empty(n_out * R, dtype=np.float32)
+    _broadcast_rows(P, n_out, R, bd)
     for j in range(d):
         hj = (ioff + j) * R
         for o in range(n_out):
@@ -367,7 +370,6 @@ def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, boff, hoff_w, n_out, cell, 
             po = o * R
             for l in range(R):
                 P[po + l] += wjo * B1[hj + l]
-    _add_bias(P, 0, n_out, R, bd, 0)
     _act_inplace(hact, P, 0, n_out * R)
     err = 0.0
     for o in range(n_out):
@@ -381,7 +383,7 @@ def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, boff, hoff_w, n_out, cell, 
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _forward_kernel(Xt, y, Wp, units, woff, boff, hoff_w, cell, act, ract, hact, R, want_pred, pred, partial):
+def _forward_kernel(Xt, y, Wp, units, woff, hoff_w, cell, act, ract, hact, R, want_pred, pred, partial):
     S, nblocks = partial.shape
     N = y.shape[0]
     n_out = y.shape[1]
@@ -390,8 +392,10 @@ def _forward_kernel(Xt, y, Wp, units, woff, boff, hoff_w, cell, act, ract, hact,
         blk = task - s * nblocks
         n0 = blk * R
         nvalid = min(R, N - n0)
-        partial[s, blk] = _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, boff, hoff_w, n_out, cell, act, ract,
-                                    hact, R, want_pred, pred)
+        # the last block: only as many windows as are left, rounded up to 8 (Xt is padded)
+        Rt = min(R, ((nvalid + 7) // 8) * 8)
+        partial[s, blk] = _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, ract, hact, Rt,
+                                    want_pred, pred)
 
 
 # ---------------------------------------------------------------------------------
@@ -411,9 +415,9 @@ def choose_block(cell: str, n_in: int, units, n_windows: int, block: int | None 
     d = n_in
     for H in units:
         if cell == "gru":
-            mk = max(mk, g * H * max(d, H))
+            mk = max(mk, g * H * (max(d, H) + 1))
         else:
-            mk = max(mk, g * H * (d + H))
+            mk = max(mk, g * H * (d + 1 + H))
         d = H
     r = block if block is not None else _DEFAULT_BLOCK
     r = min(r, max(1, (_BLAS_SINGLE_THREAD_MNK - 1) // mk))
@@ -509,20 +513,21 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
         maes = np.empty(0, dtype=np.float64)
         return (maes, np.empty((0, N, n_out), dtype=np.float32)) if predictions else maes
 
-    # Pack every sample's weights into one row: per layer [K; U] then the bias, then the head.
-    sizes = [w.size // S for w in weights]
-    Wp = np.empty((S, sum(sizes)), dtype=np.float32)
-    woff, boff = [], []
+    # Pack every sample's weights into one row: per layer [K; b; U] (GRU: [K; b_in; U;
+    # b_rec]), then the head kernel and bias (see _run_task).
+    Wp = np.empty((S, sum(w.size // S for w in weights)), dtype=np.float32)
+    parts = []
+    woff = []
+    for k in range(depth):
+        K, U, b = weights[3 * k:3 * k + 3]
+        woff.append(sum(p.size // S for p in parts))
+        parts += [K, b[:, 0], U, b[:, 1]] if cell == "gru" else [K, b, U]
+    hoff_w = sum(p.size // S for p in parts)
     pos = 0
-    for i, w in enumerate(weights):
-        if i < 3 * depth:
-            if i % 3 == 0:
-                woff.append(pos)
-            elif i % 3 == 2:
-                boff.append(pos)
-        Wp[:, pos:pos + sizes[i]] = w.reshape(S, -1)
-        pos += sizes[i]
-    hoff_w = pos - sizes[-1] - sizes[-2]
+    for p in parts + [Wd, bd]:
+        n = p.size // S
+        Wp[:, pos:pos + n] = p.reshape(S, n)
+        pos += n
 
     R = choose_block(cell, n_in, units, N, block)
     nblocks = -(-N // R)
@@ -531,8 +536,7 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
     pred = np.empty((S, N, n_out) if predictions else (1, 1, 1), dtype=np.float32)
     partial = np.empty((S, nblocks), dtype=np.float64)
     i64 = np.int64
-    _forward_kernel(Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64),
-                    np.asarray(boff, dtype=i64), i64(hoff_w), i64(cell_code), i64(act), i64(ract), i64(hact), i64(R),
+    _forward_kernel(Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64), i64(hoff_w), i64(cell_code), i64(act), i64(ract), i64(hact), i64(R),
                     bool(predictions), pred, partial)
     maes = partial.sum(axis=1) / float(N * n_out)
     return (maes, pred) if predictions else maes

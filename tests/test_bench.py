@@ -145,3 +145,24 @@ def test_micro_suite_results_shape(tmp_path):
     assert isinstance(res["one_time"]["export"], list) and res["one_time"]["export"][0]["session_s"] > 0
     md = report.render(res, None)
     assert "# mae-ort benchmark results" in md and "[3] LB 2" in md
+
+
+def test_profile_splits_the_numba_run():
+    """bench.profile: times every part and counts the products the kernel executes."""
+    from bench import profile, report
+    from mae_ort.kernels.forward import choose_block
+
+    case = C.Case("t_profile_4x3_lb3", (4, 3), 3, samples=3, small=True)
+    res = profile.profile_case(case, repeats=1)
+    for part in ("sample", "draw", "kernel", "products"):
+        assert res[part]["median"] > 0, part
+    win = C.windows(case.series, case.look_back)
+    R = choose_block("lstm", 1, (4, 3), win.n)
+    # full blocks of R windows, then the windows left rounded up to 8
+    full, left = divmod(win.n, R)
+    cols = full * R + -(-left // 8) * 8
+    # per window and sample: layer 0 [x;1] (t=0) then [x;1;h0]; layer 1 [h0;1] then [h0;1;h1]; 4 gates
+    per_window = 2 * 4 * 4 * (2 + 2 * 6) + 2 * 4 * 3 * (5 + 2 * 8)
+    assert res["products_gflop_executed"] == pytest.approx(per_window * cols * 3 / 1e9)
+    md = "\n".join(report._profile_section(res, {"one_thread": {"gflops": 100.0}}))
+    assert "products alone" in md and "element-wise" in md

@@ -226,7 +226,12 @@ def _check_small(arch, N, LB, n_in, n_out, S, seed, tol=1e-5):
     # predictions by ~5e-5 here): a looser bound, and the median stays tight.
     bounded = not {"relu", "linear"} & {arch.activation, arch.recurrent_activation, arch.head_activation}
     t = tol if bounded else 1e-3
-    np.testing.assert_allclose(pred[tame], ref_pred[tame], rtol=t, atol=t)
+    # Some samples (SimpleRNN above all) amplify round-off: float32 numpy with exact
+    # activations strays from float64 by up to ~7e-6 on them.  Each sample may stray up
+    # to 4x as far as float32 numpy does on it, never less than ``t``.
+    amp = np.maximum(t, 4 * np.abs(ref32 - ref_pred).max(axis=(1, 2)))
+    err = np.abs(pred.astype(np.float64) - ref_pred)
+    assert np.all(err[tame] <= (amp[tame, None, None] + t * np.abs(ref_pred[tame]))), err[tame].max()
     np.testing.assert_allclose(maes[tame], ref_maes[tame], rtol=t, atol=t)
     if tame.any():
         assert np.median(np.abs(pred[tame] - ref_pred[tame])) < tol
@@ -377,7 +382,8 @@ def test_activations_accuracy():
         with np.errstate(all="ignore"):
             ref = reference.activation(name)(x.astype(np.float64))
         fin = np.isfinite(ref)
-        assert np.abs(got[fin] - ref[fin]).max() < 2e-7, name
+        # tanh is Eigen's rational approximation (as in TensorFlow): ~4 ulps below 1
+        assert np.abs(got[fin] - ref[fin]).max() < (3e-7 if name == "tanh" else 2e-7), name
         np.testing.assert_array_equal(got[~fin], ref[~fin])
         assert np.isnan(kf.activate_array(code, np.array([np.nan], np.float32))[0]), name
     # relative accuracy of tanh near 0
