@@ -3,7 +3,8 @@
 :func:`register` adds them to the click group of :mod:`mae_ort.cli`.  Bad input raises
 :class:`~mae_ort.errors.MaeOrtError` (or a click usage error), which
 ``mae_ort.cli.main`` prints on one line with exit code 2.  Ctrl-C during ``validate``
-keeps every finished architecture (rerun the same command to resume).
+or SIGTERM during ``validate`` keeps every finished architecture, stops the training
+processes and exits with code 130 (143 for SIGTERM); rerun the same command to resume.
 
 ``python -m mae_ort.cli_validate ...`` runs the ``mae-ort`` group with these commands
 (and ``screen``/``rank``/``export``/``plot``) registered.
@@ -38,7 +39,7 @@ def register(cli: click.Group) -> None:
 
 
 from .cli import series_options  # noqa: E402  (after register: see its docstring)
-from .errors import InvalidParameterError, MaeOrtError  # noqa: E402
+from .errors import Interrupted, InvalidParameterError, MaeOrtError  # noqa: E402
 
 
 def _split(text):
@@ -160,9 +161,11 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_
         df = validate(db, split, pick=_pick(pick), epochs=budgets, seed=seed, settings=settings,
                       settings_id=settings_id, depth=_ints(depth, "depth"), look_back=_ints(look_back, "look_back"),
                       sample_on=sample_on, test_mode=test_mode, jobs=jobs, threads=threads, progress=progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         click.echo(f"interrupted: finished architectures are stored in {db}; rerun the same command to resume",
                    err=True)
+        if isinstance(e, Interrupted):
+            raise SystemExit(128 + e.signum) from None
         raise
     a = df.attrs
     click.echo(f"{a['trained'] + a['skipped']} architecture(s) of settings {a['settings_id']} in {db}: "

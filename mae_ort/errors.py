@@ -13,6 +13,7 @@ __all__ = [
     "DataError",
     "StoreError",
     "RuntimeUnavailableError",
+    "Interrupted",
     "MaeOrtWarning",
     "FallbackWarning",
     "NonFiniteWarning",
@@ -37,6 +38,23 @@ class StoreError(MaeOrtError, RuntimeError):
 
 class RuntimeUnavailableError(MaeOrtError, RuntimeError):
     """A requested runtime or device cannot be used on this machine."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Long work (``screen``, ``validate``) was stopped by a signal (SIGTERM); every
+    finished result is stored, and rerunning the same call resumes.
+
+    Attributes
+    ----------
+    signum : int
+        The signal's number (the CLI exits with ``128 + signum``).
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(f"stopped by signal {signal.Signals(signum).name}")
+        self.signum = signum
 
 
 class MaeOrtWarning(UserWarning):

@@ -200,12 +200,14 @@ class NumbaRuntime:
 def choose_runtime(arch: Architecture, look_back: int) -> str:
     """The faster runtime for a shape on the CPU.
 
-    Measured on a quiet 2-core machine (bench/RESULTS.md, 100 samples): the fused
-    Numba pass beat onnxruntime on every benchmark case ([7] LB 1: 3.6 vs 12.5 ms;
-    [20,20] LB 10: 0.11 vs 0.17 s; [31,31,31] LB 30: 0.92 vs 1.12 s; EUNITE [20,10]
-    LB 7: 0.046 vs 0.075 s).  Its per-window BLAS products lose efficiency on wide
-    layers (above ~128 units they must shrink to stay single-threaded), so those
-    go to onnxruntime.
+    Measured on a 2-core machine (``bash scripts/bench.sh``, bench/RESULTS.md, 100
+    samples, same run): the fused Numba pass beat onnxruntime on every benchmark case
+    ([7] LB 1: 4.8 vs 12.9 ms; [20,20] LB 10: 0.10 vs 0.19 s; [31] LB 30: 0.23 vs
+    0.30 s; [31,31] LB 30: 0.55 vs 1.21 s; [31,31,31] LB 30: 0.87 vs 1.23 s; EUNITE
+    [20,10] LB 7: 0.043 vs 0.10 s; the 50-architecture slice: 7.7 vs 4.1
+    architectures/s).  Its per-window BLAS products lose efficiency on wide layers
+    (above ~128 units they must shrink to stay single-threaded), so those go to
+    onnxruntime.
     """
     return "numba" if max(arch.units) <= 128 else "onnxruntime"
 

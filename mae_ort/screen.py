@@ -43,10 +43,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from ._pool import sigterm_raises
 from ._pool import stop_pool as _stop_pool
 from ._validation import check_int, check_option, check_real, check_seed
 from .data import prepare, sine
-from .errors import DataError, InvalidParameterError, MaeOrtError, NonFiniteWarning
+from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, NonFiniteWarning
 from .runtime import DEVICES, RUNTIMES, default_threads
 from .sampler import GiB, Init, Sampler, SamplingResult
 from .space import Row, as_space
@@ -56,7 +57,7 @@ from .store import Settings, Store, open_store
 __all__ = ["screen", "ScreenInterrupted", "default_workers"]
 
 
-class ScreenInterrupted(KeyboardInterrupt):
+class ScreenInterrupted(Interrupted):
     """A screen was stopped by a signal (SIGTERM); finished rows are stored.
 
     Attributes
@@ -64,10 +65,6 @@ class ScreenInterrupted(KeyboardInterrupt):
     signum : int
         The signal's number.
     """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"stopped by signal {signal.Signals(signum).name}")
-        self.signum = signum
 
 
 @dataclass(frozen=True)
@@ -483,7 +480,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
             if bar is not None:
                 bar(0, total)
         finished = 0
-        with _sigterm_raises():
+        with sigterm_raises(ScreenInterrupted):
             try:
                 for batch in results:
                     new += st.add_results(sid, batch)
@@ -500,23 +497,6 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
             client.close()
         if own_store:
             st.close()
-
-
-class _sigterm_raises:
-    """Within this block (main thread only), SIGTERM raises :class:`ScreenInterrupted`."""
-
-    def __enter__(self):
-        self._old = None
-        if threading.current_thread() is threading.main_thread():
-            def handler(signum, frame):
-                raise ScreenInterrupted(signum)
-
-            self._old = signal.signal(signal.SIGTERM, handler)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
 
 
 def _frame(st: Store, sid: str, keys: list[tuple], *, new: int, seconds: float):

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import check_int, check_option, check_seed
+from ._pool import sigterm_raises
 from ._pool import stop_pool as _stop_pool
 from .errors import InvalidParameterError, MaeOrtError, StoreError
 from .runtime import default_threads
@@ -426,7 +427,9 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
     MaeOrtError
         Bad parameters, a missing database, no screened rows for this series.
     KeyboardInterrupt
-        After storing every finished architecture; rerunning resumes.
+        On Ctrl-C (or :class:`~mae_ort.errors.Interrupted` on SIGTERM), after storing
+        every finished architecture and stopping the training processes; rerunning
+        resumes.
     """
     caller = "validate"
     t0 = time.perf_counter()
@@ -481,15 +484,21 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
         settings_json = json.dumps(settings.to_dict(), sort_keys=True)
         labels = {t["sampling_id"]: t["label"] for t in tasks}
         n_done = 0
-        for result in _run(tasks, split, jobs=jobs, threads=threads):
-            _write(conn, path, result, skey=skey, tkey=tkey, seed=seed, max_epochs=budgets[-1], split_json=split_json,
-                   settings_json=settings_json, test_sampling_id=test_ids.get(result["sampling_id"]))
-            n_done += 1
-            if progress is not None:
-                last = result["budgets"][-1]
-                mae = last["test_mae"] if test_mode == "one-step" else last["test_mae_recursive"]
-                progress(n_done, len(tasks), f"{labels[result['sampling_id']]}: test MAE {mae:.4f} after "
-                                             f"{last['epochs']} epochs ({result['seconds']:.1f} s)")
+        results = _run(tasks, split, jobs=jobs, threads=threads)
+        with sigterm_raises():
+            try:
+                for result in results:
+                    _write(conn, path, result, skey=skey, tkey=tkey, seed=seed, max_epochs=budgets[-1],
+                           split_json=split_json, settings_json=settings_json,
+                           test_sampling_id=test_ids.get(result["sampling_id"]))
+                    n_done += 1
+                    if progress is not None:
+                        last = result["budgets"][-1]
+                        mae = last["test_mae"] if test_mode == "one-step" else last["test_mae_recursive"]
+                        progress(n_done, len(tasks), f"{labels[result['sampling_id']]}: test MAE {mae:.4f} after "
+                                                     f"{last['epochs']} epochs ({result['seconds']:.1f} s)")
+            finally:
+                results.close()  # stops the training processes at once when interrupted
     finally:
         conn.close()
     out = joined(db, sampling_ids=ids, split_key=skey, train_key=tkey, seed=seed, sample_on=sample_on)

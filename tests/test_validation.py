@@ -173,6 +173,47 @@ def test_interrupted_validation_resumes_with_the_rest(keras, db):
 
 
 @pytest.mark.keras
+def test_sigterm_keeps_finished_architectures(keras, db):
+    import os
+    import signal
+
+    from mae_ort import validation
+    from mae_ort.errors import Interrupted
+
+    def terminate_after_first(done, total, message):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted) as info:
+        validation.validate(db, SPLIT, pick=2, epochs=1, seed=2, settings=FAST, depth=1, look_back=1,
+                            progress=terminate_after_first)
+    assert info.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is restored
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM trained WHERE seed=2").fetchone()[0] == 1
+    conn.close()
+    df = validation.validate(db, SPLIT, pick=2, epochs=1, seed=2, settings=FAST, depth=1, look_back=1)
+    assert df.attrs["trained"] == 1 and df.attrs["skipped"] == 1
+
+
+def test_cli_sigterm_exits_143_with_one_line(capsys, db, monkeypatch):
+    import signal
+
+    from mae_ort import validation
+    from mae_ort.errors import Interrupted
+
+    def stopped(*a, **k):
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(validation, "validate", stopped)
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "--db", str(db)])
+    assert info.value.code == 143
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "rerun the same command to resume" in err and "Traceback" not in err
+
+
+@pytest.mark.keras
 def test_sample_on_test_links_rows_sampled_on_the_test_part(keras, db):
     from mae_ort import validation
 
