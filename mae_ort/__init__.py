@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 from .data import Series, Windows, prepare, read_csv, sine, windows
-from .errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning, StoreError
+from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning, StoreError
 from .sampler import Init, Sampler, SamplingResult, sample
 from .screen import screen
 from .spec import PRESETS, Architecture
@@ -30,6 +30,7 @@ __all__ = [
     "Architecture",
     "DataError",
     "Init",
+    "Interrupted",
     "InvalidParameterError",
     "MaeOrtError",
     "MaeOrtWarning",

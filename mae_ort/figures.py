@@ -107,6 +107,17 @@ def _select(frame, look_back):
     return out
 
 
+def _study_rows(frame, depth: int, figure: str, look_back, y: str):
+    """The rows of one depth and study for ``figure``, the look-backs kept, and the checked ``y``."""
+    rows = frame[frame["depth"] == depth] if "depth" in frame else frame
+    if len(rows) == 0:
+        words = {1: "one-layer", 2: "two-layer"}[depth]
+        raise DataError(f"{figure} needs {words} rows (screen e.g. --space paper-{depth}layer)")
+    what = _one_study(rows, figure)
+    rows = _select(rows, look_back)
+    return rows, what, _check_y(y, rows)
+
+
 def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool = False):
     """Fig. 2: ``y`` against the units of one-layer networks, one line per look-back.
 
@@ -130,12 +141,7 @@ def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool = False):
     DataError
         No one-layer rows, several settings or models mixed, an absent look-back.
     """
-    rows = frame[frame["depth"] == 1] if "depth" in frame else frame
-    if len(rows) == 0:
-        raise DataError("p-vs-units needs one-layer rows (screen e.g. --space paper-1layer)")
-    what = _one_study(rows, "p-vs-units")
-    rows = _select(rows, look_back)
-    y = _check_y(y, rows)
+    rows, what, y = _study_rows(frame, 1, "p-vs-units", look_back, y)
     import matplotlib as mpl
 
     fig = _figure(figsize=(8, 5), layout="constrained")
@@ -184,12 +190,7 @@ def p_vs_units_2layer(frame, *, y: str = "p", look_back=None, log_y: bool = Fals
     DataError
         No two-layer rows, several settings or models mixed, an absent look-back.
     """
-    rows = frame[frame["depth"] == 2] if "depth" in frame else frame
-    if len(rows) == 0:
-        raise DataError("p-vs-units-2layer needs two-layer rows (screen e.g. --space paper-2layer)")
-    what = _one_study(rows, "p-vs-units-2layer")
-    rows = _select(rows, look_back)
-    y = _check_y(y, rows)
+    rows, what, y = _study_rows(frame, 2, "p-vs-units-2layer", look_back, y)
     import matplotlib as mpl
 
     rows = rows.assign(_u1=_units_col(rows, 1), _u2=_units_col(rows, 2))
