@@ -202,9 +202,9 @@ def choose_runtime(arch: Architecture, look_back: int) -> str:
 
     Measured on a 2-core machine (``bash scripts/bench.sh``, bench/RESULTS.md, 100
     samples, same run): the fused Numba pass beat onnxruntime on every benchmark case
-    ([7] LB 1: 4.8 vs 12.9 ms; [20,20] LB 10: 0.10 vs 0.19 s; [31] LB 30: 0.23 vs
-    0.30 s; [31,31] LB 30: 0.55 vs 1.21 s; [31,31,31] LB 30: 0.87 vs 1.23 s; EUNITE
-    [20,10] LB 7: 0.043 vs 0.10 s; the 50-architecture slice: 7.7 vs 4.1
+    ([7] LB 1: 4.2 vs 13.7 ms; [20,20] LB 10: 0.10 vs 0.24 s; [31] LB 30: 0.22 vs
+    0.31 s; [31,31] LB 30: 0.54 vs 1.06 s; [31,31,31] LB 30: 0.82 vs 1.10 s; EUNITE
+    [20,10] LB 7: 0.039 vs 0.079 s; the 50-architecture slice: 7.3 vs 4.4
     architectures/s).  Its per-window BLAS products lose efficiency on wide layers
     (above ~128 units they must shrink to stay single-threaded), so those go to
     onnxruntime.
