@@ -8,6 +8,7 @@ and exits with code 130; SIGTERM does the same with code 143.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -15,10 +16,13 @@ import click
 
 from .cli import load_series, model_options, sampling_options, series_options
 from .errors import DataError, InvalidParameterError, MaeOrtError
+from .figures import AGGS, FIGURES
+from .space import SPACE_PRESETS
+from .spec import CELLS
 
 __all__ = ["register", "screen_command", "rank_command", "export_command", "plot_command"]
 
-_SPACES = ("paper-1layer", "paper-2layer", "paper-3layer")
+_SPACES = tuple(SPACE_PRESETS)
 _RANK_BY = {"log_p": False, "log_p_exact": False, "p": False, "mean": True, "sd": False}
 
 
@@ -180,13 +184,7 @@ def _settings_id(store, prefix):
     """The settings id that ``prefix`` names (a unique prefix is enough), or None."""
     if prefix is None:
         return None
-    ids = list(store.settings_frame()["settings_id"])
-    hits = [i for i in ids if i.startswith(prefix)]
-    if len(hits) == 1:
-        return hits[0]
-    if not hits:
-        raise DataError(f"no settings {prefix!r} in the database; it has {', '.join(ids) or 'none'}")
-    raise DataError(f"settings {prefix!r} is ambiguous: {', '.join(hits)}")
+    return store.settings_id(prefix)
 
 
 def _rows(db, settings, look_back, depth, cell, *, maes: bool = False):
@@ -214,7 +212,7 @@ _filters = [
     click.option("--settings", default=None, help="Only the rows of these sampling settings (an id or its prefix)."),
     click.option("--look-back", "look_back", default=None, help="Only these look-backs, e.g. 1,10 or 1:30."),
     click.option("--depth", default=None, help="Only these depths, e.g. 2 or 1:3."),
-    click.option("--cell", type=click.Choice(["lstm", "gru", "simple_rnn"]), default=None, help="Only this cell."),
+    click.option("--cell", type=click.Choice(CELLS), default=None, help="Only this cell."),
 ]
 
 
@@ -277,7 +275,7 @@ def export_command(db, settings, look_back, depth, cell, out, maes):
             df.to_parquet(tmp, index=False)
         else:
             if maes:
-                df["maes"] = [json.dumps([None if not (v == v and abs(v) != float("inf")) else float(v) for v in m])
+                df["maes"] = [json.dumps([float(v) if math.isfinite(v) else None for v in m])
                               for m in df["maes"]]
             df.to_csv(tmp, index=False)
         os.replace(tmp, p)
@@ -291,7 +289,7 @@ def export_command(db, settings, look_back, depth, cell, out, maes):
 
 @click.command("plot")
 @_filter_options
-@click.option("--figure", "figure_name", type=click.Choice(["p-vs-units", "p-vs-units-2layer", "heatmap"]),
+@click.option("--figure", "figure_name", type=click.Choice(FIGURES),
               required=True, help="p-vs-units: the paper's Fig. 2; p-vs-units-2layer: Fig. 3; heatmap: log p over "
                                   "two axes.")
 @click.option("--out", required=True, help="PNG file to write.")
@@ -301,7 +299,7 @@ def export_command(db, settings, look_back, depth, cell, out, maes):
 @click.option("--axes", default="u1,u2", show_default=True,
               help="Heat map axes: two of u1, u2, u3, look_back, depth (x,y).")
 @click.option("--value", default="log_p", show_default=True, help="Heat map colour column.")
-@click.option("--agg", type=click.Choice(["mean", "median", "max", "min"]), default="mean", show_default=True,
+@click.option("--agg", type=click.Choice(AGGS), default="mean", show_default=True,
               help="Heat map: how rows sharing a cell are combined.")
 def plot_command(db, settings, look_back, depth, cell, figure_name, out, y, log_y, axes, value, agg):
     """Plot p against units (the paper's figures 2 and 3) or a heat map of log p, as PNG."""

@@ -25,6 +25,8 @@ __all__ = ["FIGURES", "p_vs_units", "p_vs_units_2layer", "heatmap", "save", "fig
 
 #: Figure names, as the CLI's ``--figure`` takes them.
 FIGURES = ("p-vs-units", "p-vs-units-2layer", "heatmap")
+#: How :func:`heatmap` aggregates the rows that fall on one cell.
+AGGS = ("mean", "median", "max", "min")
 
 _LABELS = {
     "p": "p = P(MAE < threshold)",
@@ -252,8 +254,8 @@ def heatmap(frame, *, x: str = "u1", y: str = "u2", value: str = "log_p", look_b
         Unknown axes or value, or no rows.
     """
     what = _one_study(frame, "heatmap")
-    if agg not in ("mean", "median", "max", "min"):
-        raise InvalidParameterError(f"The 'agg' parameter of heatmap must be one of 'mean', 'median', 'max', 'min'. "
+    if agg not in AGGS:
+        raise InvalidParameterError(f"The 'agg' parameter of heatmap must be one of {', '.join(map(repr, AGGS))}. "
                                     f"Got {agg!r} instead.")
     if x == y:
         raise InvalidParameterError(f"heatmap needs two different axes; got x={x!r} and y={y!r}")

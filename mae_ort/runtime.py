@@ -24,7 +24,8 @@ from .data import Windows
 from .errors import FallbackWarning, RuntimeUnavailableError
 from .spec import Architecture
 
-__all__ = ["RUNTIMES", "DEVICES", "OrtRuntime", "NumbaRuntime", "make_runtime", "default_threads"]
+__all__ = ["RUNTIMES", "DEVICES", "OrtRuntime", "NumbaRuntime", "make_runtime", "default_threads",
+           "limit_numba_threads"]
 
 RUNTIMES = ("auto", "onnxruntime", "numba")
 DEVICES = ("cpu", "cuda")
@@ -36,6 +37,14 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def limit_numba_threads(threads: int) -> None:
+    """Run the calling thread's next Numba parallel regions on ``threads`` threads
+    (at least 1, at most Numba's pool)."""
+    import numba
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
 class OrtRuntime:
@@ -182,11 +191,9 @@ class NumbaRuntime:
         return 64
 
     def maes(self, arch: Architecture, win: Windows, weights: list[np.ndarray], *, predictions: bool = False):
-        import numba
-
         from .kernels import forward
 
-        numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+        limit_numba_threads(self.threads)
         out = forward.forward_maes(
             win.X, win.y, weights, cell=arch.cell, activation=arch.activation,
             recurrent_activation=arch.recurrent_activation, head_activation=arch.head_activation,

@@ -18,9 +18,9 @@ import numpy as np
 from ._validation import check_int, check_option, check_real, check_seed
 from .data import Series, Windows, prepare, windows
 from .errors import InvalidParameterError, NonFiniteWarning
-from .runtime import DEVICES, RUNTIMES, choose_runtime, make_runtime
+from .runtime import DEVICES, RUNTIMES, choose_runtime, default_threads, limit_numba_threads, make_runtime
 from .spec import PRESETS, Architecture, parse_units
-from .stats import FITS, fit_truncnorm
+from .stats import check_sampling_settings, fit_truncnorm
 
 __all__ = ["Init", "SamplingResult", "Sampler", "sample", "as_architecture"]
 
@@ -265,12 +265,10 @@ class Sampler:
     def fill_weights(self, arch: Architecture, bufs: list[np.ndarray], *, seed: int, first_sample: int,
                      init: Init, n_in: int) -> None:
         """Fill the first ``len(bufs[0])`` samples' weights, starting at global sample ``first_sample``."""
-        import numba
-
         from .kernels import random as krandom
 
         # the fill is a parallel region: keep it within this sampler's share of the cores
-        numba.set_num_threads(min(self.threads or numba.config.NUMBA_NUM_THREADS, numba.config.NUMBA_NUM_THREADS))
+        limit_numba_threads(self.threads or default_threads())
         for stream, buf in enumerate(bufs):
             if init.kind == "normal":
                 krandom.fill(buf, seed=seed, first_sample=first_sample, stream=stream, dist="normal", a=init.a, b=init.b)
@@ -365,14 +363,8 @@ class Sampler:
         t0 = time.perf_counter()
         arch = as_architecture(arch, caller=caller)
         look_back = check_int(look_back, "look_back", caller, low=1)
-        samples = check_int(samples, "samples", caller, low=2)
+        samples, threshold, lower, upper, fit = check_sampling_settings(samples, threshold, lower, upper, fit, caller)
         seed = check_seed(seed, "seed", caller)
-        threshold = check_real(threshold, "threshold", caller)
-        lower = check_real(lower, "lower", caller)
-        upper = check_real(upper, "upper", caller)
-        if not lower < upper:
-            raise InvalidParameterError(f"lower={lower!r} must be below upper={upper!r}")
-        fit = check_option(fit, "fit", caller, FITS)
         init = Init.parse(init)
         series = prepare(series, input=input, target=target, scale=scale)
         win = self.windows_of(series, look_back)

@@ -48,10 +48,10 @@ from ._pool import stop_pool as _stop_pool
 from ._validation import check_int, check_option, check_real, check_seed
 from .data import prepare, sine
 from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, NonFiniteWarning
-from .runtime import DEVICES, RUNTIMES, default_threads
+from .runtime import DEVICES, RUNTIMES, default_threads, limit_numba_threads
 from .sampler import GiB, Init, Sampler, SamplingResult
 from .space import Row, as_space
-from .stats import FITS
+from .stats import check_sampling_settings
 from .store import Settings, Store, open_store
 
 __all__ = ["screen", "ScreenInterrupted", "default_workers"]
@@ -71,13 +71,7 @@ class ScreenInterrupted(Interrupted):
 class _Job:
     """What a worker needs besides its rows: the sampling settings and its runtime."""
 
-    samples: int
-    threshold: float
-    lower: float
-    upper: float
-    fit: str
-    init: str
-    seed: int
+    settings: Settings
     runtime: str
     device: str
     threads: int
@@ -94,9 +88,10 @@ def _evaluate(sampler: Sampler, series, rows: list[Row], job: _Job) -> list[Samp
     for row in rows:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NonFiniteWarning)  # recorded as n_nonfinite
-            out.append(sampler.sample(series, row.arch, look_back=row.look_back, samples=job.samples,
-                                      threshold=job.threshold, lower=job.lower, upper=job.upper, fit=job.fit,
-                                      seed=row.seed(job.seed), init=job.init))
+            st = job.settings
+            out.append(sampler.sample(series, row.arch, look_back=row.look_back, samples=st.samples,
+                                      threshold=st.threshold, lower=st.lower, upper=st.upper, fit=st.fit,
+                                      seed=row.seed(st.seed), init=st.init))
     return out
 
 
@@ -145,9 +140,7 @@ def _limit_numba_threads(threads: int) -> None:
     if "numba" not in sys.modules:
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
         return
-    import numba
-
-    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    limit_numba_threads(threads)
 
 
 def _init_worker(series, job: _Job, lifeline) -> None:
@@ -186,7 +179,7 @@ def _inline(batches: Iterator[list[Row]], series, job: _Job) -> Iterator[list[Sa
 
     sampler = job.sampler()
     before = numba.get_num_threads()  # per calling thread: restored below
-    numba.set_num_threads(max(1, min(job.threads, numba.config.NUMBA_NUM_THREADS)))
+    limit_numba_threads(job.threads)
     try:
         for rows in batches:
             yield _evaluate(sampler, series, rows, job)
@@ -420,13 +413,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     caller = "screen"
     t0 = time.perf_counter()
     space = as_space(space)
-    samples = check_int(samples, "samples", caller, low=2)
-    threshold = check_real(threshold, "threshold", caller)
-    lower = check_real(lower, "lower", caller)
-    upper = check_real(upper, "upper", caller)
-    if not lower < upper:
-        raise InvalidParameterError(f"lower={lower!r} must be below upper={upper!r}")
-    fit = check_option(fit, "fit", caller, FITS)
+    samples, threshold, lower, upper, fit = check_sampling_settings(samples, threshold, lower, upper, fit, caller)
     init = str(Init.parse(init))
     seed = check_seed(seed, "seed", caller)
     runtime = check_option(runtime, "runtime", caller, RUNTIMES)
@@ -466,8 +453,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         parallel = 1 if (client is not None or inline) else min(workers, total)
         if threads is None:
             threads = 1 if client is not None else max(1, default_threads() // parallel)
-        job = _Job(samples=samples, threshold=threshold, lower=lower, upper=upper, fit=fit, init=init, seed=seed,
-                   runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
+        job = _Job(settings=settings, runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
         if client is not None:
             results = _dask(batches, series, job, client)
         elif inline:

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from ._validation import check_option, check_real
+from ._validation import check_int, check_option, check_real
 from .errors import InvalidParameterError, MaeOrtWarning
 
 __all__ = [
@@ -217,6 +217,20 @@ def _check_bounds(lower, upper, caller: str) -> tuple[float, float]:
             f"lower={lower!r} must be below upper={upper!r}."
         )
     return lower, upper
+
+
+def check_sampling_settings(samples, threshold, lower, upper, fit, caller: str) -> tuple[int, float, float, float, str]:
+    """The settings of one sampling, checked: ``samples`` >= 2, a finite ``threshold``,
+    finite bounds with ``lower < upper``, a name of :data:`FITS`.
+
+    Shared by :meth:`mae_ort.Sampler.sample`, :func:`mae_ort.screen` and
+    :class:`mae_ort.store.Settings`; raises :class:`InvalidParameterError` naming ``caller``.
+    """
+    samples = check_int(samples, "samples", caller, low=2)
+    threshold = check_real(threshold, "threshold", caller)
+    lower, upper = _check_bounds(lower, upper, caller)
+    fit = check_option(fit, "fit", caller, FITS)
+    return samples, threshold, lower, upper, fit
 
 
 def _check_maes(maes, caller: str) -> np.ndarray:

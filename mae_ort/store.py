@@ -51,8 +51,9 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ._validation import check_int, check_option, check_real, check_seed
-from .errors import StoreError
+from ._validation import check_seed
+from .errors import DataError, StoreError
+from .stats import check_sampling_settings
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -205,10 +206,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         caller = "Settings"
-        object.__setattr__(self, "samples", check_int(self.samples, "samples", caller, low=2))
-        for f in ("threshold", "lower", "upper"):
-            object.__setattr__(self, f, check_real(getattr(self, f), f, caller))
-        object.__setattr__(self, "fit", check_option(self.fit, "fit", caller, ("moments", "mle")))
+        checked = check_sampling_settings(self.samples, self.threshold, self.lower, self.upper, self.fit, caller)
+        for f, v in zip(("samples", "threshold", "lower", "upper", "fit"), checked):
+            object.__setattr__(self, f, v)
         object.__setattr__(self, "seed", check_seed(self.seed, "seed", caller))
         object.__setattr__(self, "init", str(self.init))
 
@@ -271,6 +271,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def settings_frame(self):
         """One line per settings id, with its row count, as a DataFrame."""
+
+    def settings_id(self, prefix: str) -> str:
+        """The settings id that ``prefix`` names (a unique prefix is enough).
+
+        Raises
+        ------
+        DataError
+            No settings id starts with ``prefix``, or several do.
+        """
+        ids = list(self.settings_frame()["settings_id"])
+        hits = [i for i in ids if i.startswith(str(prefix))]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise DataError(f"no settings {prefix!r} in the database; it has {', '.join(ids) or 'none'}")
+        raise DataError(f"settings {prefix!r} is ambiguous: {', '.join(hits)}")
 
     def close(self) -> None:
         """Release the handle (the store reopens lazily if used again)."""

@@ -220,12 +220,7 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
         fp = split.train.fingerprint()
         mine = sf[(sf.series_fingerprint == fp) & (sf["rows"] > 0)]
         if settings_id is not None:
-            chosen = sf[sf.settings_id.str.startswith(str(settings_id))]
-            if len(chosen) > 1:
-                raise MaeOrtError(f"{db}: settings {settings_id!r} is ambiguous: {', '.join(chosen.settings_id)}")
-            if chosen.empty:
-                raise MaeOrtError(f"{db}: no sampling settings {settings_id!r}; the database has "
-                                  f"{', '.join(sf.settings_id) or 'none'}")
+            chosen = sf[sf.settings_id == st.settings_id(settings_id)]
             if chosen.series_fingerprint.iloc[0] != fp:
                 raise MaeOrtError(
                     f"{db}: settings {settings_id!r} were screened on series {chosen.series.iloc[0]!r}, not on the "
