@@ -47,7 +47,7 @@ class Case:
         return f"[{','.join(map(str, self.units))}] LB {self.look_back} ({src})"
 
     def arch(self):
-        from mae_ort.spec import preset
+        from mae_ort.model.architecture import preset
 
         return preset(PRESET, self.units)
 
@@ -86,7 +86,7 @@ def windows(kind: str, look_back: int):
 
 def weights(case: Case, samples: int | None = None):
     """The weights mae-ort's sampler draws for ``case`` (Keras order, ``(S, *shape)`` float32)."""
-    from mae_ort.sampler import Sampler
+    from mae_ort.sampling.sampler import Sampler
 
     win = windows(case.series, case.look_back)
     return Sampler().weights(case.arch(), n_in=win.n_in, n_out=win.n_out,

@@ -20,7 +20,7 @@ ort_native     onnxruntime's own ``LSTM`` operator, one node per layer (as Keras
                export builds it), one ``sess.run`` per sample with that sample's
                weights fed as inputs (reordered i,f,c,o -> i,o,f,c, transposed, bias in
                the first half of ``B``); MAE in numpy
-numpy_batched  :func:`mae_ort.reference.maes` in float32, batched over samples in chunks
+numpy_batched  :func:`mae_ort.model.reference.maes` in float32, batched over samples in chunks
 ============== =====================================================================
 
 Only the mae-ort contenders draw their own weights (inside the timed call, as a user
@@ -73,7 +73,7 @@ def _quiet() -> None:
 
 
 def _threads() -> int:
-    from mae_ort.runtime import default_threads
+    from mae_ort.runtimes.ort import default_threads
 
     return default_threads()
 
@@ -106,7 +106,7 @@ class Contender:
 
     def preload(self) -> None:
         """Import what the contender needs and load its kernels (at start-up, untimed, all workers at once)."""
-        from mae_ort.sampler import Sampler
+        from mae_ort.sampling.sampler import Sampler
 
         Sampler().weights(C.Case("preload", (2,), 1).arch(), n_in=1, n_out=1, samples=1)
 
@@ -158,7 +158,8 @@ class MaeOrt(Contender):
 
             prov = ort.get_available_providers()
             if "CUDAExecutionProvider" not in prov:
-                return False, f"onnxruntime {ort.__version__} has no CUDAExecutionProvider (providers: {', '.join(prov)})"
+                return False, (f"onnxruntime {ort.__version__} has no CUDAExecutionProvider "
+                               f"(providers: {', '.join(prov)})")
         if self.runtime == "numba":
             try:
                 import mae_ort.kernels.forward  # noqa: F401
@@ -168,7 +169,7 @@ class MaeOrt(Contender):
 
     def sampler(self):
         if self._sampler is None:
-            from mae_ort.sampler import Sampler
+            from mae_ort.sampling.sampler import Sampler
 
             self._sampler = Sampler(runtime=self.runtime, device=self.device)
         return self._sampler
@@ -206,7 +207,8 @@ class KerasLoop(_Given):
     def available(self):
         try:
             import keras  # noqa: F401
-            import mae_ort.keras_io  # noqa: F401
+
+            import mae_ort.model.keras_interop  # noqa: F401
         except Exception as e:
             return False, f"Keras is not importable ({type(e).__name__}: {e}); install the keras extra"
         return True, ""
@@ -215,7 +217,7 @@ class KerasLoop(_Given):
         key = (case.units, case.look_back, case.series)
         m = self._models.get(key)
         if m is None:
-            from mae_ort.keras_io import to_keras
+            from mae_ort.model.keras_interop import to_keras
 
             self._models.clear()
             win = C.windows(case.series, case.look_back)
@@ -437,7 +439,7 @@ class OrtNative(_Given):
 
 
 class NumpyBatched(_Given):
-    """:func:`mae_ort.reference.maes` in float32, over chunks of ``NUMPY_CHUNK`` samples."""
+    """:func:`mae_ort.model.reference.maes` in float32, over chunks of ``NUMPY_CHUNK`` samples."""
 
     key = "numpy_batched"
 
@@ -458,7 +460,7 @@ class NumpyBatched(_Given):
         return {"first_run_s": time.perf_counter() - t0}
 
     def run(self, case, samples):
-        from mae_ort.reference import maes
+        from mae_ort.model.reference import maes
 
         arch = case.arch()
         W = self.weights(case)

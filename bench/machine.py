@@ -1,14 +1,19 @@
-"""Machine facts, library versions, the measured float32 GEMM rate and memory probes."""
+"""Machine facts, library versions, the measured float32 GEMM rate and memory probes.
+
+Machine facts and memory probes are mae-ort's own (:mod:`mae_ort._system`, shared with the
+reports); this module adds what only the benchmark measures.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
-from importlib import metadata
+
+from mae_ort._system import blas_info, loadavg, machine_info, peak_rss_bytes, reset_peak_rss, rss_bytes
+from mae_ort._system import library_versions as _library_versions
 
 __all__ = [
     "machine_info", "library_versions", "gemm_rate", "gemm_rate_subprocess",
@@ -17,84 +22,12 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------
-# machine and versions
+# machine and versions: mae-ort's own helpers, plus what only the benchmark reports
 # ---------------------------------------------------------------------------------
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _mem_total_bytes() -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _cpu_flags() -> list[str]:
-    want = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    have = set(line.split(":", 1)[1].split())
-                    return [w for w in want if w in have]
-    except OSError:
-        pass
-    return []
-
-
-def loadavg() -> list[float] | None:
-    """1, 5 and 15 minute load averages (a noise indicator), or None."""
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:  # pragma: no cover
-        return None
-
-
-def machine_info() -> dict:
-    """CPU model, cores, RAM, OS and the Python that runs the suite."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        usable = os.cpu_count()
-    mem = _mem_total_bytes()
-    return {
-        "cpu": _cpu_model(),
-        "logical_cpus": os.cpu_count(),
-        "usable_cpus": usable,
-        "cpu_flags": _cpu_flags(),
-        "ram_gib": None if mem is None else round(mem / 2**30, 1),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": sys.version.split()[0],
-        "loadavg": loadavg(),
-    }
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def library_versions(*, with_keras: bool = True) -> dict:
-    """Versions of the libraries that take part (from package metadata: nothing heavy is imported)."""
-    out = {name: _version(name) for name in (
-        "mae-ort", "numpy", "scipy", "onnx", "onnxruntime", "onnxruntime-gpu", "numba", "llvmlite")}
-    if with_keras:
-        out["tensorflow"] = _version("tensorflow-cpu") or _version("tensorflow")
-        out["keras"] = _version("keras")
+    """:func:`mae_ort._system.library_versions` plus numpy's BLAS (threadpoolctl's kernel), onnxruntime's
+    providers and Numba's threading configuration."""
+    out = _library_versions(with_keras=with_keras)
     try:
         import numpy as np
 
@@ -102,6 +35,9 @@ def library_versions(*, with_keras: bool = True) -> dict:
         out["numpy_blas"] = f"{blas.get('name')} {blas.get('version')}"
     except Exception:  # pragma: no cover - other numpy builds
         out["numpy_blas"] = None
+    kernel = blas_info()
+    if kernel:
+        out["blas_kernel"] = f"{kernel.get('internal_api')} {kernel.get('architecture')}"
     try:
         import onnxruntime as ort
 
@@ -152,46 +88,3 @@ def gemm_rate_subprocess(threads: int, n: int = 2048, repeats: int = 5) -> dict 
         return json.loads(out.stdout.strip().splitlines()[-1])
     except Exception:  # pragma: no cover - reported as missing
         return None
-
-
-# ---------------------------------------------------------------------------------
-# memory probes (Linux /proc)
-# ---------------------------------------------------------------------------------
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def rss_bytes() -> int | None:
-    """Current resident set size of this process."""
-    v = _status_kib("VmRSS")
-    return None if v is None else v * 1024
-
-
-def peak_rss_bytes() -> int | None:
-    """Peak resident set size (VmHWM; since the last :func:`reset_peak_rss`)."""
-    v = _status_kib("VmHWM")
-    if v is not None:
-        return v * 1024
-    try:  # pragma: no cover - not Linux
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    except Exception:  # pragma: no cover
-        return None
-
-
-def reset_peak_rss() -> bool:
-    """Reset VmHWM to the current RSS (Linux >= 4.0: ``echo 5 > /proc/self/clear_refs``)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False

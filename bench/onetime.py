@@ -22,8 +22,8 @@ import warnings
 
 def export_costs(cases) -> list[dict]:
     from bench import cases as C
-    from mae_ort import export
-    from mae_ort.runtime import OrtRuntime
+    from mae_ort.runtimes import export
+    from mae_ort.runtimes.ort import OrtRuntime
 
     out = []
     for case in cases:
@@ -55,7 +55,8 @@ def numba_costs(depths) -> dict:
     import numpy as np
 
     t0 = time.perf_counter()
-    from mae_ort.kernels import forward, random as krandom
+    from mae_ort.kernels import forward
+    from mae_ort.kernels import random as krandom
 
     t1 = time.perf_counter()
     res = {"import_s": t1 - t0, "cache_dir": os.environ.get("NUMBA_CACHE_DIR", "(default: next to the sources)")}

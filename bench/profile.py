@@ -79,8 +79,8 @@ def profile_case(case, repeats: int = 7) -> dict:
 
     from bench import cases as C
     from mae_ort import Sampler
-    from mae_ort.runtime import default_threads
     from mae_ort.kernels import forward
+    from mae_ort.runtimes.ort import default_threads
 
     arch = case.arch()
     if arch.cell == "gru":

@@ -5,6 +5,11 @@ from __future__ import annotations
 MiB = 2 ** 20
 
 
+def _ort_version(gpu: dict):
+    versions = gpu.get("versions", {})
+    return versions.get("onnxruntime") or versions.get("onnxruntime-gpu")
+
+
 def _s(v, nd=3):
     """Seconds (or any number) with ``nd`` significant digits; '–' for missing."""
     if v is None:
@@ -61,7 +66,8 @@ def _case_section(cr, titles, *, heading="###"):
     c = cr["case"]
     lines = [f"{heading} {c['label']}", ""]
     lines.append(f"{c['samples']} samples, {c['windows']} windows, n_in {c['n_in']}, {cr['gflop']:.2f} GFLOP useful "
-                 f"products; MAE check tolerance {c['tol']:g} (max |ΔMAE| against `{cr.get('anchor')}` on the same weights).")
+                 f"products; MAE check tolerance {c['tol']:g} (max |ΔMAE| against `{cr.get('anchor')}` on the "
+                 "same weights).")
     f64 = cr.get("anchor_vs_float64")
     if f64:
         lines.append(f"Anchor against a float64 numpy reference on the first {f64['samples']} samples: max |ΔMAE| "
@@ -229,7 +235,8 @@ def render(res: dict, gpu: dict | None = None) -> str:
               + " | process wall s |", "|---" * (len(keys) + 2) + "|"]
         for name, d in rows:
             if "import_s" in d:
-                L.append(f"| {name} | " + " | ".join(_s(d.get(k)) for k in keys) + f" | {_s(d.get('process_wall_s'))} |")
+                cells = " | ".join(_s(d.get(k)) for k in keys)
+                L.append(f"| {name} | {cells} | {_s(d.get('process_wall_s'))} |")
             elif d.get("error"):
                 L.append(f"| {name} | error: {d['error'][:150]} |")
         L.append("")
@@ -257,7 +264,7 @@ def render(res: dict, gpu: dict | None = None) -> str:
         L += ["## GPU (bench/gpu.sh)", ""]
         gm = gpu.get("machine", {})
         L.append(f"Run {gpu.get('started', '?')} on {gm.get('cpu')} ({gm.get('usable_cpus')} cores); "
-                 f"onnxruntime {gpu.get('versions', {}).get('onnxruntime') or gpu.get('versions', {}).get('onnxruntime-gpu')}, "
+                 f"onnxruntime {_ort_version(gpu)}, "
                  f"providers {gpu.get('versions', {}).get('onnxruntime_providers')}. "
                  f"{gpu.get('gpu_note', '')}. {gpu.get('gpu_device', '')}")
         L.append("Speedups are against mae-ort's CPU default on the GPU machine's own CPU, in the same run.")
@@ -294,7 +301,8 @@ def render(res: dict, gpu: dict | None = None) -> str:
           "time-major, one `LSTM` node per layer, MatMul+Add+Tanh head); per sample the Keras weights are "
           "reordered i,f,c,o → i,o,f,c, transposed, the bias put in the first half of `B` (inside the timing), "
           "and one `sess.run` evaluates all windows.",
-          "- **numpy**: `mae_ort.reference.maes(..., dtype=float32)` in chunks of 10 samples (numpy's BLAS, all cores).",
+          "- **numpy**: `mae_ort.model.reference.maes(..., dtype=float32)` in chunks of 10 samples "
+          "(numpy's BLAS, all cores).",
           f"- **Peak memory**: {res.get('memory_method', '')}.",
           "- **GEMM rate**: " + (g.get("method") or "–") + ".", ""]
     return "\n".join(L) + "\n"

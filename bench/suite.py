@@ -207,7 +207,8 @@ def measure_onetime(cfg: Config) -> dict:
                 cached = _subprocess_json(["-m", "bench.onetime", "numba", depths], env={"NUMBA_CACHE_DIR": tmp})
             pairs = (("numba_cold", cold), ("numba_cached", cached))
         for name, r in pairs:
-            out[name] = dict(r["result"], process_wall_s=r["process_wall_s"]) if "result" in r else {"error": r["error"]}
+            out[name] = (dict(r["result"], process_wall_s=r["process_wall_s"]) if "result" in r
+                         else {"error": r["error"]})
     else:
         out["numba_cold"] = out["numba_cached"] = {"note": "not measured in this mode"}
     return out
@@ -285,7 +286,7 @@ def run_case(pool: Pool, case: C.Case, cfg: Config, rng: np.random.Generator) ->
             entries[K.ANCHOR]["info"] = r.get("info", {})
     res["anchor"] = K.ANCHOR if anchor is not None else None
     if anchor is not None and cfg.f64_samples:
-        from mae_ort.reference import maes as ref_maes
+        from mae_ort.model.reference import maes as ref_maes
 
         k64 = min(cfg.f64_samples, case.samples)
         w = C.weights(case, samples=k64)
@@ -373,7 +374,8 @@ def derive(case_res: dict, gemm_gflops: float | None, baseline: str = "keras_loo
         e["speedup_vs_baseline"] = (base / med) if base else None
         e["gflops"] = case_res["gflop"] / med if med > 0 else None
         # the CPU GEMM rate is no yardstick for a GPU contender
-        e["gemm_fraction"] = (e["gflops"] / gemm_gflops) if (gemm_gflops and e["gflops"] and k != "maeort_cuda") else None
+        usable = gemm_gflops and e["gflops"] and k != "maeort_cuda"
+        e["gemm_fraction"] = (e["gflops"] / gemm_gflops) if usable else None
 
 
 def run_throughput(cfg: Config) -> dict:

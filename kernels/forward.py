@@ -536,7 +536,8 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
     pred = np.empty((S, N, n_out) if predictions else (1, 1, 1), dtype=np.float32)
     partial = np.empty((S, nblocks), dtype=np.float64)
     i64 = np.int64
-    _forward_kernel(Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64), i64(hoff_w), i64(cell_code), i64(act), i64(ract), i64(hact), i64(R),
+    _forward_kernel(Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64), i64(hoff_w),
+                    i64(cell_code), i64(act), i64(ract), i64(hact), i64(R),
                     bool(predictions), pred, partial)
     maes = partial.sum(axis=1) / float(N * n_out)
     return (maes, pred) if predictions else maes

@@ -16,10 +16,10 @@ from importlib import metadata as _metadata
 
 from .data import Series, Windows, prepare, read_csv, sine, windows
 from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning, StoreError
-from .sampler import Init, Sampler, SamplingResult, sample
-from .screen import screen
-from .spec import PRESETS, Architecture
-from .store import open_store
+from .model.architecture import PRESETS, Architecture
+from .results.store import open_store
+from .sampling.sampler import Init, Sampler, SamplingResult, sample
+from .screening.sweep import screen
 
 try:
     __version__ = _metadata.version("mae-ort")
@@ -54,8 +54,8 @@ __all__ = [
 def from_keras(model):
     """Read a Keras RNN stack (+ Dense) into an architecture and its weights.
 
-    See :func:`mae_ort.keras_io.from_keras`; needs the ``keras`` extra.
+    See :func:`mae_ort.model.keras_interop.from_keras`; needs the ``keras`` extra.
     """
-    from .keras_io import from_keras as _from_keras
+    from .model.keras_interop import from_keras as _from_keras
 
     return _from_keras(model)

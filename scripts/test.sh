@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Set up .venv from pyproject.toml (with the keras, dask and test extras) and run the test suite.
+# Set up .venv from pyproject.toml (with the keras, dask, search and test extras), lint with ruff, run the tests.
 # Usage: bash scripts/test.sh [pytest args]     e.g.  bash scripts/test.sh -m slow
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+echo "ruff check (configuration in pyproject.toml)..." >&2
+.venv/bin/ruff check mae_ort kernels tests bench
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -41,7 +41,7 @@ def _maes(key, case, samples=None):
 
 
 def test_anchor_matches_float64_reference(tiny):
-    from mae_ort.reference import maes
+    from mae_ort.model.reference import maes
 
     case, anchor = tiny
     win = C.windows(case.series, case.look_back)
@@ -85,7 +85,7 @@ def test_keras_evaluate_matches_mae_ort(tiny):
 
 def test_native_lstm_layout_against_reference():
     """The Keras -> ONNX LSTM reorder (i,f,c,o -> i,o,f,c, transposed, bias in Wb) on random weights."""
-    from mae_ort.reference import predict
+    from mae_ort.model.reference import predict
 
     case = C.Case("t_layout", (5, 4), 3, samples=3)
     arch = case.arch()

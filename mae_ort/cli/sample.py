@@ -1,0 +1,59 @@
+"""The ``sample`` command: one architecture, its MAEs of random weights, the fit and log p."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .._progress import Progress
+from .options import load_series, model_options, sampling_options, series_options
+
+__all__ = ["COMMANDS", "sample_command"]
+
+
+@click.command("sample")
+@click.option("--arch", default="31,31,31", show_default=True, help="Units per hidden layer, comma-separated.")
+@click.option("--look-back", type=int, default=30, show_default=True, help="Window length.")
+@model_options
+@series_options
+@sampling_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (the Python result's field names).")
+@click.option("--save-model", type=click.Path(dir_okay=False), default=None,
+              help="Also write the architecture's ONNX graph (weights as inputs) to this file.")
+def sample_command(arch, look_back, preset, cell, activation, recurrent_activation, head_activation, csv_path,
+                   input_cols, target_cols, scale, samples, threshold, lower, upper, fit, init, seed, runtime,
+                   device, threads, memory_budget, as_json, save_model):
+    """Sample one architecture: MAEs of random weights, truncated-normal fit, log p."""
+    from .._checks import parse_bytes
+    from ..model.architecture import resolve
+    from ..sampling import Sampler
+
+    a = resolve(arch, preset=preset, cell=cell, activation=activation,
+                        recurrent_activation=recurrent_activation, head_activation=head_activation)
+    series = load_series(csv_path, input_cols, target_cols, scale)
+    sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=parse_bytes(memory_budget))
+    bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
+    with bar:
+        r = sampler.sample(series, a, look_back=look_back, samples=samples, threshold=threshold, lower=lower,
+                           upper=upper, fit=fit, seed=seed, init=init, progress=bar)
+    if save_model:
+        from ..runtimes.export import save_model as _save
+
+        _save(a, look_back, save_model)
+    if as_json:
+        click.echo(json.dumps(r.to_dict()))
+        return
+    click.echo(f"{a.label()}  look_back={look_back}  series={r.series} ({r.windows} windows)")
+    click.echo(f"  cell={a.cell} activation={a.activation} recurrent_activation={a.recurrent_activation} "
+               f"head={a.head_activation} init={r.init}")
+    click.echo(f"  samples={r.samples} seed={r.seed} runtime={r.runtime} device={r.device}")
+    click.echo(f"  mean MAE = {r.mean:.6g}   sd = {r.sd:.6g}   ({r.n_nonfinite} non-finite)")
+    click.echo(f"  p = P(MAE < {threshold:g}) = {r.p:.6g}   log p = {r.log_p:.6g}"
+               + (f"   (exact log p = {r.log_p_exact:.6g})" if r.log_p_exact != r.log_p else "")
+               + f"   [{r.fit} fit, bounds {lower:g}..{upper:g}]")
+    click.echo(f"  {r.seconds:.3f} s")
+
+
+COMMANDS = (("sample", sample_command),)

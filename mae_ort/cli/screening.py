@@ -1,0 +1,284 @@
+"""The ``screen``, ``rank``, ``export`` and ``plot`` commands of ``mae-ort``.
+
+Bad input raises
+:class:`~mae_ort.errors.MaeOrtError` (or a click usage error), which ``mae_ort.cli.main``
+prints on one line with exit code 2.  Ctrl-C during ``screen`` keeps every finished row
+and exits with code 130; SIGTERM does the same with code 143.
+"""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+from .._progress import Progress
+from ..errors import DataError, InvalidParameterError, MaeOrtError
+from ..model.architecture import CELLS
+from ..screening.space import SPACE_PRESETS
+from ..study.figures import AGGS, FIGURES
+from .options import apply_options, load_series, model_options, sampling_options, series_options
+
+__all__ = ["COMMANDS", "screen_command", "rank_command", "export_command", "plot_command"]
+
+_SPACES = tuple(SPACE_PRESETS)
+_RANK_BY = {"log_p": False, "log_p_exact": False, "p": False, "mean": True, "sd": False}
+
+
+def _build_space(space_name, units, layers, look_back, list_path, subset, seed, preset, cell, activation,
+                 recurrent_activation, head_activation):
+    from ..screening.space import grid, preset_space, read_rows
+
+    model = dict(cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                 head_activation=head_activation)
+    if list_path is not None:
+        if space_name or units or layers or look_back:
+            raise InvalidParameterError("--list gives the rows itself; leave out --space, --units, --layers and "
+                                        "--look-back")
+        space = read_rows(list_path, preset=preset, **model)
+    elif space_name is not None:
+        over = dict(model, units=list(units) if units else None, layers=layers, look_back=look_back)
+        if preset is not None:
+            over["preset"] = preset
+        space = preset_space(space_name, **over)
+    elif units:
+        space = grid(units=list(units), layers=layers or str(len(units)), look_back=look_back or "1,10,20,30",
+                     preset=preset, name="grid", **model)
+    else:
+        raise InvalidParameterError("say what to screen: --space NAME (" + ", ".join(_SPACES)
+                                    + "), --units RANGE (with --layers and --look-back) or --list FILE")
+    if subset is not None:
+        space = space.subset(subset, seed=seed)
+    return space
+
+
+@click.command("screen")
+@click.option("--space", "space_name", type=click.Choice(_SPACES), default=None,
+              help="A search space of the paper (on its Keras 2.1 model); --units/--layers/--look-back override parts.")
+@click.option("--units", multiple=True,
+              help="Units of every layer: 7:31, 7:31:2 or 7,15,31; repeat for layer 1, 2, ... (deeper layers repeat "
+                   "the last).")
+@click.option("--layers", default=None, help="Depths, e.g. 1:3 [default: the number of --units].")
+@click.option("--look-back", "look_back", default=None, help="Look-backs, e.g. 1,10,20,30 or 1:30 [1,10,20,30].")
+@click.option("--list", "list_path", default=None,
+              help="Screen the rows of a CSV or JSON-lines file (columns units, e.g. \"31,31\", and look_back).")
+@click.option("--sample", "subset", type=int, default=None,
+              help="Screen a random subset of this many rows (chosen by --sample-seed; for one seed a larger subset "
+                   "contains a smaller one).")
+@click.option("--sample-seed", type=int, default=None, help="Seed of the --sample choice [default: --seed].")
+@click.option("--db", required=True, help="The results database (SQLite), created if missing; reruns resume.")
+@click.option("--workers", type=int, default=None,
+              help="Worker processes [one per core, 1 thread each; short sweeps run in this process]; 0 or 1 "
+                   "runs in this process. --threads is per worker.")
+@click.option("--scheduler", default=None, help="Run on a Dask cluster, e.g. tcp://scheduler-host:8786.")
+@click.option("--connect-timeout", type=float, default=10.0, show_default=True,
+              help="Seconds to wait for the Dask scheduler.")
+@click.option("--top", type=int, default=5, show_default=True,
+              help="Rows of the best-by-log-p table printed at the end.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@model_options
+@series_options
+@sampling_options
+def screen_command(space_name, units, layers, look_back, list_path, subset, sample_seed, db, workers, scheduler,
+                   connect_timeout, top, quiet, preset, cell, activation, recurrent_activation, head_activation,
+                   csv_path, input_cols,
+                   target_cols, scale, samples, threshold, lower, upper, fit, init, seed, runtime, device, threads,
+                   memory_budget):
+    """Sample every architecture x look-back of a search space into a database (resumable)."""
+    from .._checks import parse_bytes
+    from ..results.store import open_store
+    from ..screening.sweep import ScreenInterrupted, screen
+
+    space = _build_space(space_name, units, layers, look_back, list_path, subset,
+                         seed if sample_seed is None else sample_seed, preset, cell, activation,
+                         recurrent_activation, head_activation)
+    series = load_series(csv_path, input_cols, target_cols, scale)
+    budget = parse_bytes(memory_budget)
+    store = open_store(db)
+    label = space.name.split(" (")[0][:20]  # the header line has the full description
+    reporter = Progress(f"screen {label}", unit="rows", enabled=not quiet, header=f"{space.describe()}; db {db}")
+    try:
+        df = screen(space, series, store=store, samples=samples, threshold=threshold, lower=lower, upper=upper,
+                    fit=fit, init=init, seed=seed, workers=workers, threads=threads, scheduler=scheduler,
+                    connect_timeout=connect_timeout, runtime=runtime, device=device, memory_budget=budget,
+                    progress=reporter)
+    except KeyboardInterrupt as e:
+        reporter.close()
+        click.echo(f"interrupted: {reporter.done} new row(s) of {reporter.total} stored in {db}; rerun the same "
+                   "command to resume", err=True)
+        store.close()
+        if isinstance(e, ScreenInterrupted):
+            raise SystemExit(128 + e.signum) from None
+        raise
+    finally:
+        reporter.close()
+    store.close()
+    a = df.attrs
+    click.echo(f"{len(df)} rows of {space.name} in {db} (settings {a['settings_id']}): {a['new_rows']} new, "
+               f"{len(df) - a['new_rows']} already done, {a['seconds']:.1f} s")
+    if top > 0 and len(df):
+        click.echo(_table(df, by="log_p", top=top))
+
+
+def _table(df, *, by: str, top: int) -> str:
+    ascending = _RANK_BY[by]
+    keys = [by] + (["log_p_exact", "mean"] if by == "log_p" else [])
+    asc = [ascending] + ([False, True] if by == "log_p" else [])
+    best = df.sort_values(keys, ascending=asc, na_position="last").head(top).reset_index(drop=True)
+    best.insert(0, "rank", range(1, len(best) + 1))
+    cols = ["rank", "units", "look_back", "cell", "log_p", "log_p_exact", "p", "mean", "sd", "n_nonfinite", "id"]
+    if "settings_id" in best and df["settings_id"].nunique() > 1:
+        cols.append("settings_id")
+    return best[[c for c in cols if c in best]].to_string(index=False, float_format=lambda v: f"{v:.6g}")
+
+
+def _settings_id(store, prefix):
+    """The settings id that ``prefix`` names (a unique prefix is enough), or None."""
+    if prefix is None:
+        return None
+    return store.settings_id(prefix)
+
+
+def _rows(db, settings, look_back, depth, cell, *, maes: bool = False):
+    from ..results.store import open_store
+    from ..screening.space import parse_ints
+
+    store = open_store(db, create=False, readonly=True)
+    try:
+        sid = _settings_id(store, settings)
+        lbs = list(parse_ints(look_back, "look_back", "rank")) if look_back else None
+        depths = list(parse_ints(depth, "depth", "rank")) if depth else None
+        df = store.frame(sid, look_back=lbs, depth=depths, maes=maes)
+    finally:
+        store.close()
+    if cell is not None:
+        df = df[df["cell"] == cell]
+    if len(df) == 0:
+        raise DataError(f"no rows in {db!r} match the filters" if (settings or look_back or depth or cell)
+                        else f"{db!r} holds no rows yet")
+    return df
+
+
+_filters = [
+    click.option("--db", required=True, help="The results database."),
+    click.option("--settings", default=None, help="Only the rows of these sampling settings (an id or its prefix)."),
+    click.option("--look-back", "look_back", default=None, help="Only these look-backs, e.g. 1,10 or 1:30."),
+    click.option("--depth", default=None, help="Only these depths, e.g. 2 or 1:3."),
+    click.option("--cell", type=click.Choice(CELLS), default=None, help="Only this cell."),
+]
+
+
+def _filter_options(f):
+    return apply_options(f, _filters)
+
+
+@click.command("rank")
+@_filter_options
+@click.option("--top", type=int, default=20, show_default=True, help="How many rows to show.")
+@click.option("--by", type=click.Choice(list(_RANK_BY)), default="log_p", show_default=True,
+              help="Order: log p, p and sd descending, mean MAE ascending.")
+@click.option("--list-settings", is_flag=True, help="List the sampling settings in the database instead.")
+def rank_command(db, settings, look_back, depth, cell, top, by, list_settings):
+    """Show the best architectures of a database (by log p)."""
+    if list_settings:
+        from ..results.store import open_store
+
+        with open_store(db, create=False, readonly=True) as store:
+            frame = store.settings_frame()
+        if len(frame) == 0:
+            raise DataError(f"{db!r} holds no settings yet")
+        click.echo(frame.drop(columns=["series_fingerprint"]).to_string(index=False))
+        return
+    if top < 1:
+        raise InvalidParameterError(f"The '--top' option must be an int in the range [1, inf). Got {top} instead.")
+    df = _rows(db, settings, look_back, depth, cell)
+    click.echo(_table(df, by=by, top=top))
+
+
+@click.command("export")
+@_filter_options
+@click.option("--out", required=True, help="Output file: .parquet or .csv.")
+@click.option("--maes/--no-maes", default=True, show_default=True,
+              help="Include the raw MAEs (a list column in Parquet, JSON text in CSV).")
+def export_command(db, settings, look_back, depth, cell, out, maes):
+    """Write a database's rows (joined with their settings) to Parquet or CSV."""
+    import json
+    import os
+    from pathlib import Path
+
+    p = Path(out)
+    kind = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}.get(p.suffix.lower())
+    if kind is None:
+        raise InvalidParameterError(f"The '--out' option must end in .parquet or .csv. Got {out!r} instead.")
+    if not p.parent.exists():
+        raise DataError(f"cannot write {out!r}: the folder {str(p.parent)!r} does not exist")
+    df = _rows(db, settings, look_back, depth, cell, maes=maes)
+    tmp = p.with_name(p.name + ".partial")
+    try:
+        if kind == "parquet":
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError as e:  # pragma: no cover - the parquet extra is missing
+                raise MaeOrtError("Parquet export needs pyarrow: pip install 'mae-ort[parquet]' (or use .csv)") from e
+            if maes:
+                df["maes"] = [m.tolist() for m in df["maes"]]
+            df.to_parquet(tmp, index=False)
+        else:
+            if maes:
+                df["maes"] = [json.dumps([float(v) if math.isfinite(v) else None for v in m])
+                              for m in df["maes"]]
+            df.to_csv(tmp, index=False)
+        os.replace(tmp, p)
+    except OSError as e:
+        raise DataError(f"cannot write {out!r}: {e.strerror or e}") from e
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    click.echo(f"wrote {len(df)} rows to {out}")
+
+
+@click.command("plot")
+@_filter_options
+@click.option("--figure", "figure_name", type=click.Choice(FIGURES),
+              required=True, help="p-vs-units: the paper's Fig. 2; p-vs-units-2layer: Fig. 3; heatmap: log p over "
+                                  "two axes.")
+@click.option("--out", required=True, help="PNG file to write.")
+@click.option("--y", "y", default="p", show_default=True,
+              help="Plotted column of the line figures: p, log_p, log_p_exact, mean, sd.")
+@click.option("--log-y", is_flag=True, help="Logarithmic y axis (line figures).")
+@click.option("--axes", default="u1,u2", show_default=True,
+              help="Heat map axes: two of u1, u2, u3, look_back, depth (x,y).")
+@click.option("--value", default="log_p", show_default=True, help="Heat map colour column.")
+@click.option("--agg", type=click.Choice(AGGS), default="mean", show_default=True,
+              help="Heat map: how rows sharing a cell are combined.")
+def plot_command(db, settings, look_back, depth, cell, figure_name, out, y, log_y, axes, value, agg):
+    """Plot p against units (the paper's figures 2 and 3) or a heat map of log p, as PNG."""
+    from pathlib import Path
+
+    from ..study.figures import figure, save
+
+    if Path(out).suffix.lower() != ".png":
+        raise InvalidParameterError(f"The '--out' option must be a .png file. Got {out!r} instead.")
+    if figure_name == "heatmap":
+        parts = [a.strip() for a in axes.split(",")]
+        if len(parts) != 2:
+            raise InvalidParameterError(f"The '--axes' option must name two axes such as u1,u2. Got {axes!r} instead.")
+        df = _rows(db, settings, None, None, cell)
+        from ..screening.space import parse_ints
+
+        lbs = list(parse_ints(look_back, "look_back", "plot")) if look_back else None
+        dep = None
+        if depth:
+            d = parse_ints(depth, "depth", "plot")
+            if len(d) != 1:
+                raise InvalidParameterError(f"The '--depth' option of a heat map must be one depth. Got {depth!r}.")
+            dep = d[0]
+        fig = figure("heatmap", df, x=parts[0], y=parts[1], value=value, look_back=lbs, depth=dep, agg=agg)
+    else:
+        df = _rows(db, settings, look_back, depth, cell)
+        fig = figure(figure_name, df, y=y, log_y=log_y)
+    save(fig, out)
+    click.echo(f"wrote {out}")
+
+
+COMMANDS = (("screen", screen_command), ("rank", rank_command), ("export", export_command), ("plot", plot_command))

@@ -1,0 +1,823 @@
+"""Where screening results live: a versioned SQLite store with idempotent rows.
+
+Contract of every :class:`Store`
+--------------------------------
+* **Settings.**  Sampling settings that change a result (the series' fingerprint,
+  samples, threshold, bounds, fit, weight init and the sweep's seed) form a
+  :class:`Settings`; their hash is the ``settings_id``.  The runtime, device, threads
+  and memory budget are *not* part of it: they do not change which weights are drawn.
+  Two sweeps with different settings add separate rows to one database; they never mix.
+* **Rows.**  One row per ``(settings_id, cell, activation, recurrent_activation,
+  head_activation, units, look_back)`` (a UNIQUE constraint).  Each row has a stable
+  integer ``id`` (never reused) that other tables may reference.
+* **Finished rows are immutable.**  A row is written once, complete, by an upsert that
+  does nothing when the key exists (``INSERT ... ON CONFLICT DO NOTHING``): writing the
+  same row twice is harmless, and the first write wins.
+* **Crash safety.**  Every write is one transaction (:meth:`SQLiteStore._transaction`):
+  it commits completely or not at all.  The database runs in WAL mode; a killed
+  process (SIGKILL, Ctrl-C, a crash) loses only what it had not committed and never
+  leaves the file unreadable.  With ``synchronous=NORMAL`` a power failure may lose the
+  last few commits as well, but not consistency.
+* **Resuming is a query.**  :meth:`Store.done_keys` lists the keys already stored for
+  some settings; a sweep runs the rest.  There is no "running" state: a row exists only
+  once it is finished, so a dead worker leaves nothing stale behind.
+* **Processes.**  Several processes may open one file; SQLite serialises the writers
+  (each waits up to ``timeout`` seconds for the lock).  A screen writes from one
+  process only (its parent or Dask client).  A store pickles down to its path; the copy
+  reopens the file lazily.
+* **Errors.**  Every failure of the database driver is re-raised as
+  :class:`~mae_ort.errors.StoreError` (with the cause chained); so is a file that is not
+  a SQLite database, a database of another program, or a schema version this package
+  cannot read.
+
+* **One owner.**  This module is the only one that opens the database: the
+  sampling rows of screens and searches, the trained rows of validations and
+  trainings (``trained``, linked to their sampling row by its ``id``) and the measured
+  costs (``trained_costs``) all go through a :class:`SQLiteStore`.  Trained rows are
+  immutable too (first write wins); the one column filled later is
+  ``trained.test_sampling_id``, set once when it is NULL (the link to the same
+  architecture sampled on the test part).
+* **Read-only use.**  ``open_store(path, readonly=True)`` opens without writing
+  anything (no journal change, no schema setup), so a database in a read-only file or
+  folder can be ranked, exported and plotted.
+
+Schema version 2: table ``meta`` (``schema_version``, ``package_version``,
+``created``), ``settings``, ``sampling``, ``trained`` and ``trained_costs``.  Version 1
+(before the trained tables had this owner; they carried their own version in a
+``trained_meta`` table) is upgraded in place by :data:`MIGRATIONS` when opened for
+writing; newer versions are refused.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import math
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from ..errors import DataError, StoreError
+from ..model.keys import KEY_COLUMNS
+from ..sampling.settings import SamplingSettings
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "MIGRATIONS",
+    "Settings",
+    "Store",
+    "SQLiteStore",
+    "open_store",
+    "KEY_COLUMNS",
+    "TRAINED_COLUMNS",
+    "write_transaction",
+]
+
+#: The schema this package writes and reads.
+SCHEMA_VERSION = 2
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings (
+    settings_id        TEXT PRIMARY KEY,
+    series             TEXT NOT NULL,
+    series_fingerprint TEXT NOT NULL,
+    samples            INTEGER NOT NULL,
+    threshold          REAL NOT NULL,
+    lower              REAL NOT NULL,
+    upper              REAL NOT NULL,
+    fit                TEXT NOT NULL,
+    init               TEXT NOT NULL,
+    seed               INTEGER NOT NULL,
+    created            TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sampling (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    settings_id          TEXT NOT NULL REFERENCES settings(settings_id),
+    cell                 TEXT NOT NULL,
+    activation           TEXT NOT NULL,
+    recurrent_activation TEXT NOT NULL,
+    head_activation      TEXT NOT NULL,
+    units                TEXT NOT NULL,
+    look_back            INTEGER NOT NULL,
+    depth                INTEGER NOT NULL,
+    u1                   INTEGER,
+    u2                   INTEGER,
+    u3                   INTEGER,
+    seed                 INTEGER NOT NULL,
+    mean                 REAL,
+    sd                   REAL,
+    loc                  REAL,
+    scale                REAL,
+    p                    REAL NOT NULL,
+    log_p                REAL,
+    log_p_exact          REAL,
+    n_nonfinite          INTEGER NOT NULL,
+    n_outside            INTEGER NOT NULL,
+    windows              INTEGER NOT NULL,
+    maes                 BLOB NOT NULL,
+    seconds              REAL NOT NULL,
+    runtime              TEXT NOT NULL,
+    device               TEXT NOT NULL,
+    created              TEXT NOT NULL,
+    UNIQUE (settings_id, cell, activation, recurrent_activation, head_activation, units, look_back)
+);
+CREATE INDEX IF NOT EXISTS sampling_by_look_back ON sampling (settings_id, look_back, log_p);
+"""
+
+_TRAINED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trained (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    sampling_id        INTEGER NOT NULL REFERENCES sampling(id),
+    split_key          TEXT NOT NULL,
+    train_key          TEXT NOT NULL,
+    seed               INTEGER NOT NULL,
+    epochs             INTEGER NOT NULL,
+    max_epochs         INTEGER NOT NULL,
+    test_mae           REAL,
+    test_mae_recursive REAL,
+    train_mae          REAL,
+    monitor_loss       REAL,
+    epochs_run         INTEGER NOT NULL,
+    best_epoch         INTEGER NOT NULL,
+    stopped_epoch      INTEGER,
+    train_seconds      REAL NOT NULL,
+    test_sampling_id   INTEGER REFERENCES sampling(id),
+    split              TEXT NOT NULL,
+    train_settings     TEXT NOT NULL,
+    threads            INTEGER,
+    created            TEXT NOT NULL,
+    UNIQUE (sampling_id, split_key, train_key, seed, epochs)
+);
+CREATE INDEX IF NOT EXISTS trained_by_sampling ON trained (sampling_id);
+CREATE TABLE IF NOT EXISTS trained_costs (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    sampling_id      INTEGER REFERENCES sampling(id),
+    kind             TEXT NOT NULL,
+    units            TEXT NOT NULL,
+    look_back        INTEGER NOT NULL,
+    epochs           INTEGER,
+    samples          INTEGER,
+    work_seconds     REAL NOT NULL,
+    setup_seconds    REAL,
+    process_seconds  REAL NOT NULL,
+    peak_rss_bytes   INTEGER NOT NULL,
+    created          TEXT NOT NULL
+);
+"""
+
+#: Columns of a trained row, as written (after ``id``).
+TRAINED_COLUMNS = (
+    "sampling_id", "split_key", "train_key", "seed", "epochs", "max_epochs", "test_mae", "test_mae_recursive",
+    "train_mae", "monitor_loss", "epochs_run", "best_epoch", "stopped_epoch", "train_seconds", "test_sampling_id",
+    "split", "train_settings", "threads", "created",
+)
+
+_COST_COLUMNS = ("sampling_id", "kind", "units", "look_back", "epochs", "samples", "work_seconds", "setup_seconds",
+                 "process_seconds", "peak_rss_bytes", "created")
+
+
+def _statements(schema: str) -> list[str]:
+    return [st for st in schema.split(";") if st.strip()]
+
+
+def _upgrade_1_to_2(conn: sqlite3.Connection) -> None:
+    """Version 1 -> 2: the trained tables join the one schema (and lose their own ``trained_meta``)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "trained_meta" in tables:
+        meta = dict(conn.execute("SELECT key, value FROM trained_meta").fetchall())
+        if meta.get("schema_version", "1") != "1":
+            raise StoreError(f"the trained tables have version {meta.get('schema_version')!r}; this mae-ort "
+                             "upgrades version 1 only")
+        conn.execute("DROP TABLE trained_meta")
+    for statement in _statements(_TRAINED_SCHEMA):
+        conn.execute(statement)
+
+
+#: ``{v: upgrade}``: ``upgrade(connection)`` turns schema ``v`` into ``v + 1`` (inside a transaction).
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2}
+
+_ROW_COLUMNS = (
+    "settings_id", "cell", "activation", "recurrent_activation", "head_activation", "units", "look_back",
+    "depth", "u1", "u2", "u3", "seed", "mean", "sd", "loc", "scale", "p", "log_p", "log_p_exact",
+    "n_nonfinite", "n_outside", "windows", "maes", "seconds", "runtime", "device", "created",
+)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _package_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("mae-ort")
+    except metadata.PackageNotFoundError:  # pragma: no cover - source tree
+        return "0.0.0"
+
+
+@contextlib.contextmanager
+def write_transaction(conn: sqlite3.Connection, path: str) -> Iterator[sqlite3.Connection]:
+    """One write transaction on ``conn``: commit on success, roll back on any exception.
+
+    sqlite3 failures are re-raised as :class:`StoreError` naming ``path`` (cause chained).
+    Shared by every table of the results database (sampling rows, trained rows).
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as e:
+        raise StoreError(f"cannot write to the results database {path!r}: {e}") from e
+    try:
+        yield conn
+    except sqlite3.Error as e:
+        conn.execute("ROLLBACK")
+        raise StoreError(f"the results database {path!r} refused a write: {e}") from e
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as e:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise StoreError(f"cannot commit to the results database {path!r}: {e}") from e
+
+
+@dataclass(frozen=True)
+class Settings(SamplingSettings):
+    """The sampling settings of one series: what decides a stored row's result (one "study").
+
+    A :class:`~mae_ort.sampling.SamplingSettings` plus the series it was sampled on.
+
+    Parameters
+    ----------
+    series : str
+        The series' label (not part of :attr:`id`: the fingerprint identifies the data).
+    series_fingerprint : str
+        :meth:`mae_ort.data.Series.fingerprint` of the prepared series.
+    samples, threshold, lower, upper, fit, init, seed
+        As :class:`~mae_ort.sampling.SamplingSettings`; ``seed`` is the sweep's seed
+        (each row's seed is derived from it and the row's key).
+    """
+
+    series: str = "series"
+    series_fingerprint: str = ""
+
+    @classmethod
+    def of(cls, series, sampling: SamplingSettings) -> "Settings":
+        """The settings of ``sampling`` on a prepared series."""
+        return cls(series=series.name, series_fingerprint=series.fingerprint(), **sampling.sampling.to_dict())
+
+    @property
+    def id(self) -> str:
+        """A 16-hex-digit hash of everything but the series' label."""
+        d = asdict(self)
+        d.pop("series")
+        text = json.dumps(d, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def describe(self) -> str:
+        """One line."""
+        return (f"series={self.series} samples={self.samples} threshold={self.threshold:g} "
+                f"bounds={self.lower:g}..{self.upper:g} fit={self.fit} init={self.init} seed={self.seed}")
+
+
+class Store(abc.ABC):
+    """Where screening rows live (see the module docstring for the contract)."""
+
+    @abc.abstractmethod
+    def add_settings(self, settings: Settings) -> str:
+        """Record ``settings`` (idempotent) and return their id.
+
+        Raises
+        ------
+        StoreError
+            On any database failure.
+        """
+
+    @abc.abstractmethod
+    def add_results(self, settings_id: str, results: Iterable) -> int:
+        """Store finished rows in one transaction; rows whose key exists are left alone.
+
+        Parameters
+        ----------
+        settings_id : str
+            From :meth:`add_settings`.
+        results : iterable of SamplingResult
+
+        Returns
+        -------
+        int
+            Rows inserted (duplicates not counted).
+
+        Raises
+        ------
+        StoreError
+            Unknown settings id, or any database failure (nothing of the batch is kept).
+        """
+
+    @abc.abstractmethod
+    def done_keys(self, settings_id: str) -> set[tuple]:
+        """Natural keys (:data:`KEY_COLUMNS`) of the rows stored for ``settings_id``."""
+
+    @abc.abstractmethod
+    def frame(self, settings_id: str | None = None, *, look_back=None, depth=None, maes: bool = False):
+        """The rows as a pandas DataFrame (see :meth:`SQLiteStore.frame`)."""
+
+    @abc.abstractmethod
+    def settings_frame(self):
+        """One line per settings id, with its row count, as a DataFrame."""
+
+    def settings_id(self, prefix: str) -> str:
+        """The settings id that ``prefix`` names (a unique prefix is enough).
+
+        Raises
+        ------
+        DataError
+            No settings id starts with ``prefix``, or several do.
+        """
+        ids = list(self.settings_frame()["settings_id"])
+        hits = [i for i in ids if i.startswith(str(prefix))]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise DataError(f"no settings {prefix!r} in the database; it has {', '.join(ids) or 'none'}")
+        raise DataError(f"settings {prefix!r} is ambiguous: {', '.join(hits)}")
+
+    def close(self) -> None:
+        """Release the handle (the store reopens lazily if used again)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class SQLiteStore(Store):
+    """The SQLite implementation of :class:`Store` (stdlib :mod:`sqlite3`).
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file, or ``":memory:"`` for a private in-memory store.
+    create : bool
+        Create the file if it is missing (else a missing file raises).
+    timeout : float
+        Seconds to wait for another process's write lock.
+    readonly : bool
+        Open for reading only: nothing is written (works on read-only files and folders);
+        a database that needs an upgrade is refused.
+
+    Raises
+    ------
+    StoreError
+        Missing file (``create=False`` or ``readonly``), a folder, a file that is not
+        SQLite, a database of another program, or an unsupported schema version.
+    """
+
+    def __init__(self, path, *, create: bool = True, timeout: float = 60.0, readonly: bool = False) -> None:
+        self.path = str(path)
+        self.timeout = float(timeout)
+        self.readonly = bool(readonly)
+        self._create = bool(create) and not self.readonly
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        self._connect()
+
+    # -- pickling: a path, reopened lazily ------------------------------------------------
+    def __getstate__(self):
+        if self.in_memory:
+            raise StoreError("an in-memory store cannot be sent to another process; give the store a file path")
+        return {"path": self.path, "timeout": self.timeout, "_create": False, "readonly": self.readonly}
+
+    def __setstate__(self, state) -> None:
+        self.__dict__.update(state)
+        self._conn = None
+        self._lock = threading.RLock()
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the store lives in this process's memory only."""
+        return self.path == ":memory:" or self.path.startswith("file::memory:")
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # -- connection ----------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        if not self.in_memory:
+            p = Path(self.path)
+            if p.is_dir():
+                raise StoreError(f"cannot open the results database {self.path!r}: it is a folder")
+            if not p.exists():
+                if not self._create:
+                    raise StoreError(f"no results database at {self.path!r} (create one with `mae-ort screen --db "
+                                     f"{self.path}`)")
+                if not p.parent.exists():
+                    raise StoreError(f"cannot create the results database {self.path!r}: "
+                                     f"the folder {str(p.parent)!r} does not exist")
+            else:
+                try:
+                    with open(p, "rb") as fh:
+                        head = fh.read(16)
+                except OSError as e:
+                    raise StoreError(f"cannot read the results database {self.path!r}: {e.strerror or e}") from e
+                if head and head != _SQLITE_MAGIC:
+                    raise StoreError(f"{self.path!r} is not a SQLite database (not written by mae-ort)")
+        try:
+            conn = self._open_readonly() if self.readonly else sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the results database {self.path!r}: {e}") from e
+        try:
+            if not self.in_memory and not self.readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._conn = conn
+            self._setup()
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            self._conn = None
+            raise StoreError(f"{self.path!r} is not a usable SQLite database: {e}") from e
+        except BaseException:
+            conn.close()
+            self._conn = None
+            raise
+        return conn
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """``mode=ro``; where SQLite cannot even create the WAL's shared-memory file (a read-only
+        folder), ``immutable=1`` (no locking: fine for a database nobody writes meanwhile)."""
+        from urllib.parse import quote
+
+        uri = "file:" + quote(str(Path(self.path).resolve()))
+        for flags in ("mode=ro", "immutable=1"):
+            conn = sqlite3.connect(f"{uri}?{flags}", uri=True, timeout=self.timeout, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+                return conn
+            except sqlite3.OperationalError:
+                conn.close()
+                if flags == "immutable=1":
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Close the connection (reopened lazily on next use)."""
+        with self._lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                finally:
+                    self._conn = None
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (see :func:`write_transaction`), under this store's lock."""
+        with self._lock, write_transaction(self._connect(), self.path) as conn:
+            yield conn
+
+    def _read(self, sql: str, params=()) -> list[tuple]:
+        with self._lock:
+            conn = self._connect()
+            try:
+                return conn.execute(sql, params).fetchall()
+            except sqlite3.Error as e:
+                raise StoreError(f"cannot read the results database {self.path!r}: {e}") from e
+
+    # -- schema --------------------------------------------------------------------------
+    def _setup(self) -> None:
+        if self.readonly:
+            self._check_version(self._conn, self._conn.execute)
+            return
+        with self._transaction() as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables.discard("sqlite_sequence")
+            if not tables:
+                for statement in _statements(_SCHEMA) + _statements(_TRAINED_SCHEMA):
+                    conn.execute(statement)
+                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+                    ("schema_version", str(SCHEMA_VERSION)),
+                    ("package_version", _package_version()),
+                    ("created", _now()),
+                ])
+                return
+            version = self._check_version(conn, conn.execute, tables)
+            writer = dict(conn.execute("SELECT key, value FROM meta").fetchall()).get("package_version", "unknown")
+            while version < SCHEMA_VERSION:
+                if version not in MIGRATIONS:
+                    raise StoreError(
+                        f"{self.path!r} has schema version {version} (written by mae-ort {writer}); this mae-ort "
+                        f"reads version {SCHEMA_VERSION} and cannot upgrade it: export it with that mae-ort version"
+                    )
+                MIGRATIONS[version](conn)
+                version += 1
+                conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
+
+    def _check_version(self, conn, execute, tables=None) -> int:
+        """The database's schema version; refuse other programs' databases and newer versions."""
+        if tables is None:
+            tables = {r[0] for r in execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            tables.discard("sqlite_sequence")
+        if "meta" not in tables:
+            raise StoreError(f"{self.path!r} is a SQLite database of another program, not a mae-ort results "
+                             f"database (tables: {', '.join(sorted(tables)) or 'none'})")
+        meta = dict(execute("SELECT key, value FROM meta").fetchall())
+        try:
+            version = int(meta["schema_version"])
+        except (KeyError, ValueError):
+            raise StoreError(f"{self.path!r} has no valid schema version; it is not a mae-ort results "
+                             f"database") from None
+        writer = meta.get("package_version", "unknown")
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path!r} has schema version {version} (written by mae-ort {writer}); this mae-ort "
+                f"({_package_version()}) reads version {SCHEMA_VERSION}: upgrade mae-ort (pip install -U mae-ort)"
+            )
+        if version < SCHEMA_VERSION and self.readonly:
+            raise StoreError(f"{self.path!r} has schema version {version} and needs an upgrade to version "
+                             f"{SCHEMA_VERSION}; open it once where it can be written (e.g. mae-ort rank --db on a "
+                             "copy)")
+        return version
+
+    @property
+    def meta(self) -> dict:
+        """The ``meta`` table as a dict (``schema_version``, ``package_version``, ``created``)."""
+        return dict(self._read("SELECT key, value FROM meta"))
+
+    # -- writes --------------------------------------------------------------------------
+    def add_settings(self, settings: Settings) -> str:
+        sid = settings.id
+        d = asdict(settings)
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO settings (settings_id, series, series_fingerprint, samples, threshold, lower, upper, fit, "
+                "init, seed, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (sid, d["series"], d["series_fingerprint"], d["samples"], d["threshold"], d["lower"], d["upper"],
+                 d["fit"], d["init"], d["seed"], _now()),
+            )
+        return sid
+
+    def add_results(self, settings_id: str, results: Iterable) -> int:
+        records = [self._record(settings_id, r) for r in results]
+        if not records:
+            return 0
+        sql = (f"INSERT INTO sampling ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join('?' * len(_ROW_COLUMNS))}) "
+               "ON CONFLICT DO NOTHING")
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM settings WHERE settings_id=?", (settings_id,)).fetchone() is None:
+                raise StoreError(f"unknown settings id {settings_id!r} in {self.path!r}; add the settings first")
+            before = conn.total_changes
+            conn.executemany(sql, records)
+            return conn.total_changes - before
+
+    @staticmethod
+    def _record(settings_id: str, r) -> tuple:
+        a = r.arch
+        units = tuple(int(u) for u in a.units)
+        finite = lambda v: None if v is None or not math.isfinite(float(v)) else float(v)  # noqa: E731
+        log = lambda v: None if v is None or math.isnan(float(v)) else float(v)  # noqa: E731  (keeps -inf)
+        u = list(units[:3]) + [None] * (3 - min(3, len(units)))
+        return (
+            settings_id, a.cell, a.activation, a.recurrent_activation, a.head_activation,
+            ",".join(map(str, units)), int(r.look_back), len(units), u[0], u[1], u[2], int(r.seed),
+            finite(r.mean), finite(r.sd), finite(r.loc), finite(r.scale), float(r.p), log(r.log_p),
+            log(r.log_p_exact), int(r.n_nonfinite), int(r.n_outside), int(r.windows),
+            np.ascontiguousarray(r.maes, dtype="<f8").tobytes(), float(r.seconds), str(r.runtime), str(r.device),
+            _now(),
+        )
+
+    # -- reads ---------------------------------------------------------------------------
+    def done_keys(self, settings_id: str) -> set[tuple]:
+        cols = ", ".join(KEY_COLUMNS)
+        return set(self._read(f"SELECT {cols} FROM sampling WHERE settings_id=?", (settings_id,)))
+
+    def count(self, settings_id: str | None = None) -> int:
+        """Number of stored rows (of one settings id, or all)."""
+        if settings_id is None:
+            return int(self._read("SELECT COUNT(*) FROM sampling")[0][0])
+        return int(self._read("SELECT COUNT(*) FROM sampling WHERE settings_id=?", (settings_id,))[0][0])
+
+    def settings_frame(self):
+        """One line per settings id: its fields, its row count and when it was first used."""
+        import pandas as pd
+
+        sql = ("SELECT s.settings_id, s.series, s.series_fingerprint, s.samples, s.threshold, s.lower, s.upper, "
+               "s.fit, s.init, s.seed, s.created, COUNT(r.id) AS rows FROM settings s "
+               "LEFT JOIN sampling r ON r.settings_id = s.settings_id GROUP BY s.settings_id ORDER BY s.created")
+        cols = ["settings_id", "series", "series_fingerprint", "samples", "threshold", "lower", "upper", "fit",
+                "init", "seed", "created", "rows"]
+        return pd.DataFrame(self._read(sql), columns=cols)
+
+    def frame(self, settings_id: str | None = None, *, look_back=None, depth=None, maes: bool = False):
+        """The rows as a pandas DataFrame, joined with their settings.
+
+        Parameters
+        ----------
+        settings_id : str, optional
+            Only these settings' rows (default: all).
+        look_back, depth : int or sequence of int, optional
+            Only these look-backs / depths.
+        maes : bool
+            Add a ``maes`` column of float64 arrays of shape (S,).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``id``, ``settings_id``, the key columns, ``depth``, ``u1`` ... ``uK``
+            (``K`` = the largest depth; missing layers are ``<NA>``), ``seed`` (the row's),
+            ``mean``, ``sd``, ``loc``, ``scale``, ``p``, ``log_p``, ``log_p_exact``,
+            ``n_nonfinite``, ``n_outside``, ``windows``, ``seconds``, ``runtime``, ``device``,
+            ``created``, and the settings' ``series``, ``samples``, ``threshold``, ``lower``,
+            ``upper``, ``fit``, ``init``, ``sweep_seed``; ordered by ``id``.
+        """
+        import pandas as pd
+
+        cols = ["id", "settings_id", *KEY_COLUMNS, "depth", "seed", "mean", "sd", "loc", "scale", "p", "log_p",
+                "log_p_exact", "n_nonfinite", "n_outside", "windows", "seconds", "runtime", "device", "created"]
+        scols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seed"]
+        select = ", ".join(f"r.{c}" for c in cols) + ", " + ", ".join(f"s.{c}" for c in scols)
+        if maes:
+            select += ", r.maes"
+        where, params = [], []
+        if settings_id is not None:
+            where.append("r.settings_id = ?")
+            params.append(str(settings_id))
+        for name, value in (("look_back", look_back), ("depth", depth)):
+            if value is not None:
+                values = [int(v) for v in (value if isinstance(value, (list, tuple, set, range)) else [value])]
+                where.append(f"r.{name} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        sql = (f"SELECT {select} FROM sampling r JOIN settings s ON s.settings_id = r.settings_id"
+               + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY r.id")
+        rows = self._read(sql, params)
+        names = cols + [c if c != "seed" else "sweep_seed" for c in scols] + (["maes"] if maes else [])
+        df = pd.DataFrame(rows, columns=names)
+        for c in ("mean", "sd", "loc", "scale", "p", "log_p", "log_p_exact", "threshold", "lower", "upper", "seconds"):
+            df[c] = df[c].astype("float64")
+        if maes:
+            df["maes"] = [np.frombuffer(b, dtype="<f8").copy() for b in df["maes"]]
+        widths = [tuple(int(u) for u in s.split(",")) for s in df["units"]]
+        k_max = max((len(w) for w in widths), default=1)
+        at = df.columns.get_loc("depth") + 1
+        for k in range(k_max):
+            df.insert(at + k, f"u{k + 1}", pd.array([w[k] if k < len(w) else None for w in widths], dtype="Int64"))
+        return df
+
+    # -- trained rows and costs ------------------------------------------------------------
+    def add_trained(self, rows: Iterable[dict]) -> int:
+        """Store trained rows (dicts with :data:`TRAINED_COLUMNS` but ``created``) in one transaction.
+
+        A row whose key ``(sampling_id, split_key, train_key, seed, epochs)`` exists is left
+        alone (finished rows are immutable).  Returns the rows inserted.
+        """
+        cols = [c for c in TRAINED_COLUMNS if c != "created"]
+        records = [tuple(r.get(c) for c in cols) + (_now(),) for r in rows]
+        if not records:
+            return 0
+        sql = (f"INSERT INTO trained ({', '.join(TRAINED_COLUMNS)}) VALUES ({', '.join('?' * len(TRAINED_COLUMNS))}) "
+               "ON CONFLICT (sampling_id, split_key, train_key, seed, epochs) DO NOTHING")
+        with self._transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(sql, records)
+            return conn.total_changes - before
+
+    def link_test_rows(self, links: dict[int, int], *, split_key: str) -> None:
+        """Set ``test_sampling_id`` of the trained rows of ``{sampling_id: test sampling id}`` where it is NULL."""
+        with self._transaction() as conn:
+            conn.executemany("UPDATE trained SET test_sampling_id=? WHERE sampling_id=? AND split_key=? "
+                             "AND test_sampling_id IS NULL", [(v, k, split_key) for k, v in links.items()])
+
+    def trained_budgets(self, sampling_ids, *, split_key: str, train_key: str, seed: int) -> dict[int, set[int]]:
+        """``{sampling_id: epoch budgets stored}`` of these rows, data, training settings and seed."""
+        ids = [int(i) for i in sampling_ids]
+        done: dict[int, set[int]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = (f"SELECT sampling_id, epochs FROM trained WHERE split_key=? AND train_key=? AND seed=? "
+                 f"AND sampling_id IN ({', '.join('?' * len(chunk))})")
+            for sid, e in self._read(q, (split_key, train_key, int(seed), *chunk)):
+                done.setdefault(int(sid), set()).add(int(e))
+        return done
+
+    def trained_frame(self, *, sampling_ids=None, split_key: str | None = None, train_key: str | None = None,
+                      seed: int | None = None, depth=None, link: str = "sampling_id"):
+        """Trained rows joined with the sampling statistics they are compared with.
+
+        Parameters
+        ----------
+        sampling_ids : sequence of int, optional
+            Only these screened rows.
+        split_key, train_key, seed, depth : optional
+            Only these data, training settings, Keras seed, depths.
+        link : {'sampling_id', 'test_sampling_id'}
+            Join the statistics of the screened row, or of the row sampled on the test part
+            (trained rows without one are dropped).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per trained architecture and budget (see :func:`mae_ort.study.validation.joined`).
+        """
+        import pandas as pd
+
+        if link not in ("sampling_id", "test_sampling_id"):
+            raise StoreError(f"unknown link {link!r}")
+        where, params = [f"t.{link} IS NOT NULL"], []
+        if sampling_ids is not None:
+            ids = [int(i) for i in sampling_ids] or [-1]
+            where.append(f"t.sampling_id IN ({', '.join('?' * len(ids))})")
+            params += ids
+        for col, val in (("split_key", split_key), ("train_key", train_key), ("seed", seed)):
+            if val is not None:
+                where.append(f"t.{col} = ?")
+                params.append(val)
+        if depth is not None:
+            ds = [int(d) for d in (depth if isinstance(depth, (list, tuple, set, range)) else [depth])]
+            where.append(f"s.depth IN ({', '.join('?' * len(ds))})")
+            params += ds
+        tcols = ["id AS trained_id", "sampling_id", "epochs", "max_epochs", "test_mae", "test_mae_recursive",
+                 "train_mae", "monitor_loss", "epochs_run", "best_epoch", "stopped_epoch", "train_seconds",
+                 "test_sampling_id", "split_key", "train_key", "seed", "train_settings", "split"]
+        scols = ["id AS scored_id", "units", "depth", "look_back", "cell", "activation", "recurrent_activation",
+                 "head_activation", "mean", "sd", "p", "log_p", "log_p_exact", "n_nonfinite", "n_outside",
+                 "seconds AS sample_seconds", "maes"]
+        gcols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "settings_id"]
+        sql = ("SELECT " + ", ".join(f"t.{c}" for c in tcols) + ", " + ", ".join(f"s.{c}" for c in scols) + ", "
+               + ", ".join(f"g.{c}" for c in gcols)
+               + f" FROM trained t JOIN sampling s ON s.id = t.{link} JOIN settings g ON g.settings_id = s.settings_id"
+               + " WHERE " + " AND ".join(where) + " ORDER BY t.sampling_id, t.epochs")
+        rows = self._read(sql, params)
+        names = [c.split(" AS ")[-1] for c in tcols + scols] + gcols
+        df = pd.DataFrame(rows, columns=names)
+        for c in ("test_mae", "test_mae_recursive", "train_mae", "monitor_loss", "train_seconds", "mean", "sd", "p",
+                  "log_p", "log_p_exact", "sample_seconds", "threshold", "lower", "upper"):
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+        df["maes"] = [np.frombuffer(b, dtype="<f8").copy() if b is not None else None for b in df["maes"]]
+        return df
+
+    def add_costs(self, rows: Iterable[dict], *, sampling_id: int | None = None) -> None:
+        """Append measured costs (Table 4: :func:`mae_ort.study.report.measure_costs` rows)."""
+        records = [(sampling_id, r["kind"], r["units"], r["look_back"], r.get("epochs"), r.get("samples"),
+                    r["work_seconds"], r.get("setup_seconds"), r["process_seconds"], int(r["peak_rss_bytes"]), _now())
+                   for r in rows]
+        with self._transaction() as conn:
+            conn.executemany(f"INSERT INTO trained_costs ({', '.join(_COST_COLUMNS)}) "
+                             f"VALUES ({', '.join('?' * len(_COST_COLUMNS))})", records)
+
+    def costs_frame(self):
+        """The measured costs as a DataFrame (possibly empty)."""
+        import pandas as pd
+
+        rows = self._read(f"SELECT {', '.join(_COST_COLUMNS)} FROM trained_costs ORDER BY id")
+        return pd.DataFrame(rows, columns=list(_COST_COLUMNS))
+
+
+def open_store(store=None, *, create: bool = True, readonly: bool = False) -> Store:
+    """Resolve a store argument.
+
+    Parameters
+    ----------
+    store : None, str, Path or Store
+        ``None``: a new in-memory store; a path: a :class:`SQLiteStore` on that file
+        (``sqlite:///path`` is accepted too); a :class:`Store`: returned unchanged.
+    create : bool
+        Create a missing file (``False``: a missing file raises).
+    readonly : bool
+        Open an existing file for reading only (see :class:`SQLiteStore`).
+
+    Raises
+    ------
+    StoreError
+        As :class:`SQLiteStore`.
+    """
+    if isinstance(store, Store):
+        return store
+    if store is None:
+        return SQLiteStore(":memory:")
+    if isinstance(store, (str, Path)):
+        text = str(store)
+        if text.startswith("sqlite:///"):
+            text = text[len("sqlite:///"):]
+        if not text:
+            raise StoreError("the results database path is empty")
+        return SQLiteStore(text, create=create, readonly=readonly)
+    raise StoreError(f"The 'store' parameter must be None, a path or a Store. Got {store!r} instead.")

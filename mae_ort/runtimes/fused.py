@@ -1,0 +1,48 @@
+"""The fused Numba CPU forward pass (:func:`mae_ort.kernels.forward.forward_maes`) as a runtime."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import check_int
+from .._system import default_threads, limit_numba_threads
+from ..data import Windows
+from ..model.architecture import Architecture
+
+__all__ = ["NumbaRuntime"]
+
+
+class NumbaRuntime:
+    """The fused Numba CPU forward pass (:func:`mae_ort.kernels.forward.forward_maes`)."""
+
+    name = "numba"
+    device = "cpu"
+
+    def __init__(self, *, threads: int | None = None) -> None:
+        self.threads = default_threads() if threads is None else check_int(threads, "threads", "NumbaRuntime", low=1)
+        self.setup_seconds = 0.0
+        self.sessions_created = 0
+
+    @property
+    def preferred_chunk(self) -> int:
+        """Samples per call (the kernel splits them over its threads)."""
+        return 64
+
+    @property
+    def parallel_runs(self) -> int:
+        """One call at a time: the kernel itself is parallel."""
+        return 1
+
+    def maes(self, arch: Architecture, win: Windows, weights: list[np.ndarray], *, predictions: bool = False):
+        """MAEs (S,) float64, and predictions (S, N, n_out) float32 when asked (else None)."""
+        from ..kernels import forward
+
+        limit_numba_threads(self.threads)
+        out = forward.forward_maes(
+            win.X, win.y, weights, cell=arch.cell, activation=arch.activation,
+            recurrent_activation=arch.recurrent_activation, head_activation=arch.head_activation,
+            predictions=predictions,
+        )
+        if predictions:
+            return np.asarray(out[0], dtype=np.float64), out[1]
+        return np.asarray(out, dtype=np.float64), None

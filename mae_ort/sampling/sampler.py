@@ -1,0 +1,384 @@
+"""MAE random sampling: draw weight samples, evaluate them, fit, report ``log p``.
+
+:class:`Sampler` keeps its runtimes (onnxruntime sessions, Numba kernels) and its
+weight buffers across calls, so screening thousands of architectures pays for
+export and session creation once per graph.  :func:`sample` is the one-call form.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._checks import check_int, check_option
+from .._system import default_threads
+from ..data import Series, Windows, prepare, windows
+from ..errors import InvalidParameterError, NonFiniteWarning
+from ..model.architecture import Architecture, resolve
+from ..runtimes import DEVICES, RUNTIMES, Runtime, choose_runtime, make_runtime
+from .settings import Init, SamplingSettings
+from .stats import fit_truncnorm
+from .weights import fill_weights
+
+__all__ = ["Init", "SamplingResult", "Sampler", "sample", "as_architecture", "GiB"]
+
+GiB = 1 << 30
+
+
+@dataclass
+class SamplingResult:
+    """The outcome of sampling one architecture on one series.
+
+    Attributes
+    ----------
+    maes : ndarray of shape (S,)
+        MAE of each random weight sample (float64; ``inf``/``nan`` where its
+        predictions overflowed).
+    mean, sd : float
+        Mean and population standard deviation of the finite MAEs.
+    p, log_p : float
+        ``P(MAE < threshold)`` under the fitted truncated normal, and its log (the
+        ``moments`` fit floors ``log_p`` at ``log(1e-300)`` as the reference did).
+    log_p_exact : float
+        ``log p`` computed in log space, without the floor.
+    seconds : float
+        Wall time of this call (weights, evaluation and fit).
+    """
+
+    arch: Architecture
+    look_back: int
+    samples: int
+    seed: int
+    threshold: float
+    lower: float
+    upper: float
+    fit: str
+    init: str
+    maes: np.ndarray
+    mean: float
+    sd: float
+    loc: float
+    scale: float
+    p: float
+    log_p: float
+    log_p_exact: float
+    n_nonfinite: int
+    n_outside: int
+    seconds: float
+    runtime: str
+    device: str
+    series: str = "series"
+    windows: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def settings(self) -> SamplingSettings:
+        """The settings this result was sampled with (its own seed)."""
+        return SamplingSettings(samples=self.samples, threshold=self.threshold, lower=self.lower, upper=self.upper,
+                                fit=self.fit, init=self.init, seed=self.seed)
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields, under the same names as the attributes."""
+        num = lambda v: None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v  # noqa: E731
+        return {
+            **self.arch.to_dict(),
+            "arch": list(self.arch.units),
+            "look_back": self.look_back,
+            "samples": self.samples,
+            "seed": self.seed,
+            "threshold": self.threshold,
+            "lower": self.lower,
+            "upper": self.upper,
+            "fit": self.fit,
+            "init": self.init,
+            "mean": num(self.mean),
+            "sd": num(self.sd),
+            "loc": num(self.loc),
+            "scale": num(self.scale),
+            "p": self.p,
+            "log_p": self.log_p if math.isfinite(self.log_p) else ("-inf" if self.log_p < 0 else str(self.log_p)),
+            "log_p_exact": self.log_p_exact if math.isfinite(self.log_p_exact) else "-inf",
+            "n_nonfinite": self.n_nonfinite,
+            "n_outside": self.n_outside,
+            "seconds": self.seconds,
+            "runtime": self.runtime,
+            "device": self.device,
+            "series": self.series,
+            "windows": self.windows,
+            "maes": [num(float(v)) for v in self.maes],
+        }
+
+
+#: The one preset resolver, under the name the sampler's callers know (see :func:`mae_ort.model.resolve`).
+as_architecture = resolve
+
+
+class Sampler:
+    """Reusable MAE random sampler; keeps sessions and buffers across calls.
+
+    Parameters
+    ----------
+    runtime : {'auto', 'onnxruntime', 'numba'}
+        ``auto`` picks the faster runtime for each shape on the CPU and onnxruntime on CUDA.
+    device : {'cpu', 'cuda'}
+    threads : int, optional
+        Threads of the runtime (default: all cores this process may use).
+    memory_budget : int
+        Bytes that one chunk of samples may use (weights and intermediates);
+        samples are processed in chunks that fit (default 1 GiB).  Results do not
+        depend on the chunking.
+    chunk_size : int, optional
+        Force a chunk size (still capped by the memory budget).
+
+    Examples
+    --------
+    >>> s = Sampler()
+    >>> r = s.sample(sine(), arch=[7], look_back=1, samples=10, seed=0)   # doctest: +SKIP
+    """
+
+    def __init__(self, *, runtime: str = "auto", device: str = "cpu", threads: int | None = None,
+                 memory_budget: int = GiB, chunk_size: int | None = None) -> None:
+        caller = "Sampler"
+        self.runtime = runtime if not isinstance(runtime, str) else check_option(runtime, "runtime", caller, RUNTIMES)
+        self.device = check_option(device, "device", caller, DEVICES)
+        self.threads = None if threads is None else check_int(threads, "threads", caller, low=1)
+        self.memory_budget = check_int(memory_budget, "memory_budget", caller, low=1)
+        self.chunk_size = None if chunk_size is None else check_int(chunk_size, "chunk_size", caller, low=1)
+        if self.runtime == "numba" and self.device == "cuda":
+            raise InvalidParameterError("runtime='numba' runs on the CPU only; use runtime='onnxruntime' with "
+                                        "device='cuda'")
+        self._runtimes: dict[str, object] = {}
+        self._buffers: dict[tuple, list[np.ndarray]] = {}
+        self._windows: dict[tuple, Windows] = {}
+        self.compute_seconds = 0.0
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_runtimes"], state["_buffers"], state["_windows"] = {}, {}, {}
+        return state
+
+    # -- pieces -------------------------------------------------------------------
+    def runtime_for(self, arch: Architecture, look_back: int) -> Runtime:
+        """The runtime object that evaluates ``arch`` at ``look_back`` (:func:`~mae_ort.runtimes.choose_runtime`)."""
+        if not isinstance(self.runtime, str):
+            return self.runtime
+        name = choose_runtime(arch, look_back, runtime=self.runtime, device=self.device)
+        rt = self._runtimes.get(name)
+        if rt is None:
+            rt = self._runtimes[name] = make_runtime(name, device=self.device, threads=self.threads)
+        return rt
+
+    @property
+    def setup_seconds(self) -> float:
+        """Seconds spent exporting graphs and opening sessions so far."""
+        return sum(r.setup_seconds for r in self._runtimes.values())
+
+    def bytes_per_sample(self, arch: Architecture, win: Windows) -> int:
+        """Estimated peak bytes one weight sample needs during a run."""
+        g = arch.gates
+        widest = max(arch.units)
+        inter = win.n * (4 * (g + 3) * widest + 2 * (win.n_in + 1 + widest) + 4 * win.n_out)
+        return 4 * (arch.n_weights(win.n_in, win.n_out) * 3 + inter)
+
+    def chunk_for(self, arch: Architecture, win: Windows, samples: int, runtime) -> int:
+        """Samples per run: the runtime's preference, capped by the memory budget."""
+        per = self.bytes_per_sample(arch, win)
+        fit = self.memory_budget // per
+        if fit < 1:
+            raise InvalidParameterError(
+                f"memory_budget={self.memory_budget} bytes is below what one weight sample of {arch.label()} "
+                f"at look_back={win.look_back} needs (about {per} bytes); raise it"
+            )
+        want = self.chunk_size or runtime.preferred_chunk
+        return int(max(1, min(want, fit, samples)))
+
+    def _weight_buffers(self, arch: Architecture, win: Windows, chunk: int, slot: int = 0) -> list[np.ndarray]:
+        key = (arch.units, arch.cell, win.n_in, win.n_out, chunk, slot)
+        bufs = self._buffers.get(key)
+        if bufs is None:
+            if len(self._buffers) > 16:
+                self._buffers.clear()
+            shapes = arch.weight_shapes(win.n_in, win.n_out)
+            bufs = [np.empty((chunk,) + shape, dtype=np.float32) for _, shape in shapes]
+            self._buffers[key] = bufs
+        return bufs
+
+    def fill_weights(self, arch: Architecture, bufs: list[np.ndarray], *, seed: int, first_sample: int,
+                     init: Init, n_in: int) -> None:
+        """Fill the first ``len(bufs[0])`` samples' weights, starting at global sample ``first_sample``."""
+        # the fill is a parallel region: keep it within this sampler's share of the cores
+        fill_weights(bufs, init=init, seed=seed, first_sample=first_sample, threads=self.threads or default_threads())
+
+    def weights(self, arch: Architecture, *, n_in: int, n_out: int, samples: int, seed: int = 0,
+                init="normal", first_sample: int = 0) -> list[np.ndarray]:
+        """The weights of ``samples`` samples, as the sampler draws them (Keras order, (S, *shape))."""
+        init = Init.parse(init)
+        bufs = [np.empty((samples,) + shape, dtype=np.float32) for _, shape in arch.weight_shapes(n_in, n_out)]
+        self.fill_weights(arch, bufs, seed=seed, first_sample=first_sample, init=init, n_in=n_in)
+        return bufs
+
+    def maes(self, arch: Architecture, win: Windows, *, samples: int, seed: int = 0, init="normal",
+             progress=None) -> np.ndarray:
+        """MAEs of ``samples`` random weight samples of ``arch`` on ``win``, shape (S,).
+
+        Chunks run one after another, or ``runtime.parallel_runs`` at a time on
+        threads (onnxruntime releases the GIL), each with its own weight buffers.
+        ``progress(done, total)`` is called after every chunk.
+        """
+        init = Init.parse(init)
+        rt = self.runtime_for(arch, win.look_back)
+        chunk = self.chunk_for(arch, win, samples, rt)
+        out = np.empty(samples, dtype=np.float64)
+        starts = list(range(0, samples, chunk))
+        lanes = max(1, min(rt.parallel_runs, len(starts)))
+        t0 = time.perf_counter()
+
+        def run(start: int, slot: int) -> int:
+            m = min(chunk, samples - start)
+            views = [b[:m] for b in self._weight_buffers(arch, win, chunk, slot)]
+            self.fill_weights(arch, views, seed=seed, first_sample=start, init=init, n_in=win.n_in)
+            out[start:start + m] = rt.maes(arch, win, views)[0]
+            return m
+
+        if lanes == 1:
+            for start in starts:
+                run(start, 0)
+                if progress is not None:
+                    progress(start + min(chunk, samples - start), samples)
+        else:
+            import queue
+            from concurrent.futures import ThreadPoolExecutor
+
+            free: queue.SimpleQueue = queue.SimpleQueue()
+            for slot in range(lanes):
+                self._weight_buffers(arch, win, chunk, slot)
+                free.put(slot)
+
+            def task(start: int) -> int:
+                slot = free.get()
+                try:
+                    return run(start, slot)
+                finally:
+                    free.put(slot)
+
+            done = 0
+            with ThreadPoolExecutor(lanes) as pool:
+                for m in pool.map(task, starts):
+                    done += m
+                    if progress is not None:
+                        progress(done, samples)
+        self.compute_seconds += time.perf_counter() - t0
+        return out
+
+    def windows_of(self, series: Series, look_back: int) -> Windows:
+        """Windows of a prepared series (cached per series and look-back)."""
+        key = (id(series), series.length, look_back)
+        w = self._windows.get(key)
+        if w is None or self._windows.get(("series", key)) is not series:
+            w = windows(series, look_back, caller="sample")
+            if len(self._windows) > 64:
+                self._windows.clear()
+            self._windows[key] = w
+            self._windows[("series", key)] = series
+        return w
+
+    # -- the method -----------------------------------------------------------------
+    def sample(self, series, arch, *, look_back: int, samples: int = 100, threshold: float = 0.01,
+               lower: float = 0.0, upper: float = 2.0, fit: str = "moments", seed: int = 0, init="normal",
+               preset: str | None = None, cell: str | None = None, activation: str | None = None,
+               recurrent_activation: str | None = None, head_activation: str | None = None,
+               input=None, target=None, scale: str = "none", progress=None) -> SamplingResult:
+        """Sample ``arch`` on ``series`` (see :func:`sample` for the parameters)."""
+        caller = "sample"
+        arch = resolve(arch, preset=preset, cell=cell, activation=activation,
+                       recurrent_activation=recurrent_activation, head_activation=head_activation, caller=caller)
+        look_back = check_int(look_back, "look_back", caller, low=1)
+        settings = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
+                                            fit=fit, init=Init.parse(init), seed=seed)
+        series = prepare(series, input=input, target=target, scale=scale)
+        return self.run(series, arch, look_back, settings, progress=progress)
+
+    def run(self, series: Series, arch: Architecture, look_back: int, settings: SamplingSettings, *,
+            progress=None, warn: bool = True) -> SamplingResult:
+        """Sample a checked architecture on a prepared series with checked settings (no argument parsing).
+
+        ``warn=False`` leaves the non-finite count to ``SamplingResult.n_nonfinite`` (the sweep's way).
+        """
+        t0 = time.perf_counter()
+        win = self.windows_of(series, look_back)
+        init = settings.weights
+        maes = self.maes(arch, win, samples=settings.samples, seed=settings.seed, init=init, progress=progress)
+        bad = int((~np.isfinite(maes)).sum())
+        if bad and warn:
+            warnings.warn(
+                f"{bad} of {settings.samples} weight samples of {arch.label()} gave non-finite predictions; "
+                "they count as MAE >= threshold and are left out of the fit",
+                NonFiniteWarning, stacklevel=3,
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the floor is reported through log_p_exact
+            f = fit_truncnorm(maes, threshold=settings.threshold, lower=settings.lower, upper=settings.upper,
+                              fit=settings.fit)
+        rt = self.runtime_for(arch, look_back)
+        return SamplingResult(
+            arch=arch, look_back=look_back, samples=settings.samples, seed=settings.seed,
+            threshold=settings.threshold, lower=settings.lower, upper=settings.upper, fit=settings.fit,
+            init=settings.init, maes=maes, mean=f.mean, sd=f.sd, loc=f.loc, scale=f.scale,
+            p=f.p, log_p=f.log_p, log_p_exact=f.log_p_exact, n_nonfinite=f.n_nonfinite, n_outside=f.n_outside,
+            seconds=time.perf_counter() - t0, runtime=rt.name, device=rt.device,
+            series=series.name, windows=win.n,
+        )
+
+
+def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float = 0.01, lower: float = 0.0,
+           upper: float = 2.0, fit: str = "moments", seed: int = 0, init="normal", preset: str | None = None,
+           cell: str | None = None, activation: str | None = None, recurrent_activation: str | None = None,
+           head_activation: str | None = None, input=None, target=None, scale: str = "none",
+           runtime: str = "auto", device: str = "cpu", threads: int | None = None,
+           memory_budget: int = GiB) -> SamplingResult:
+    """MAE random sampling of one architecture on one series.
+
+    Parameters
+    ----------
+    series : array-like of shape (T,) or (T, k), DataFrame, :class:`~mae_ort.data.Series` or CSV path
+    arch : Architecture, sequence of int or str
+        The architecture, or the units of its hidden layers (``[31, 31]``, ``"31,31"``),
+        completed by ``preset`` and the cell/activation overrides (default: Keras 3
+        defaults, LSTM with ``sigmoid`` gates and a ``tanh`` head; ``preset='paper'``
+        is the paper's Keras 2.1 model).
+    look_back : int
+        Window length LB >= 1.
+    samples : int
+        Number of random weight samples S >= 2 (the paper: 100).
+    threshold, lower, upper : float
+        ``p = P(MAE < threshold)`` under a normal truncated to ``[lower, upper]``.
+    fit : {'moments', 'mle'}
+        ``moments``: the reference implementation's fit; ``mle``: maximum likelihood.
+    seed : int
+        Every weight comes from this seed; the same seed gives the same MAEs whatever
+        the runtime's threads and chunking.
+    init : str or Init
+        Weight distribution (``"normal:0,1"``, the paper's, by default).
+    input, target, scale
+        Column choice and scaling, as :func:`mae_ort.data.prepare`.
+    runtime, device, threads, memory_budget
+        As :class:`Sampler`.
+
+    Returns
+    -------
+    SamplingResult
+
+    Raises
+    ------
+    MaeOrtError
+        On any bad input, with a one-line message.
+    """
+    s = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
+    return s.sample(series, arch, look_back=look_back, samples=samples, threshold=threshold, lower=lower,
+                    upper=upper, fit=fit, seed=seed, init=init, preset=preset, cell=cell, activation=activation,
+                    recurrent_activation=recurrent_activation, head_activation=head_activation, input=input,
+                    target=target, scale=scale)

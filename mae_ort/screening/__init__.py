@@ -1,0 +1,14 @@
+"""Screening: search spaces and the sweep that samples every row of one into the results store.
+
+Holds the spaces (:mod:`.space`: grids, the paper's presets, seeded subsets, row
+lists, row seeds) and :func:`~.sweep.screen` with its executors (in-process, worker
+processes with the shared lifecycle of :mod:`mae_ort._workers`, a Dask cluster).
+
+Must not import: study, cli; writes the database only through :mod:`mae_ort.results`.
+"""
+
+from .space import SPACE_PRESETS, Grid, Row, RowList, Space, grid, preset_space, read_rows
+from .sweep import ScreenInterrupted, screen
+
+__all__ = ["SPACE_PRESETS", "Grid", "Row", "RowList", "ScreenInterrupted", "Space", "grid", "preset_space",
+           "read_rows", "screen"]

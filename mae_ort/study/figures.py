@@ -1,0 +1,343 @@
+"""The paper's figures from screening rows (matplotlib, Agg backend, PNG).
+
+* :func:`p_vs_units` -- Fig. 2: ``p`` (or ``log p``) against the units of a one-layer
+  network, one line per look-back.
+* :func:`p_vs_units_2layer` -- Fig. 3: ``p`` against the units of the first layer, one
+  colour per second-layer width, one panel per look-back.
+* :func:`heatmap` -- ``log p`` (or any numeric column) over two chosen axes, e.g.
+  ``u1`` x ``u2`` at one look-back, the other axes averaged (or another aggregate).
+
+Each takes the DataFrame of :meth:`mae_ort.results.store.SQLiteStore.frame` (or of
+:func:`mae_ort.screening.sweep.screen`) holding **one** settings id and one model family (filter
+first; a mix raises an error that says how), and returns a
+``matplotlib.figure.Figure``; :func:`save` writes it as PNG.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, InvalidParameterError
+
+__all__ = ["FIGURES", "p_vs_units", "p_vs_units_2layer", "heatmap", "save", "figure"]
+
+#: Figure names, as the CLI's ``--figure`` takes them.
+FIGURES = ("p-vs-units", "p-vs-units-2layer", "heatmap")
+#: How :func:`heatmap` aggregates the rows that fall on one cell.
+AGGS = ("mean", "median", "max", "min")
+
+_LABELS = {
+    "p": "p = P(MAE < threshold)",
+    "log_p": "log p",
+    "log_p_exact": "log p (exact, log space)",
+    "mean": "mean MAE of random weights",
+    "sd": "sd of MAE of random weights",
+    "u1": "units of layer 1",
+    "u2": "units of layer 2",
+    "u3": "units of layer 3",
+    "look_back": "look-back",
+    "depth": "hidden layers",
+}
+
+
+def _label(col: str) -> str:
+    if col in _LABELS:
+        return _LABELS[col]
+    if col.startswith("u") and col[1:].isdigit():
+        return f"units of layer {col[1:]}"
+    return col
+
+
+def _figure(**kw):
+    from matplotlib.figure import Figure  # the object API: no global state, no display needed
+
+    return Figure(**kw)
+
+
+def _one_study(frame, what: str):
+    """Check that ``frame`` holds one settings id and one family; describe them for titles."""
+    if frame is None or len(frame) == 0:
+        raise DataError(f"no rows to plot for {what}")
+    if "settings_id" in frame and frame["settings_id"].nunique() > 1:
+        ids = ", ".join(sorted(frame["settings_id"].unique())[:5])
+        raise DataError(f"the rows hold {frame['settings_id'].nunique()} sampling settings ({ids}); "
+                        f"choose one (--settings ID) for {what}")
+    fam = [c for c in ("cell", "activation", "recurrent_activation", "head_activation") if c in frame]
+    if fam and len(frame[fam].drop_duplicates()) > 1:
+        cells = ", ".join(sorted(frame["cell"].unique())) if "cell" in frame else ""
+        raise DataError(f"the rows mix several models ({cells}); choose one cell and activations for {what}")
+    first = frame.iloc[0]
+    parts = []
+    if "cell" in frame:
+        parts.append(str(first["cell"]).upper())
+    if "recurrent_activation" in frame:
+        parts.append(f"gates {first['recurrent_activation']}")
+    if "series" in frame:
+        parts.append(f"series {first['series']}")
+    if "samples" in frame:
+        parts.append(f"S={first['samples']}")
+    if "threshold" in frame:
+        parts.append(f"threshold={first['threshold']:g}")
+    return ", ".join(parts)
+
+
+def _check_y(y: str, frame) -> str:
+    if y not in frame.columns or not np.issubdtype(frame[y].dtype, np.number):
+        numeric = [c for c in ("p", "log_p", "log_p_exact", "mean", "sd") if c in frame.columns]
+        raise InvalidParameterError(f"The 'y' parameter must be a numeric column such as {', '.join(numeric)}. "
+                                    f"Got {y!r} instead.")
+    return y
+
+
+def _units_col(frame, k: int):
+    col = f"u{k}"
+    if col in frame:
+        return frame[col].astype("int64")
+    return frame["units"].map(lambda s: int(str(s).split(",")[k - 1]))
+
+
+def _select(frame, look_back):
+    if look_back is None:
+        return frame
+    lbs = [int(v) for v in (look_back if isinstance(look_back, (list, tuple, set, range)) else [look_back])]
+    out = frame[frame["look_back"].isin(lbs)]
+    if len(out) == 0:
+        have = ", ".join(map(str, sorted(frame["look_back"].unique())[:12]))
+        raise DataError(f"no rows with look-back {', '.join(map(str, lbs))}; the rows have look-backs {have}")
+    return out
+
+
+def _study_rows(frame, depth: int, figure: str, look_back, y: str):
+    """The rows of one depth and study for ``figure``, the look-backs kept, and the checked ``y``."""
+    rows = frame[frame["depth"] == depth] if "depth" in frame else frame
+    if len(rows) == 0:
+        words = {1: "one-layer", 2: "two-layer"}[depth]
+        raise DataError(f"{figure} needs {words} rows (screen e.g. --space paper-{depth}layer)")
+    what = _one_study(rows, figure)
+    rows = _select(rows, look_back)
+    return rows, what, _check_y(y, rows)
+
+
+def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool = False):
+    """Fig. 2: ``y`` against the units of one-layer networks, one line per look-back.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Screening rows (one settings id, one family); rows of other depths are ignored.
+    y : str
+        The column to plot: ``"p"`` (the paper), ``"log_p"``, ``"mean"``, ...
+    look_back : int or sequence of int, optional
+        Only these look-backs (default: all).
+    log_y : bool
+        A logarithmic y axis (for ``p``, whose values span many decades).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    DataError
+        No one-layer rows, several settings or models mixed, an absent look-back.
+    """
+    rows, what, y = _study_rows(frame, 1, "p-vs-units", look_back, y)
+    import matplotlib as mpl
+
+    fig = _figure(figsize=(8, 5), layout="constrained")
+    ax = fig.add_subplot()
+    lbs = sorted(rows["look_back"].unique())
+    cmap = mpl.colormaps["viridis"]
+    norm = mpl.colors.Normalize(vmin=min(lbs), vmax=max(max(lbs), min(lbs) + 1))
+    for lb in lbs:
+        r = rows[rows["look_back"] == lb].assign(_u=lambda d: _units_col(d, 1)).sort_values("_u")
+        ax.plot(r["_u"], r[y], marker="o" if len(r) < 30 else None, ms=3, lw=1.2, color=cmap(norm(lb)),
+                label=f"LB {lb}")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel(_label("u1"))
+    ax.set_ylabel(_label(y))
+    ax.set_title(f"{_label(y)} against units, one-layer networks\n{what}")
+    ax.grid(True, alpha=0.3)
+    if len(lbs) <= 10:
+        ax.legend(title="look-back", fontsize="small")
+    else:
+        sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+        fig.colorbar(sm, ax=ax, label=_label("look_back"))
+    return fig
+
+
+def p_vs_units_2layer(frame, *, y: str = "p", look_back=None, log_y: bool = False):
+    """Fig. 3: ``y`` against the first layer's units, one colour per second-layer width, one panel per look-back.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Screening rows (one settings id, one family); rows of other depths are ignored.
+    y : str
+        The column to plot (``"p"``, the paper's, ``"log_p"``, ...).
+    look_back : int or sequence of int, optional
+        Only these look-backs (default: all, one panel each).
+    log_y : bool
+        A logarithmic y axis.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    DataError
+        No two-layer rows, several settings or models mixed, an absent look-back.
+    """
+    rows, what, y = _study_rows(frame, 2, "p-vs-units-2layer", look_back, y)
+    import matplotlib as mpl
+
+    rows = rows.assign(_u1=_units_col(rows, 1), _u2=_units_col(rows, 2))
+    lbs = sorted(rows["look_back"].unique())
+    ncol = min(2, len(lbs))
+    nrow = -(-len(lbs) // ncol)
+    fig = _figure(figsize=(6 * ncol + 1, 4 * nrow), layout="constrained")
+    axes = fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False).ravel()
+    u2s = sorted(rows["_u2"].unique())
+    cmap = mpl.colormaps["plasma"]
+    norm = mpl.colors.Normalize(vmin=min(u2s), vmax=max(max(u2s), min(u2s) + 1))
+    for ax, lb in zip(axes, lbs):
+        panel = rows[rows["look_back"] == lb]
+        for u2 in u2s:
+            r = panel[panel["_u2"] == u2].sort_values("_u1")
+            if len(r):
+                ax.plot(r["_u1"], r[y], lw=1.0, color=cmap(norm(u2)), label=f"{u2}")
+        ax.set_title(f"look-back {lb}")
+        ax.set_xlabel(_label("u1"))
+        ax.xaxis.label.set_visible(ax.get_subplotspec().is_last_row() or lb == lbs[-1])
+        ax.set_ylabel(_label(y))
+        ax.grid(True, alpha=0.3)
+        if log_y:
+            ax.set_yscale("log")
+    for ax in axes[len(lbs):]:
+        ax.set_visible(False)
+    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+    fig.colorbar(sm, ax=list(axes[:len(lbs)]), label=_label("u2"))
+    fig.suptitle(f"{_label(y)} against first-layer units, two-layer networks\n{what}")
+    return fig
+
+
+def heatmap(frame, *, x: str = "u1", y: str = "u2", value: str = "log_p", look_back=None, depth=None,
+            agg: str = "mean"):
+    """A heat map of ``value`` over two axes, the other axes aggregated.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Screening rows (one settings id, one family).
+    x, y : str
+        Columns on the axes: ``u1``, ``u2``, ``u3``, ``look_back``, ``depth``.
+    value : str
+        The coloured column (``log_p`` by default).
+    look_back : int or sequence of int, optional
+        Only these look-backs (default: all, aggregated unless an axis is ``look_back``).
+    depth : int, optional
+        Only networks of this depth (default: the deepest one that has both axes).
+    agg : {'mean', 'median', 'max', 'min'}
+        How rows that share an (x, y) cell are combined.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    DataError, InvalidParameterError
+        Unknown axes or value, or no rows.
+    """
+    what = _one_study(frame, "heatmap")
+    if agg not in AGGS:
+        raise InvalidParameterError(f"The 'agg' parameter of heatmap must be one of {', '.join(map(repr, AGGS))}. "
+                                    f"Got {agg!r} instead.")
+    if x == y:
+        raise InvalidParameterError(f"heatmap needs two different axes; got x={x!r} and y={y!r}")
+    rows = _select(frame, look_back)
+    layers = [int(c[1:]) for c in (x, y) if c.startswith("u") and c[1:].isdigit()]
+    for c in (x, y):
+        if not (c in ("look_back", "depth") or (c.startswith("u") and c[1:].isdigit())):
+            raise InvalidParameterError(f"heatmap axes must be u1, u2, u3, ..., look_back or depth; got {c!r}")
+    if depth is None and layers:
+        deep = rows[rows["depth"] >= max(layers)]
+        if len(deep) == 0:
+            raise DataError(f"no rows with {max(layers)} or more layers for the axis u{max(layers)}")
+        depth = int(deep["depth"].max())
+    if depth is not None:
+        rows = rows[rows["depth"] == int(depth)]
+        if len(rows) == 0:
+            raise DataError(f"no rows of depth {depth}")
+    value = _check_y(value, rows)
+    rows = rows.copy()
+    for c in (x, y):
+        if c.startswith("u"):
+            rows[c] = _units_col(rows, int(c[1:]))
+    finite = rows[np.isfinite(rows[value].astype("float64"))]
+    table = finite.pivot_table(index=y, columns=x, values=value, aggfunc=agg)
+    if table.size == 0:
+        raise DataError("no finite values to plot in the heat map")
+    import matplotlib as mpl  # noqa: F401 - colormaps registered
+
+    fig = _figure(figsize=(8, 6.5), layout="constrained")
+    ax = fig.add_subplot()
+    xs, ys = table.columns.to_numpy(), table.index.to_numpy()
+    im = ax.pcolormesh(_edges(xs), _edges(ys), table.to_numpy(dtype="float64"), cmap="viridis", shading="flat")
+    fig.colorbar(im, ax=ax, label=f"{_label(value)} ({agg})")
+    ax.set_xlabel(_label(x))
+    ax.set_ylabel(_label(y))
+    if len(xs) <= 16:
+        ax.set_xticks(xs)
+    if len(ys) <= 16:
+        ax.set_yticks(ys)
+    lbs = sorted(rows["look_back"].unique())
+    others = [c for c in ("u1", "u2", "u3") if c not in (x, y) and int(c[1:]) <= (depth or 1)]
+    if "look_back" not in (x, y) and len(lbs) > 1:
+        others.append("look-backs " + ",".join(map(str, lbs)))
+    note = f"; {agg} over {', '.join(others)}" if others else ""
+    lb_note = f", look-back {lbs[0]}" if "look_back" not in (x, y) and len(lbs) == 1 else ""
+    ax.set_title(f"{_label(value)} by {x} and {y}{f', depth {depth}' if depth else ''}{lb_note}{note}\n{what}")
+    return fig
+
+
+def _edges(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype="float64")
+    if len(v) == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mid = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
+def figure(name: str, frame, **options):
+    """Draw a figure by name (one of :data:`FIGURES`) with its keyword options."""
+    funcs = {"p-vs-units": p_vs_units, "p-vs-units-2layer": p_vs_units_2layer, "heatmap": heatmap}
+    if name not in funcs:
+        raise InvalidParameterError(f"The 'figure' parameter must be one of {', '.join(map(repr, FIGURES))}. "
+                                    f"Got {name!r} instead.")
+    return funcs[name](frame, **options)
+
+
+def save(fig, path, *, dpi: int = 120) -> Path:
+    """Write ``fig`` as PNG (Agg) to ``path``; returns the path.
+
+    Raises
+    ------
+    DataError
+        The folder does not exist or the file cannot be written.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    p = Path(path)
+    if not p.parent.exists():
+        raise DataError(f"cannot write {str(p)!r}: the folder {str(p.parent)!r} does not exist")
+    FigureCanvasAgg(fig)
+    try:
+        fig.savefig(p, dpi=dpi, format="png")
+    except OSError as e:
+        raise DataError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
+    return p

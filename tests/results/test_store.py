@@ -1,0 +1,250 @@
+"""The store contract: idempotent upserts, resume keys, separate settings, schema checks, pickling."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import sqlite3
+
+import numpy as np
+import pytest
+
+from mae_ort.errors import StoreError
+from mae_ort.model.architecture import Architecture
+from mae_ort.results import store as store_mod
+from mae_ort.results.store import SCHEMA_VERSION, Settings, SQLiteStore, Store, open_store
+from mae_ort.sampling.sampler import SamplingResult
+
+
+def settings(**kw) -> Settings:
+    base = dict(series="sine", series_fingerprint="abc123", samples=5, threshold=0.01, lower=0.0, upper=2.0,
+                fit="moments", init="normal:0,1", seed=0)
+    base.update(kw)
+    return Settings(**base)
+
+
+def result(units=(3,), look_back=1, *, mean=0.5, seed=11, maes=None, log_p=-12.5, log_p_exact=-12.5) -> SamplingResult:
+    maes = np.array([0.4, 0.5, 0.6, 0.45, 0.55]) if maes is None else np.asarray(maes, dtype=float)
+    return SamplingResult(
+        arch=Architecture(units), look_back=look_back, samples=len(maes), seed=seed, threshold=0.01, lower=0.0,
+        upper=2.0, fit="moments", init="normal:0,1", maes=maes, mean=mean, sd=0.1, loc=mean, scale=0.1, p=1e-6,
+        log_p=log_p, log_p_exact=log_p_exact, n_nonfinite=0, n_outside=0, seconds=0.25, runtime="onnxruntime",
+        device="cpu", series="sine", windows=999,
+    )
+
+
+@pytest.fixture(params=["file", "memory"])
+def store(request, tmp_path):
+    s = open_store(tmp_path / "r.sqlite") if request.param == "file" else open_store(None)
+    yield s
+    s.close()
+
+
+def test_new_store_is_stamped(tmp_path):
+    s = open_store(tmp_path / "r.sqlite")
+    assert isinstance(s, SQLiteStore) and isinstance(s, Store)
+    meta = s.meta
+    assert meta["schema_version"] == str(SCHEMA_VERSION) and meta["package_version"] and meta["created"]
+    mode = sqlite3.connect(tmp_path / "r.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_settings_id_ignores_the_label_only():
+    a = settings()
+    assert a.id == settings(series="renamed").id and len(a.id) == 16
+    for change in (dict(samples=6), dict(threshold=0.02), dict(lower=0.1), dict(upper=1.0), dict(fit="mle"),
+                   dict(init="uniform:-1,1"), dict(seed=1), dict(series_fingerprint="other")):
+        assert settings(**change).id != a.id, change
+
+
+def test_upsert_is_idempotent_and_first_write_wins(store):
+    sid = store.add_settings(settings())
+    assert store.add_settings(settings()) == sid
+    rs = [result((3,), 1), result((4, 2), 2)]
+    assert store.add_results(sid, rs) == 2
+    assert store.add_results(sid, rs) == 0
+    assert store.add_results(sid, [result((3,), 1, mean=0.9)]) == 0  # finished rows are immutable
+    df = store.frame(sid)
+    assert len(df) == 2 and df.loc[df.units == "3", "mean"].item() == 0.5
+
+
+def test_done_keys_and_resume(store):
+    sid = store.add_settings(settings())
+    store.add_results(sid, [result((3,), 1), result((4, 2), 2)])
+    assert store.done_keys(sid) == {("lstm", "tanh", "sigmoid", "tanh", "3", 1),
+                                    ("lstm", "tanh", "sigmoid", "tanh", "4,2", 2)}
+    assert store.done_keys("nope") == set()
+
+
+def test_different_settings_add_rows(store):
+    a = store.add_settings(settings())
+    b = store.add_settings(settings(samples=7))
+    assert a != b
+    store.add_results(a, [result((3,), 1)])
+    store.add_results(b, [result((3,), 1)])
+    assert store.count() == 2 and store.count(a) == 1 and len(store.frame(b)) == 1
+    sf = store.settings_frame()
+    assert set(sf.settings_id) == {a, b} and list(sf.rows) == [1, 1]
+
+
+def test_unknown_settings_are_refused_atomically(store):
+    with pytest.raises(StoreError, match="unknown settings"):
+        store.add_results("0000", [result()])
+    assert store.count() == 0
+
+
+def test_frame_round_trips_values(store):
+    sid = store.add_settings(settings())
+    maes = np.array([0.1, np.inf, 0.3, np.nan, 0.123456789012345])
+    store.add_results(sid, [result((5, 4, 3, 2), 7, maes=maes, mean=float("nan"), log_p=-690.7755,
+                                   log_p_exact=-math.inf)])
+    df = store.frame(sid, maes=True)
+    row = df.iloc[0]
+    np.testing.assert_array_equal(row.maes, maes)  # bit-exact, inf and nan kept
+    assert row.maes.dtype == np.float64
+    assert math.isnan(row["mean"]) and row.log_p_exact == -math.inf and row.log_p == -690.7755
+    assert (row.depth, row.u1, row.u2, row.u3, row.u4) == (4, 5, 4, 3, 2)
+    assert row.look_back == 7 and row.seed == 11 and row.sweep_seed == 0 and row.samples == 5
+    assert isinstance(row.id, (int, np.integer)) and row.runtime == "onnxruntime" and row.windows == 999
+    assert "maes" not in store.frame(sid).columns
+
+
+def test_frame_filters(store):
+    sid = store.add_settings(settings())
+    store.add_results(sid, [result((3,), 1), result((3,), 2), result((4, 4), 2)])
+    assert len(store.frame(sid, look_back=2)) == 2
+    assert len(store.frame(sid, look_back=[1, 2], depth=2)) == 1
+    assert len(store.frame(None)) == 3
+
+
+def test_row_ids_are_stable(tmp_path):
+    s = open_store(tmp_path / "r.sqlite")
+    sid = s.add_settings(settings())
+    s.add_results(sid, [result((3,), 1), result((4,), 1)])
+    before = dict(zip(s.frame(sid).units, s.frame(sid).id))
+    s.add_results(sid, [result((5,), 1), result((3,), 1)])
+    s.close()
+    after = open_store(tmp_path / "r.sqlite").frame(sid)
+    assert {u: i for u, i in zip(after.units, after.id) if u in before} == before
+    assert after.id.is_unique
+
+
+def test_transaction_rolls_back_and_wraps_driver_errors(tmp_path):
+    s = open_store(tmp_path / "r.sqlite")
+    sid = s.add_settings(settings())
+    with pytest.raises(RuntimeError):
+        with s._transaction() as conn:
+            conn.execute("DELETE FROM sampling")
+            conn.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+            raise RuntimeError("boom")
+    assert "x" not in s.meta
+    with pytest.raises(StoreError) as e:
+        with s._transaction() as conn:
+            conn.execute("INSERT INTO nowhere VALUES (1)")
+    assert isinstance(e.value.__cause__, sqlite3.Error)
+    assert s.count(sid) == 0
+
+
+def test_reopen_keeps_rows(tmp_path):
+    path = tmp_path / "r.sqlite"
+    with open_store(path) as s:
+        sid = s.add_settings(settings())
+        s.add_results(sid, [result()])
+    with open_store(path, create=False) as s:
+        assert s.count(sid) == 1
+
+
+def test_missing_file_without_create(tmp_path):
+    with pytest.raises(StoreError, match="no results database"):
+        open_store(tmp_path / "missing.sqlite", create=False)
+    assert not (tmp_path / "missing.sqlite").exists()
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(tmp_path / "no" / "dir" / "r.sqlite")
+    with pytest.raises(StoreError, match="folder"):
+        open_store(tmp_path)
+
+
+def test_not_a_sqlite_file(tmp_path):
+    p = tmp_path / "notes.sqlite"
+    p.write_text("hello, this is not a database at all")
+    with pytest.raises(StoreError, match="not a SQLite database"):
+        open_store(p)
+    assert p.read_text().startswith("hello")  # left alone
+
+
+def test_sqlite_of_another_program(tmp_path):
+    p = tmp_path / "other.sqlite"
+    con = sqlite3.connect(p)
+    con.execute("CREATE TABLE users (name TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="another program"):
+        open_store(p)
+
+
+def test_newer_schema_is_refused_with_the_remedy(tmp_path):
+    p = tmp_path / "r.sqlite"
+    open_store(p).close()
+    con = sqlite3.connect(p)
+    con.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match=r"schema version 99.*upgrade mae-ort"):
+        open_store(p)
+
+
+def test_older_schema_without_migration_is_refused(tmp_path):
+    p = tmp_path / "r.sqlite"
+    open_store(p).close()
+    con = sqlite3.connect(p)
+    con.execute("UPDATE meta SET value='0' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="schema version 0.*cannot upgrade"):
+        open_store(p)
+
+
+def test_registered_migration_upgrades_in_place(tmp_path, monkeypatch):
+    p = tmp_path / "r.sqlite"
+    with open_store(p) as s:
+        sid = s.add_settings(settings())
+        s.add_results(sid, [result()])
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    create = "CREATE TABLE training (sampling_id INTEGER REFERENCES sampling(id))"
+    monkeypatch.setitem(store_mod.MIGRATIONS, SCHEMA_VERSION, lambda conn: conn.execute(create))
+    with open_store(p) as s:
+        assert s.meta["schema_version"] == str(SCHEMA_VERSION + 1)
+        assert s.count(sid) == 1
+        assert s._read("SELECT COUNT(*) FROM training")[0][0] == 0
+
+
+def test_pickle_reopens_lazily(tmp_path):
+    s = open_store(tmp_path / "r.sqlite")
+    sid = s.add_settings(settings())
+    s.add_results(sid, [result()])
+    copy = pickle.loads(pickle.dumps(s))
+    assert copy._conn is None
+    assert copy.count(sid) == 1 and copy.path == s.path
+    with pytest.raises(StoreError, match="in-memory"):
+        pickle.dumps(open_store(None))
+
+
+def test_open_store_resolver(tmp_path):
+    s = open_store(None)
+    assert s.in_memory and open_store(s) is s
+    t = open_store(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    assert t.path == str(tmp_path / "x.sqlite")
+    with pytest.raises(StoreError):
+        open_store(42)
+    with pytest.raises(StoreError):
+        open_store("")
+
+
+def test_two_handles_on_one_file_do_not_mix_or_duplicate(tmp_path):
+    p = tmp_path / "r.sqlite"
+    a, b = open_store(p), open_store(p)
+    sid = a.add_settings(settings())
+    b.add_settings(settings())
+    assert a.add_results(sid, [result((3,), 1)]) == 1
+    assert b.add_results(sid, [result((3,), 1), result((4,), 1)]) == 1
+    assert a.count(sid) == 2

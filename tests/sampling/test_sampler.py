@@ -1,0 +1,174 @@
+"""The sampler: reproducibility, chunking, agreement with the reference, errors."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import mae_ort
+from mae_ort.data import prepare, sine, windows
+from mae_ort.errors import DataError, FallbackWarning, InvalidParameterError, MaeOrtError, NonFiniteWarning
+from mae_ort.model import reference
+from mae_ort.model.architecture import Architecture
+from mae_ort.sampling.sampler import Init, Sampler
+from mae_ort.sampling.stats import fit_truncnorm
+
+SINE = sine()
+
+
+def test_sample_api_and_result_fields():
+    r = mae_ort.sample(SINE, arch=[7, 5], look_back=4, samples=20, threshold=0.01, seed=0)
+    assert r.maes.shape == (20,) and r.maes.dtype == np.float64
+    assert r.mean == pytest.approx(r.maes.mean()) and r.sd == pytest.approx(r.maes.std())
+    f = fit_truncnorm(r.maes, threshold=0.01, lower=0.0, upper=2.0, fit="moments")
+    assert (r.p, r.log_p) == (f.p, f.log_p)
+    assert r.seconds > 0 and r.windows == 996 and r.arch == Architecture((7, 5))
+    d = r.to_dict()
+    for k in ("mean", "sd", "p", "log_p", "maes", "seconds", "look_back", "arch"):
+        assert k in d
+
+
+def test_maes_equal_the_float64_reference_for_the_drawn_weights():
+    a = Architecture((6, 4), cell="gru")
+    s = Sampler(runtime="onnxruntime")
+    w = windows(prepare(SINE), 5)
+    maes = s.maes(a, w, samples=7, seed=3)
+    W = s.weights(a, n_in=1, n_out=1, samples=7, seed=3)
+    np.testing.assert_allclose(maes, reference.maes(a, w.X, w.y, W), atol=1e-5)
+
+
+def test_weights_are_normal_0_1_by_default():
+    W = Sampler().weights(Architecture((31, 31)), n_in=1, n_out=1, samples=50, seed=1)
+    flat = np.concatenate([w.ravel() for w in W]).astype(np.float64)
+    assert abs(flat.mean()) < 0.01 and abs(flat.std() - 1) < 0.01
+
+
+def test_same_seed_same_maes_and_different_seed_different():
+    kw = dict(arch=[5], look_back=3, samples=10)
+    a = mae_ort.sample(SINE, seed=1, **kw).maes
+    np.testing.assert_array_equal(a, mae_ort.sample(SINE, seed=1, **kw).maes)
+    assert not np.array_equal(a, mae_ort.sample(SINE, seed=2, **kw).maes)
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_chunking_does_not_change_results(chunk):
+    a = Architecture((8, 4))
+    w = windows(prepare(SINE), 6)
+    whole = Sampler(runtime="onnxruntime", chunk_size=64).maes(a, w, samples=23, seed=5)
+    parts = Sampler(runtime="onnxruntime", chunk_size=chunk).maes(a, w, samples=23, seed=5)
+    np.testing.assert_allclose(parts, whole, rtol=0, atol=1e-6)
+
+
+def test_memory_budget_caps_the_chunk_and_keeps_results():
+    a = Architecture((8, 4))
+    w = windows(prepare(SINE), 6)
+    s = Sampler(runtime="onnxruntime", memory_budget=1)
+    with pytest.raises(InvalidParameterError, match="memory_budget=1 bytes is below"):
+        s.maes(a, w, samples=4, seed=0)
+    per = Sampler().bytes_per_sample(a, w)
+    tight = Sampler(runtime="onnxruntime", memory_budget=2 * per)
+    assert tight.chunk_for(a, w, 100, tight.runtime_for(a, 6)) == 2
+    np.testing.assert_allclose(tight.maes(a, w, samples=9, seed=0),
+                               Sampler(runtime="onnxruntime").maes(a, w, samples=9, seed=0), atol=1e-6)
+
+
+def test_threads_do_not_change_results():
+    a = Architecture((16, 8))
+    w = windows(prepare(SINE), 8)
+    one = Sampler(runtime="onnxruntime", threads=1).maes(a, w, samples=6, seed=0)
+    two = Sampler(runtime="onnxruntime", threads=2).maes(a, w, samples=6, seed=0)
+    np.testing.assert_allclose(one, two, atol=1e-6)
+
+
+def test_sampler_reuses_its_session_across_calls_and_widths():
+    s = Sampler(runtime="onnxruntime")
+    for units in [(3, 4), (5, 6), (7, 2)]:
+        s.sample(SINE, units, look_back=3, samples=4)
+    rt = s.runtime_for(Architecture((1, 1)), 3)
+    assert rt.sessions_created == 1
+    s.sample(SINE, (3, 4), look_back=4, samples=4)
+    assert rt.sessions_created == 2
+
+
+def test_sampler_pickles_without_its_sessions():
+    s = Sampler(runtime="onnxruntime")
+    r1 = s.sample(SINE, [4], look_back=2, samples=5, seed=9)
+    s2 = pickle.loads(pickle.dumps(s))
+    np.testing.assert_array_equal(s2.sample(SINE, [4], look_back=2, samples=5, seed=9).maes, r1.maes)
+
+
+def test_multivariate_csv(eunite_csv):
+    r = mae_ort.sample(str(eunite_csv), arch=[6], look_back=7, samples=5, input=["MaxLoads", "Temperature"],
+                       target="MaxLoads", scale="minmax")
+    assert r.windows == 723 and np.isfinite(r.maes).all()
+
+
+def test_preset_and_overrides():
+    r = mae_ort.sample(SINE, arch=[4], look_back=2, samples=4, preset="paper", cell="gru")
+    assert r.arch.recurrent_activation == "hard_sigmoid_keras2" and r.arch.cell == "gru"
+
+
+def test_uniform_and_glorot_inits():
+    W = Sampler().weights(Architecture((10,)), n_in=1, n_out=1, samples=20, seed=0, init="uniform:-0.5,0.5")
+    assert all(w.min() >= -0.5 and w.max() <= 0.5 for w in W)
+    G = Sampler().weights(Architecture((10,)), n_in=1, n_out=1, samples=20, seed=0, init="glorot")
+    lim = np.sqrt(6 / (10 + 40))
+    assert np.abs(G[1]).max() <= lim and np.abs(G[1]).max() > 0.9 * lim
+    assert not G[2].any() and not G[4].any()  # zero biases
+    assert str(Init.parse("normal:0,1")) == "normal:0,1"
+
+
+def test_non_finite_predictions_are_counted_not_fitted():
+    # huge weights, relu cells and a linear head overflow float32 for most samples
+    with pytest.warns(NonFiniteWarning):
+        r = mae_ort.sample(SINE, arch=[4, 4], look_back=6, samples=30, seed=0, init="normal:0,1e30",
+                           activation="relu", head_activation="linear")
+    assert r.n_nonfinite > 0 and r.n_nonfinite == int((~np.isfinite(r.maes)).sum())
+    assert np.isfinite(r.log_p) or r.p == 0
+
+
+def test_cuda_without_a_gpu_falls_back_with_a_warning():
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has onnxruntime's CUDA provider; the fallback cannot be shown")
+    with pytest.warns(FallbackWarning, match="running on the CPU"):
+        r = mae_ort.sample(SINE, arch=[3], look_back=2, samples=4, device="cuda")
+    again = mae_ort.sample(SINE, arch=[3], look_back=2, samples=4, runtime="onnxruntime")
+    np.testing.assert_array_equal(r.maes, again.maes)
+    assert r.device == "cpu"
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(series=np.array([]), look_back=1), DataError, "empty"),
+        (dict(series=np.ones(5), look_back=5), DataError, "needs at least 6"),
+        (dict(series=np.array([0.0, np.nan, 1.0, 2.0]), look_back=1), DataError, "NaN"),
+        (dict(arch=[0]), InvalidParameterError, "'units'"),
+        (dict(samples=1), InvalidParameterError,
+         r"'samples' parameter of sample must be an int in the range \[2, inf\)"),
+        (dict(memory_budget=0), InvalidParameterError, "'memory_budget'"),
+        (dict(memory_budget=-5), InvalidParameterError, "'memory_budget'"),
+        (dict(device="tpu"), InvalidParameterError, "'device'"),
+        (dict(cell="lstmm"), InvalidParameterError, "'cell'"),
+        (dict(activation="swish"), InvalidParameterError, "'activation'"),
+        (dict(runtime="torch"), InvalidParameterError, "'runtime'"),
+        (dict(fit="bayes"), InvalidParameterError, "'fit'"),
+        (dict(lower=1.0, upper=0.5), InvalidParameterError, "lower=1.0 must be below upper=0.5"),
+        (dict(threshold=float("nan")), InvalidParameterError, "'threshold'"),
+        (dict(look_back=0), InvalidParameterError, "'look_back'"),
+        (dict(seed=-1), InvalidParameterError, "'seed'"),
+        (dict(init="cauchy"), InvalidParameterError, "'init'"),
+    ],
+)
+def test_bad_input_raises_one_clear_value_error(kwargs, error, match):
+    args = dict(series=SINE, arch=[3], look_back=2, samples=4)
+    args.update(kwargs)
+    series = args.pop("series")
+    with pytest.raises(error, match=match) as info:
+        mae_ort.sample(series, **args)
+    assert isinstance(info.value, (ValueError, MaeOrtError))
+    assert "\n" not in str(info.value)

@@ -1,0 +1,286 @@
+"""Screening: same results as the sampler, resumable, executor-independent, interruptible, on Dask."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mae_ort import Sampler, prepare, sine
+from mae_ort.errors import DataError, InvalidParameterError, MaeOrtError
+from mae_ort.results.store import open_store
+from mae_ort.screening.space import RowList, grid
+from mae_ort.screening.sweep import screen
+
+TINY = dict(units="3:5", layers="1:2", look_back="1,2")  # 24 rows
+SAMPLES = 5
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return grid(**TINY)
+
+
+@pytest.fixture(scope="module")
+def inline_frame(tiny):
+    return screen(tiny, samples=SAMPLES, seed=3, workers=1)
+
+
+def test_rows_equal_direct_sampler_calls(tiny, inline_frame):
+    df = inline_frame
+    assert len(df) == len(tiny) == 24
+    assert list(zip(df.units, df.look_back)) == [(r.units, r.look_back) for r in tiny]  # the space's order
+    series = prepare(sine(), name="sine")
+    sampler = Sampler()
+    for i in (0, 7, 23):
+        row = list(tiny)[i]
+        r = sampler.sample(series, row.arch, look_back=row.look_back, samples=SAMPLES, seed=row.seed(3))
+        got = df.iloc[i]
+        assert got.seed == row.seed(3)
+        np.testing.assert_array_equal(got.maes, r.maes)
+        assert got["mean"] == r.mean and got.log_p == r.log_p and got.p == r.p
+    assert df.attrs["new_rows"] == 24 and df.attrs["settings_id"]
+
+
+def test_worker_processes_give_identical_maes(tiny, inline_frame):
+    df = screen(tiny, samples=SAMPLES, seed=3, workers=2, batch_flops=0)  # one row per task, two processes
+    assert list(df.units) == list(inline_frame.units)
+    for a, b in zip(df.maes, inline_frame.maes):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_batching_and_order_do_not_change_results(tiny, inline_frame):
+    rev = RowList(list(tiny)[::-1])
+    df = screen(rev, samples=SAMPLES, seed=3, workers=1, batch_flops=1e15)
+    by_key = {(u, lb): m for u, lb, m in zip(df.units, df.look_back, df.maes)}
+    for u, lb, m in zip(inline_frame.units, inline_frame.look_back, inline_frame.maes):
+        np.testing.assert_array_equal(by_key[(u, lb)], m)
+
+
+def test_resume_skips_finished_rows(tmp_path, tiny):
+    db = tmp_path / "r.sqlite"
+    part = tiny.subset(10, seed=0)
+    first = screen(part, samples=SAMPLES, store=db, workers=1)
+    assert first.attrs["new_rows"] == 10
+    calls = []
+    full = screen(tiny, samples=SAMPLES, store=db, workers=1, progress=lambda d, t: calls.append((d, t)))
+    assert full.attrs["new_rows"] == 14 and len(full) == 24
+    assert calls[0] == (0, 14) and calls[-1] == (14, 14)
+    again = screen(tiny, samples=SAMPLES, store=db, workers=1)
+    assert again.attrs["new_rows"] == 0
+    old = first.set_index(["units", "look_back"])
+    new = full.set_index(["units", "look_back"]).loc[old.index]
+    assert list(new["id"]) == list(old["id"]) and list(new["created"]) == list(old["created"])
+
+
+def test_other_settings_add_rows_to_the_same_store(tmp_path, tiny):
+    db = tmp_path / "r.sqlite"
+    a = screen(tiny, samples=SAMPLES, store=db, workers=1)
+    b = screen(tiny, samples=SAMPLES + 1, store=db, workers=1)
+    c = screen(tiny, samples=SAMPLES, store=db, workers=1, fit="mle")
+    assert len({a.attrs["settings_id"], b.attrs["settings_id"], c.attrs["settings_id"]}) == 3
+    assert open_store(db).count() == 72
+    np.testing.assert_array_equal(np.stack(a.maes), np.stack(c.maes))  # same seeds, other fit
+
+
+def test_bad_input(tiny):
+    with pytest.raises(MaeOrtError, match="empty"):
+        screen(RowList([]), samples=SAMPLES)
+    with pytest.raises(DataError, match="look_back=30"):
+        screen(grid(units="3", look_back="30"), np.sin(np.arange(20.0)), samples=SAMPLES)
+    with pytest.raises(InvalidParameterError, match="'samples'"):
+        screen(tiny, samples=1)
+    with pytest.raises(InvalidParameterError, match="lower"):
+        screen(tiny, lower=2, upper=1)
+    with pytest.raises(InvalidParameterError, match="'workers'"):
+        screen(tiny, workers=-1)
+    with pytest.raises(InvalidParameterError, match="'progress'"):
+        screen(tiny, samples=SAMPLES, workers=1, progress="yes")
+
+
+def test_ctrl_c_keeps_finished_rows(tmp_path, tiny):
+    db = tmp_path / "r.sqlite"
+
+    def stop(done, total):
+        if done >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        screen(tiny, samples=SAMPLES, store=db, workers=1, batch_flops=0, progress=stop)
+    kept = open_store(db).frame(maes=True)
+    assert len(kept) == 3 and all(len(m) == SAMPLES for m in kept.maes)
+    assert screen(tiny, samples=SAMPLES, store=db, workers=1).attrs["new_rows"] == 21
+
+
+def test_ctrl_c_stops_worker_processes(tmp_path, tiny):
+    import multiprocessing
+
+    db = tmp_path / "r.sqlite"
+
+    def stop(done, total):
+        if done >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        screen(tiny, samples=SAMPLES, store=db, workers=2, batch_flops=0, progress=stop)
+    assert 2 <= open_store(db).count() < 24
+    deadline = time.time() + 10
+    while multiprocessing.active_children() and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in multiprocessing.active_children() if "forkserver" not in p.name.lower()]
+
+
+# -- Dask ---------------------------------------------------------------------------------------
+
+def test_unreachable_scheduler_is_one_clear_error(tmp_path, tiny):
+    pytest.importorskip("distributed")
+    db = tmp_path / "r.sqlite"
+    t0 = time.time()
+    with pytest.raises(MaeOrtError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'") as e:
+        screen(tiny, samples=SAMPLES, store=db, scheduler="tcp://127.0.0.1:1", connect_timeout=1)
+    assert "\n" not in str(e.value) and time.time() - t0 < 30
+    assert open_store(db).count() == 0
+
+
+def test_dask_local_cluster_equals_local_run(tmp_path, tiny, inline_frame):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=40) as cluster:
+        db = tmp_path / "r.sqlite"
+        df = screen(tiny, samples=SAMPLES, seed=3, store=db, scheduler=cluster.scheduler_address, batch_flops=0)
+        with distributed.Client(cluster) as client:  # a Client is accepted too; resuming finds everything done
+            again = screen(tiny, samples=SAMPLES, seed=3, store=db, scheduler=client)
+            assert client.status == "running"  # not closed by screen
+    assert df.attrs["new_rows"] == 24 and again.attrs["new_rows"] == 0
+    for a, b in zip(df.maes, inline_frame.maes):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- killing a real sweep -----------------------------------------------------------------------
+
+CLI = ("import sys; from mae_ort.cli import main; "
+       "sys.exit(main())")
+SWEEP = ["screen", "--units", "18:23", "--layers", "2", "--look-back", "4,8", "--samples", "20", "--workers", "2",
+         "--quiet", "--top", "0"]
+SWEEP_ROWS = 72
+
+
+def _start(db: Path, extra=()) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-c", CLI, *SWEEP, *extra, "--db", str(db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for_rows(db: Path, n: int, proc: subprocess.Popen, timeout: float = 120.0) -> int:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, f"the sweep ended early: {proc.communicate()}"
+        if db.exists():
+            try:
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+                count = con.execute("SELECT COUNT(*) FROM sampling").fetchone()[0]
+                con.close()
+                if count >= n:
+                    return count
+            except sqlite3.Error:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("the sweep stored no rows in time")
+
+
+def _descendants(pid: int) -> set[int]:
+    parents = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = {c for c, pp in parents.items() if pp == p}
+        todo.extend(kids - out)
+        out |= kids
+    return out
+
+
+def _alive(pids) -> set[int]:
+    alive = set()
+    for p in pids:
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] != "Z":
+            alive.add(p)
+    return alive
+
+
+def _check_complete(db: Path) -> "object":
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    df = open_store(db, create=False).frame(maes=True)
+    assert all(len(m) == 20 for m in df.maes)
+    assert df[["mean", "sd", "p", "log_p", "seed", "seconds"]].notna().all().all()
+    return df
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+
+
+@needs_proc
+def test_sigkill_mid_sweep_loses_nothing_finished(tmp_path):
+    db = tmp_path / "r.sqlite"
+    proc = _start(db)
+    _wait_for_rows(db, 3, proc)
+    kids = _descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = _check_complete(db)
+    assert 3 <= len(before) < SWEEP_ROWS
+    deadline = time.time() + 10  # the workers notice that their parent died and stop
+    while _alive(kids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _alive(kids)
+
+    # The same sweep again (in this process's style: one worker, which must not matter) completes it.
+    rerun = subprocess.run([sys.executable, "-c", CLI, *SWEEP, "--workers", "1", "--db", str(db)],
+                           capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    after = _check_complete(db)
+    assert len(after) == SWEEP_ROWS
+    old = before.set_index("id")
+    new = after.set_index("id").loc[old.index]
+    assert list(new.units) == list(old.units) and list(new.created) == list(old.created)
+    for a, b in zip(new.maes, old.maes):
+        np.testing.assert_array_equal(a, b)
+
+
+@needs_proc
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_stops_cleanly(tmp_path, sig, code):
+    db = tmp_path / "r.sqlite"
+    proc = _start(db)
+    _wait_for_rows(db, 2, proc)
+    kids = _descendants(proc.pid)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "interrupted" in err and "rerun the same command to resume" in err
+    assert "Traceback" not in err
+    df = _check_complete(db)
+    assert 2 <= len(df) < SWEEP_ROWS
+    deadline = time.time() + 10
+    while _alive(kids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _alive(kids)

@@ -1,0 +1,156 @@
+"""Report: correlations equal scipy's on the joined data, the paper's layout, files, Table 4 measurement."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from mae_ort.cli import main
+from mae_ort.data import sine_split
+from mae_ort.study.train import TrainSettings
+
+SPLIT = sine_split(120, 20)
+
+
+@pytest.fixture
+def db(tmp_path):
+    """Screened rows on SPLIT's training part and synthetic trained rows at budgets 1 and 10."""
+    from mae_ort.results import open_store
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+    from mae_ort.study import validation
+
+    path = tmp_path / "r.sqlite"
+    df = screen(grid(units="2:4", layers="1:2", look_back="1,2"), SPLIT.train, store=str(path), samples=12,
+                workers=1)
+    rng = np.random.default_rng(0)
+    store = open_store(path, create=False)
+    settings = TrainSettings()
+    for sid, mean in zip(df.id, df["mean"]):
+        budgets = [dict(epochs=e, test_mae=float(0.6 - 0.1 * mean * (e > 1) + 0.01 * rng.normal()),
+                        test_mae_recursive=float(0.7 + 0.01 * rng.normal()), train_mae=0.5, monitor_loss=0.3,
+                        epochs_run=e, best_epoch=e, seconds=0.1 * e) for e in (1, 10)]
+        result = {"sampling_id": int(sid), "budgets": budgets, "stopped_epoch": None}
+        store.add_trained(validation._trained_rows(
+            result, skey=validation.split_key(SPLIT), tkey=settings.key(), seed=0, max_epochs=10,
+            split_json=json.dumps({**SPLIT.to_dict(), "spec": SPLIT.spec}),
+            settings_json=json.dumps(settings.to_dict()), test_sampling_id=None))
+    store.close()
+    return path
+
+
+def test_correlations_equal_scipy_on_the_joined_data(db):
+    from mae_ort.study.report import add_fits, correlations
+    from mae_ort.study.validation import joined
+
+    df = add_fits(joined(db))
+    assert len(df) == 2 * 24
+    corr = correlations(df)
+    assert set(corr.statistic) == {"mean", "sd", "log_p", "log_p_exact", "log_p_mle"}
+    for (depth, epochs, s, method), value in corr.set_index(["depth", "epochs", "statistic", "method"]).value.items():
+        g = df[(df.depth == depth) & (df.epochs == epochs)]
+        f = stats.pearsonr if method == "pearson" else stats.spearmanr
+        assert value == pytest.approx(f(g[s], g.test_mae)[0], abs=1e-12)
+    # the paper's values sit beside ours
+    row = corr[(corr.depth == 2) & (corr.epochs == 10) & (corr.statistic == "log_p") & (corr.method == "pearson")]
+    assert row.paper.iloc[0] == -0.635
+    g = df[(df.depth == 1) & (df.epochs == 1)]
+    first = corr[(corr.depth == 1) & (corr.epochs == 1)].iloc[0]
+    assert first.mae_mean == pytest.approx(g.test_mae.mean()) and first.mae_sd == pytest.approx(g.test_mae.std())
+
+
+def test_add_fits_recomputes_the_stored_log_p(db):
+    from mae_ort.study.report import add_fits
+    from mae_ort.study.validation import joined
+
+    raw = joined(db)
+    df = add_fits(raw)
+    np.testing.assert_allclose(df.log_p, raw.log_p, rtol=1e-12)
+    np.testing.assert_allclose(df.log_p_exact, raw.log_p_exact, rtol=1e-9)
+    assert np.isfinite(df.log_p_mle).all()
+
+
+def test_write_report(db, tmp_path):
+    from mae_ort.study.report import write_report
+
+    out = tmp_path / "rep"
+    readme = write_report(db, out, title="tiny", notes="Scale: tiny.")
+    text = readme.read_text()
+    for f in ("correlations.csv", "trained.csv", "scatter-depth1.png", "scatter-depth2.png"):
+        assert (out / f).stat().st_size > 0
+    assert "# tiny" in text and "Scale: tiny." in text and "## 1-layer study" in text and "## 2-layer study" in text
+    assert "-0.447" in text  # the paper's 1-layer, 1-epoch Mean r beside ours
+    assert "Where our numbers differ" in text and "Table 4" in text and "Versions:" in text
+    recursive = write_report(db, tmp_path / "rec", test_mode="recursive")
+    assert "test MAE: recursive" in recursive.read_text()
+
+
+def test_table_layout_is_the_papers(db):
+    from mae_ort.study.report import add_fits, correlations, study_table
+    from mae_ort.study.validation import joined
+
+    table = study_table(correlations(add_fits(joined(db))), 1).splitlines()
+    assert table[0].startswith("| epochs | n | Mean r (paper) | Mean r | Mean ρ | Sd r (paper)")
+    assert table[2].startswith("| 1 | 6 | -0.447 |") and table[3].startswith("| 10 | 6 | -0.726 |")
+
+
+def test_differences_are_said_plainly():
+    import pandas as pd
+
+    from mae_ort.study.report import differences
+
+    corr = pd.DataFrame([
+        dict(depth=1, epochs=100, statistic="log_p", method="pearson", value=0.3, n=10, mae_mean=0.13),
+        dict(depth=1, epochs=100, statistic="mean", method="pearson", value=-0.2, n=10, mae_mean=0.13),
+        dict(depth=1, epochs=100, statistic="sd", method="pearson", value=-0.6, n=10, mae_mean=0.13),
+    ])
+    out = differences(corr)
+    assert any("opposite sign" in d and "log p" in d for d in out)
+    assert any("Mean" in d and "weaker" in d for d in out)
+    assert not any("Sd" in d for d in out)
+
+
+def test_cli_report_errors_are_one_line(capsys, tmp_path, db):
+    from mae_ort.results.store import open_store
+
+    empty = tmp_path / "empty.sqlite"
+    open_store(str(empty)).close()
+    for args, msg in (([str(tmp_path / "none.sqlite")], "no results database"),
+                      ([str(empty)], "no trained architectures")):
+        code = main(["report", "--db", *args, "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and msg in err
+    code = main(["report", "--db", str(db), "--out", str(tmp_path / "o2"), "--notes", str(tmp_path / "nope.md")])
+    assert code == 2 and "notes file" in capsys.readouterr().err
+
+
+def test_cli_report_writes(capsys, tmp_path, db):
+    code = main(["report", "--db", str(db), "--out", str(tmp_path / "o")])
+    assert code == 0 and (tmp_path / "o" / "README.md").exists()
+
+
+def test_measure_sampling_gives_positive_time_and_rss():
+    from mae_ort.study.report import measure_costs
+
+    rows = measure_costs(SPLIT.spec, {"units": [3]}, look_back=2, samples=10, kinds=("sampling",))
+    assert len(rows) == 1 and rows[0]["kind"] == "sampling"
+    assert rows[0]["work_seconds"] > 0 and rows[0]["process_seconds"] >= rows[0]["work_seconds"]
+    assert rows[0]["peak_rss_bytes"] > 10e6
+
+
+@pytest.mark.keras
+def test_measure_training_gives_positive_time_and_rss(db):
+    pytest.importorskip("keras")
+    from mae_ort.study.report import measure_table4
+    from mae_ort.study.validation import load_costs
+
+    assert measure_table4(db, count=1, epochs=1, threads=1) == 1
+    costs = load_costs(db)
+    assert set(costs.kind) == {"training", "sampling"}
+    assert (costs.work_seconds > 0).all() and (costs.peak_rss_bytes > 10e6).all()
+    t = costs[costs.kind == "training"].iloc[0]
+    assert t.peak_rss_bytes > costs[costs.kind == "sampling"].iloc[0].peak_rss_bytes  # TensorFlow is heavier
+    assert measure_table4(db, count=1, epochs=1) == 0  # already measured: nothing to do

@@ -1,0 +1,230 @@
+"""Validation: picking screened rows, training them into the same database, resuming, CLI errors."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from mae_ort.cli import main
+from mae_ort.data import sine_split
+from mae_ort.errors import MaeOrtError
+from mae_ort.study.train import TrainSettings
+
+SPLIT = sine_split(120, 20)  # short series: fast trainings
+FAST = TrainSettings(learning_rate=1e-2, batch_size=32)
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A database screened on SPLIT's training part: [3] and [3,2] at look-backs 1 and 2."""
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+
+    path = tmp_path / "r.sqlite"
+    screen(grid(units="2:3", layers="1:2", look_back="1,2"), SPLIT.train, store=str(path), samples=10, workers=1)
+    return path
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# -- without Keras ---------------------------------------------------------------------------------------
+
+
+def test_candidates_are_the_rows_of_the_training_part(db):
+    from mae_ort.study.validation import candidates
+
+    df = candidates(db, SPLIT)
+    assert len(df) == 12 and set(df.depth) == {1, 2}
+    assert len(candidates(db, SPLIT, depth=2, look_back=[1])) == 4
+    with pytest.raises(MaeOrtError, match="no screened rows for the training part"):
+        candidates(db, sine_split())  # 1000-point sine: not screened here
+
+
+def test_pick_is_reproducible_and_nested(db):
+    from mae_ort.study.validation import candidates, pick_rows
+
+    df = candidates(db, SPLIT)
+    a, b = pick_rows(df, 5, seed=3), pick_rows(df, 5, seed=3)
+    assert list(a.id) == list(b.id) and len(a) == 5
+    assert set(pick_rows(df, 3, seed=3).id) <= set(a.id)
+    assert set(pick_rows(df, 5, seed=4).id) != set(a.id)
+    assert len(pick_rows(df, "all")) == 12 and len(pick_rows(df, 100)) == 12
+
+
+def test_trained_rows_are_immutable(db):
+    from mae_ort.results.store import open_store
+
+    row = {"sampling_id": 1, "split_key": "s", "train_key": "t", "seed": 0, "epochs": 1, "max_epochs": 1,
+           "test_mae": 0.5, "epochs_run": 1, "best_epoch": 1, "train_seconds": 0.1, "split": "{}",
+           "train_settings": "{}"}
+    with open_store(db, create=False) as st:
+        assert st.add_trained([row]) == 1
+        assert st.add_trained([{**row, "test_mae": 0.1}]) == 0  # first write wins
+        df = st.trained_frame(sampling_ids=[1])
+    assert list(df.test_mae) == [0.5]
+
+
+def test_importing_the_commands_first_registers_them():
+    import subprocess
+    import sys
+
+    code = ("import sys, mae_ort.cli.study; from mae_ort.cli import cli; "
+            "assert {'validate', 'report'} <= set(cli.commands); assert 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_missing_db_is_one_line(capsys, tmp_path):
+    code, out, err = run(capsys, "validate", "--db", str(tmp_path / "none.sqlite"), "--pick", "2")
+    assert code == 2 and err.count("\n") == 1 and "no results database" in err
+
+
+def test_cli_no_screened_rows_is_one_line(capsys, tmp_path):
+    from mae_ort.results.store import open_store
+
+    path = tmp_path / "empty.sqlite"
+    open_store(str(path)).close()
+    code, out, err = run(capsys, "validate", "--db", str(path), "--pick", "2")
+    assert code == 2 and err.count("\n") == 1 and "no screened rows" in err
+
+
+@pytest.mark.parametrize("epochs", ["1,x", "0,10", ""])
+def test_cli_bad_epochs_is_one_line(capsys, db, epochs):
+    code, out, err = run(capsys, "validate", "--db", str(db), "--epochs", epochs)
+    assert code == 2 and err.count("\n") == 1 and "'epochs'" in err
+
+
+def test_cli_other_bad_input(capsys, db):
+    code, _, err = run(capsys, "validate", "--db", str(db), "--pick", "many")
+    assert code == 2 and "'pick'" in err
+    code, _, err = run(capsys, "validate", "--db", str(db), "--csv", "data/eunite-training.csv")
+    assert code == 2 and "--test-csv" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "validate", "--db", str(db), "--dropout", "1.5")
+    assert code == 2 and "'dropout'" in err
+
+
+# -- with Keras ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keras():
+    return pytest.importorskip("keras")
+
+
+@pytest.mark.keras
+def test_validate_stores_linked_rows_and_resumes(keras, db, monkeypatch):
+    from mae_ort.study import validation
+
+    df = validation.validate(db, SPLIT, pick=2, epochs="1,2", seed=0, settings=FAST, depth=1)
+    assert df.attrs["trained"] == 2 and df.attrs["skipped"] == 0
+    assert len(df) == 4 and sorted(set(df.epochs)) == [1, 2]
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT t.sampling_id, s.units, t.epochs, t.test_mae FROM trained t "
+                        "JOIN sampling s ON s.id = t.sampling_id").fetchall()
+    conn.close()
+    assert len(rows) == 4 and all(np.isfinite(r[3]) for r in rows)
+    assert set(df.sampling_id) == {r[0] for r in rows}
+    # the joined statistics are the screened row's
+    assert np.isfinite(df.log_p_exact).all() and (df.scored_id == df.sampling_id).all()
+
+    # rerun: nothing is trained again
+    def boom(*a, **k):
+        raise AssertionError("retrained a finished architecture")
+
+    monkeypatch.setattr(validation, "_train_one", boom)
+    again = validation.validate(db, SPLIT, pick=2, epochs="1,2", seed=0, settings=FAST, depth=1)
+    assert again.attrs["trained"] == 0 and again.attrs["skipped"] == 2
+    np.testing.assert_array_equal(again.test_mae, df.test_mae)
+
+
+@pytest.mark.keras
+def test_interrupted_validation_resumes_with_the_rest(keras, db):
+    from mae_ort.study import validation
+
+    def stop_after_first(done, total, message):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        validation.validate(db, SPLIT, pick=2, epochs=1, seed=1, settings=FAST, depth=1, look_back=1,
+                            progress=stop_after_first)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM trained").fetchone()[0] == 1  # the finished one was kept
+    conn.close()
+    df = validation.validate(db, SPLIT, pick=2, epochs=1, seed=1, settings=FAST, depth=1, look_back=1)
+    assert df.attrs["trained"] == 1 and df.attrs["skipped"] == 1 and len(df) == 2
+
+
+@pytest.mark.keras
+def test_sigterm_keeps_finished_architectures(keras, db):
+    import os
+    import signal
+
+    from mae_ort.errors import Interrupted
+    from mae_ort.study import validation
+
+    def terminate_after_first(done, total, message):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted) as info:
+        validation.validate(db, SPLIT, pick=2, epochs=1, seed=2, settings=FAST, depth=1, look_back=1,
+                            progress=terminate_after_first)
+    assert info.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is restored
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM trained WHERE seed=2").fetchone()[0] == 1
+    conn.close()
+    df = validation.validate(db, SPLIT, pick=2, epochs=1, seed=2, settings=FAST, depth=1, look_back=1)
+    assert df.attrs["trained"] == 1 and df.attrs["skipped"] == 1
+
+
+def test_cli_sigterm_exits_143_with_one_line(capsys, db, monkeypatch):
+    import signal
+
+    from mae_ort.errors import Interrupted
+    from mae_ort.study import validation
+
+    def stopped(*a, **k):
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(validation, "validate", stopped)
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "--db", str(db)])
+    assert info.value.code == 143
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "rerun the same command to resume" in err and "Traceback" not in err
+
+
+@pytest.mark.keras
+def test_sample_on_test_links_rows_sampled_on_the_test_part(keras, db):
+    from mae_ort.study import validation
+
+    df = validation.validate(db, SPLIT, pick=1, epochs=1, seed=0, settings=FAST, depth=1, look_back=2,
+                             sample_on="test")
+    assert len(df) == 1 and df.scored_id.iloc[0] != df.sampling_id.iloc[0]
+    assert df.series.iloc[0] == SPLIT.test.name and df.units.iloc[0] in ("2", "3")
+    train_side = validation.joined(db, sampling_ids=list(df.sampling_id))
+    assert train_side["mean"].iloc[0] != df["mean"].iloc[0]
+
+
+def test_cli_wrong_series_is_one_line(capsys, db):
+    # --test-points 20 with the 1000-point sine: not this database's series
+    code, out, err = run(capsys, "validate", "--db", str(db), "--pick", "1", "--epochs", "1", "--test-points", "20")
+    assert code == 2 and "no screened rows" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.keras
+def test_jobs_train_in_separate_processes(keras, db):
+    from mae_ort.study import validation
+
+    df = validation.validate(db, SPLIT, pick=3, epochs=1, seed=2, settings=FAST, jobs=2)
+    assert df.attrs["trained"] == 3 and len(df) == 3
+    conn = sqlite3.connect(db)
+    assert {r[0] for r in conn.execute("SELECT threads FROM trained")} == {1}
+    conn.close()
