@@ -12,10 +12,25 @@ import click
 
 from .._progress import Progress
 from ..errors import Interrupted, InvalidParameterError, MaeOrtError
-from ..study.train import LOSSES, TEST_MODES
-from .options import build_split, series_options
+from ..model.architecture import ACTIVATIONS, CELLS, PRESETS
+from ..study.train import LOSSES, OPTIMIZERS, TEST_MODES, TRAINERS
+from .options import apply_options, build_split, series_options
 
 __all__ = ["COMMANDS", "validate_command", "report_command"]
+
+_ACT = click.Choice(ACTIVATIONS, case_sensitive=False)
+
+
+def model_filter_options(f):
+    """Options that choose which model's rows a command reads (a preset fixes all four fields)."""
+    return apply_options(f, [
+        click.option("--preset", type=click.Choice(list(PRESETS)), default=None,
+                     help="Only rows of this preset's model (paper: Keras 2 hard_sigmoid gates)."),
+        click.option("--cell", type=click.Choice(CELLS), default=None, help="Only rows of this cell."),
+        click.option("--activation", type=_ACT, default=None, help="Only rows with this cell activation."),
+        click.option("--recurrent-activation", type=_ACT, default=None, help="Only rows with this gate activation."),
+        click.option("--head-activation", type=_ACT, default=None, help="Only rows with this head activation."),
+    ])
 
 
 def _ints(text, name):
@@ -61,21 +76,25 @@ def _pick(text):
 @click.option("--test-csv", default=None, help="Test data file (same columns; scaled like the --csv training data).")
 @click.option("--test-points", type=int, default=None,
               help="Sine: test points after the 1000 training points [200]; CSV: test on its last N rows.")
-@click.option("--optimizer", default="adam", show_default=True, help="Keras optimizer.")
-@click.option("--learning-rate", type=float, default=5e-5, show_default=True)
-@click.option("--loss", type=click.Choice(LOSSES), default="mse", show_default=True)
-@click.option("--dropout", type=float, default=0.3, show_default=True,
-              help="Dropout after each recurrent layer, training only (0 = none).")
-@click.option("--batch-size", type=int, default=512, show_default=True)
-@click.option("--validation-split", type=float, default=0.3, show_default=True,
-              help="Last fraction of the training windows used for early stopping.")
-@click.option("--shuffle/--no-shuffle", default=False, show_default=True)
-@click.option("--patience", default="50", show_default=True, help="Early-stopping patience in epochs, or 'none'.")
-@click.option("--min-delta", type=float, default=1e-4, show_default=True)
-@click.option("--restore-best/--no-restore-best", default=True, show_default=True,
-              help="Keep the best-validation-loss weights.")
-@click.option("--init", "train_init", default="keras", show_default=True,
-              help="Initial weights: keras, or e.g. uniform:-0.5,0.5.")
+@click.option("--trainer", type=click.Choice(list(TRAINERS)), default="paper", show_default=True,
+              help="Named trainer: paper (Adam 5e-5, batch 5, dropout 0.3, early stopping), reference (the same at "
+                   "batch 512), modern (Adam 1e-3, batch 32, shuffled). The options below override its settings.")
+@click.option("--repeats", type=int, default=1, show_default=True,
+              help="Trainings per architecture (seeds --seed, --seed+1, ...): 2 or more measure the trainer's noise.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="Keras optimizer [the trainer's].")
+@click.option("--learning-rate", type=float, default=None, help="[the trainer's]")
+@click.option("--loss", type=click.Choice(LOSSES), default=None, help="[the trainer's]")
+@click.option("--dropout", type=float, default=None,
+              help="Dropout after each recurrent layer, training only (0 = none) [the trainer's].")
+@click.option("--batch-size", type=int, default=None, help="[the trainer's]")
+@click.option("--validation-split", type=float, default=None,
+              help="Last fraction of the training windows used for early stopping [the trainer's].")
+@click.option("--shuffle/--no-shuffle", default=None, help="[the trainer's]")
+@click.option("--patience", default=None, help="Early-stopping patience in epochs, or 'none' [the trainer's].")
+@click.option("--min-delta", type=float, default=None, help="[the trainer's]")
+@click.option("--restore-best/--no-restore-best", default=None,
+              help="Keep the best-validation-loss weights [the trainer's].")
+@click.option("--init", "train_init", default=None, help="Initial weights: keras, or e.g. uniform:-0.5,0.5.")
 @click.option("--sample-on", type=click.Choice(["train", "test"]), default="train", show_default=True,
               help="Compare with sampling on the training part, or also sample on the test part "
                    "(the reference's, leaky).")
@@ -84,26 +103,33 @@ def _pick(text):
 @click.option("--jobs", type=int, default=1, show_default=True, help="Training processes.")
 @click.option("--threads", type=int, default=None, help="Threads per training [cores // jobs].")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@model_filter_options
 def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_path, input_cols, target_cols, scale,
-                     test_csv, test_points, optimizer, learning_rate, loss, dropout, batch_size, validation_split,
-                     shuffle, patience, min_delta, restore_best, train_init, sample_on, test_mode, jobs, threads,
-                     quiet):
+                     test_csv, test_points, trainer, repeats, optimizer, learning_rate, loss, dropout, batch_size,
+                     validation_split, shuffle, patience, min_delta, restore_best, train_init, sample_on, test_mode,
+                     jobs, threads, quiet, preset, cell, activation, recurrent_activation, head_activation):
     """Train architectures picked from a screened database; store their test MAEs beside the sampling rows."""
     from ..study.train import TrainSettings, parse_epochs
-    from ..study.validation import validate
+    from ..study.validation import model_filter, validate
 
     budgets = parse_epochs(epochs, "validate")
-    settings = TrainSettings(optimizer=optimizer, learning_rate=learning_rate, loss=loss, dropout=dropout,
-                             batch_size=batch_size, validation_split=validation_split, shuffle=shuffle,
-                             patience=_patience(patience), min_delta=min_delta, restore_best=restore_best,
-                             init=train_init)
+    given = dict(optimizer=optimizer, learning_rate=learning_rate, loss=loss, dropout=dropout, batch_size=batch_size,
+                 validation_split=validation_split, shuffle=shuffle, min_delta=min_delta, restore_best=restore_best,
+                 init=train_init)
+    overrides = {k: v for k, v in given.items() if v is not None}
+    if patience is not None:
+        overrides["patience"] = _patience(patience)
+    settings = TrainSettings.preset(trainer, **overrides)
+    model = model_filter(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                         head_activation=head_activation)
     split = build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points)
     progress = Progress("validate", unit="architectures", enabled=not quiet, tty=False, every=0)
 
     try:
-        df = validate(db, split, pick=_pick(pick), epochs=budgets, seed=seed, settings=settings,
+        df = validate(db, split, pick=_pick(pick), epochs=budgets, seed=seed, settings=settings, repeats=repeats,
                       settings_id=settings_id, depth=_ints(depth, "depth"), look_back=_ints(look_back, "look_back"),
-                      sample_on=sample_on, test_mode=test_mode, jobs=jobs, threads=threads, progress=progress)
+                      model=model, sample_on=sample_on, test_mode=test_mode, jobs=jobs, threads=threads,
+                      progress=progress)
     except KeyboardInterrupt as e:
         click.echo(f"interrupted: finished architectures are stored in {db}; rerun the same command to resume",
                    err=True)
@@ -111,8 +137,9 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_
             raise SystemExit(128 + e.signum) from None
         raise
     a = df.attrs
-    click.echo(f"{a['trained'] + a['skipped']} architecture(s) of settings {a['settings_id']} in {db}: "
-               f"{a['trained']} trained now, {a['skipped']} already done, {a['seconds']:.1f} s")
+    click.echo(f"{a['trained'] + a['skipped']} training(s) ({a['trainer']} trainer, {a['repeats']} per architecture) "
+               f"of settings {a['settings_id']} in {db}: {a['trained']} now, {a['skipped']} already done, "
+               f"{a['seconds']:.1f} s")
     mae = "test_mae" if test_mode == "one-step" else "test_mae_recursive"
     if len(df):
         from scipy import stats

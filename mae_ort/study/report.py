@@ -491,8 +491,224 @@ def _table4_markdown(costs, trained, sampled_seconds) -> str:
     return "\n".join(lines)
 
 
+#: The sampling settings of the paper (its comparison is drawn only beside rows sampled with them).
+PAPER_SETTINGS = {"cell": "lstm", "activation": "tanh", "recurrent_activation": "hard_sigmoid_keras2",
+                  "head_activation": "tanh", "samples": 100, "threshold": 0.01, "lower": 0.0, "upper": 2.0,
+                  "fit": "moments", "init": "normal:0,1"}
+
+#: Scores of the report, in table order: column -> label.  ``log_p`` is the canonical (exact,
+#: log-space) value; ``log_p_floored`` the reference implementation's (kept in the CSV).
+SCORES = {
+    "log_p": "log p", "mean": "Mean", "sd": "Sd", "mae_min": "min MAE", "mae_q05": "MAE q5", "mae_q10": "MAE q10",
+    "log_p_mle": "log p (mle)", "params": "parameters", "hidden_cov": "hidden covariance", "naswot": "NASWOT",
+}
+
+
+def paper_mismatch(df) -> list[str]:
+    """The sampling settings in which ``df``'s rows differ from the paper's (empty: comparable)."""
+    out = []
+    for col, want in PAPER_SETTINGS.items():
+        if col not in df.columns:
+            continue
+        have = sorted(set(df[col].dropna().tolist()), key=str)
+        if have != [want] and not (isinstance(want, float) and have and all(abs(float(h) - want) < 1e-12
+                                                                            for h in have)):
+            out.append(f"{col} {', '.join(map(str, have))} (paper: {want})")
+    if "series" in df.columns and set(df.series) != {"sine"}:
+        out.append(f"series {', '.join(sorted(set(df.series)))} (paper: the sine)")
+    return out
+
+
+def score_frame(df, *, mae: str = "test_mae"):
+    """One row per trained architecture, trainer and budget, with every score and the trained MAE.
+
+    Scores: from the stored MAEs (``log_p`` exact, ``log_p_floored``, ``log_p_mle``, ``mean``,
+    ``sd``, the minimum and the 5th/10th percentiles), the parameter count, and any extra
+    score columns present (``hidden_cov``, ``naswot``).  Repeated trainings (several seeds)
+    are averaged into ``mae`` and counted in ``repeats``; ``mae_first``/``mae_second`` keep
+    the first two (for the noise ceiling).
+    """
+    from ..model.architecture import Architecture
+
+    f = add_fits(df)
+    f["log_p_floored"] = f["log_p"]
+    f["log_p"] = f["log_p_exact"]
+    q = []
+    for m in f["maes"]:
+        x = np.asarray([np.nan if v is None else v for v in (m if m is not None else [])], dtype=np.float64)
+        x = x[np.isfinite(x)]
+        q.append((x.min(), *np.quantile(x, [0.05, 0.10])) if x.size else (np.nan, np.nan, np.nan))
+    f[["mae_min", "mae_q05", "mae_q10"]] = np.asarray(q, dtype=np.float64).reshape(-1, 3)
+
+    def widths(split_json):
+        spec = (json.loads(split_json) or {}).get("spec") or {}
+        n_in = len(spec.get("input") or [0]) if spec.get("kind") == "csv" else 1
+        n_out = len(spec.get("target") or spec.get("input") or [0]) if spec.get("kind") == "csv" else 1
+        return n_in, n_out
+
+    f["params"] = [float(Architecture.from_row(r).n_weights(*widths(r.split))) for r in f.itertuples()]
+    f["trainer"] = [_trainer_name(t) for t in f.train_settings]
+    keys = ["trainer", "train_key", "depth", "epochs", "sampling_id"]
+    f = f.sort_values(keys + ["seed"]).reset_index(drop=True)
+    g = f.groupby(keys, sort=True)
+    out = g.first().reset_index()
+    by_arch = g[mae].agg(mae="mean", repeats="count",
+                         mae_first=lambda v: v.iloc[0],
+                         mae_second=lambda v: v.iloc[1] if len(v) > 1 else np.nan).reset_index()
+    return out.drop(columns=[c for c in ("mae", "repeats") if c in out]).merge(by_arch, on=keys, how="left")
+
+
+def _trainer_name(settings_json: str) -> str:
+    from .train import TrainSettings
+
+    try:
+        return TrainSettings(**json.loads(settings_json)).trainer()
+    except Exception:  # settings of another version: unnamed
+        return "custom"
+
+
+def _within(x: np.ndarray, y: np.ndarray, groups: np.ndarray, method: str):
+    """Ranks (or values, for Pearson) centred within each group: the association left once groups are removed."""
+    from scipy.stats import rankdata
+
+    xs, ys = np.array(x, dtype=np.float64), np.array(y, dtype=np.float64)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys, groups = xs[ok], ys[ok], np.asarray(groups)[ok]
+    for gv in np.unique(groups):
+        m = groups == gv
+        if method != "pearson":
+            xs[m], ys[m] = rankdata(xs[m]), rankdata(ys[m])
+        xs[m] -= xs[m].mean()
+        ys[m] -= ys[m].mean()
+    return xs, ys
+
+
+def evidence(sf, *, scores=None, boot: int = 1000, seed: int = 0):
+    """Correlations of every score with the trained MAE, pooled and within look-back, with 95 % intervals.
+
+    Returns
+    -------
+    DataFrame
+        Long form: ``trainer, depth, epochs, score, scope`` (``pooled``, ``within look-back``
+        or ``look-back L``), ``method``, ``value``, ``low``, ``high``, ``n``, ``good``
+        (``value * direction``: negative when the score points the right way).
+    """
+    import pandas as pd
+
+    from .evidence import DIRECTIONS, bootstrap_correlation
+
+    scores = [c for c in (scores or SCORES) if c in sf.columns and np.isfinite(sf[c].to_numpy(dtype=float)).any()]
+    rows = []
+    for (trainer, depth, epochs), g in sf.groupby(["trainer", "depth", "epochs"], sort=True):
+        y = g["mae"].to_numpy(dtype=float)
+        for s in scores:
+            x = g[s].to_numpy(dtype=float)
+            d = DIRECTIONS.get(s, +1)
+            base = dict(trainer=trainer, depth=int(depth), epochs=int(epochs), score=s)
+            for method in ("pearson", "spearman", "kendall"):
+                v, lo, hi, n = bootstrap_correlation(x, y, method, boot=boot, seed=seed)
+                rows.append(dict(base, scope="pooled", method=method, value=v, low=lo, high=hi, n=n, good=v * d))
+            if g.look_back.nunique() > 1:
+                for method in ("spearman", "kendall"):
+                    xs, ys = _within(x, y, g.look_back.to_numpy(), method)
+                    v, lo, hi, n = bootstrap_correlation(xs, ys, "pearson", boot=boot, seed=seed)
+                    rows.append(dict(base, scope="within look-back", method=method, value=v, low=lo, high=hi, n=n,
+                                     good=v * d))
+                for lb, h in g.groupby("look_back"):
+                    v, lo, hi, n = bootstrap_correlation(h[s], h["mae"], "spearman", boot=boot, seed=seed)
+                    rows.append(dict(base, scope=f"look-back {int(lb)}", method="spearman", value=v, low=lo,
+                                     high=hi, n=n, good=v * d))
+    return pd.DataFrame(rows, columns=["trainer", "depth", "epochs", "score", "scope", "method", "value", "low",
+                                       "high", "n", "good"])
+
+
+def decisions(sf, *, scores=None, ks=(1, 3, 5)):
+    """The decision view of every score (see :func:`mae_ort.study.evidence.decision_view`), long form."""
+    import pandas as pd
+
+    from .evidence import DIRECTIONS, decision_view
+
+    scores = [c for c in (scores or SCORES) if c in sf.columns and np.isfinite(sf[c].to_numpy(dtype=float)).any()]
+    rows = []
+    for (trainer, depth, epochs), g in sf.groupby(["trainer", "depth", "epochs"], sort=True):
+        for s in scores:
+            for d in decision_view(g[s], g["mae"], direction=DIRECTIONS.get(s, +1), ks=ks):
+                rows.append(dict(trainer=trainer, depth=int(depth), epochs=int(epochs), score=s, **d))
+    return pd.DataFrame(rows)
+
+
+def ceilings(sf, *, boot: int = 1000):
+    """The trainer's noise ceiling per trainer, depth and budget (architectures trained at least twice)."""
+    import pandas as pd
+
+    from .evidence import noise_ceiling
+
+    rows = []
+    for (trainer, depth, epochs), g in sf.groupby(["trainer", "depth", "epochs"], sort=True):
+        h = g[np.isfinite(g.mae_second.to_numpy(dtype=float))]
+        if len(h) >= 3:
+            rows.append(dict(trainer=trainer, depth=int(depth), epochs=int(epochs),
+                             **noise_ceiling(h.mae_first, h.mae_second, boot=boot)))
+    return pd.DataFrame(rows)
+
+
+def _ci(v, lo, hi) -> str:
+    if v is None or not math.isfinite(v):
+        return "–"
+    return f"{v:+.2f} [{lo:+.2f}, {hi:+.2f}]" if math.isfinite(lo) else f"{v:+.2f}"
+
+
+def _pick(ev, trainer, depth, epochs, score, scope="pooled", method="spearman"):
+    r = ev[(ev.trainer == trainer) & (ev.depth == depth) & (ev.epochs == epochs) & (ev.score == score)
+           & (ev.scope == scope) & (ev.method == method)]
+    return r.iloc[0] if len(r) else None
+
+
+def verdict(ev, dec, ceil, sf, *, min_n: int = 5) -> list[str]:
+    """A few plain sentences per study (trainer and depth) at its largest budget."""
+    lines = []
+    for (trainer, depth), g in sf.groupby(["trainer", "depth"], sort=True):
+        e = int(g.epochs.max())
+        n = int(g[g.epochs == e].sampling_id.nunique())
+        head = f"**{depth}-layer study, {trainer} trainer, {e} epochs ({n} architectures)**: "
+        if n < min_n:
+            lines.append(head + f"too few trained architectures for correlations (need {min_n}).")
+            continue
+        lp = _pick(ev, trainer, depth, e, "log_p")
+        within = _pick(ev, trainer, depth, e, "log_p", "within look-back")
+        cands = ev[(ev.trainer == trainer) & (ev.depth == depth) & (ev.epochs == e) & (ev.scope == "pooled")
+                   & (ev.method == "spearman") & np.isfinite(ev.good.to_numpy(dtype=float))]
+        text = head
+        if lp is not None and math.isfinite(lp.value):
+            sure = lp.high < 0 or lp.low > 0
+            sign = "predicts" if lp.value < 0 and lp.high < 0 else ("points the wrong way" if lp.low > 0 else
+                                                                       "does not clearly predict")
+            text += (f"log p {sign} the trained MAE (Spearman ρ = {_ci(lp.value, lp.low, lp.high)}, 95 % bootstrap "
+                     f"interval{'' if sure else ', which includes 0'})")
+            if within is not None and math.isfinite(within.value):
+                text += f"; within look-back ρ = {_ci(within.value, within.low, within.high)}"
+            text += ". "
+        if len(cands):
+            best = cands.sort_values("good").iloc[0]
+            text += (f"The best-ranking score is {SCORES.get(best.score, best.score)} "
+                     f"(ρ = {_ci(best.value, best.low, best.high)}). ")
+        c = ceil[(ceil.trainer == trainer) & (ceil.depth == depth) & (ceil.epochs == e)] if len(ceil) else ceil
+        if len(c):
+            c = c.iloc[0]
+            text += (f"Noise ceiling: two trainings of the same architectures agree at ρ = "
+                     f"{_ci(c.spearman, c.spearman_low, c.spearman_high)} (n = {int(c.n)}). ")
+        d = dec[(dec.trainer == trainer) & (dec.depth == depth) & (dec.epochs == e) & (dec.score == "log_p")
+                & (dec.k == 5)] if len(dec) else dec
+        if len(d):
+            d = d.iloc[0]
+            text += (f"Training the top 5 by log p gives a best MAE of {d.picked_best:.4f}, against {d.best:.4f} "
+                     f"for the best of all and {d.random_mean:.4f} ± {d.random_sd:.4f} for 5 picked at random.")
+        lines.append(text.strip())
+    return lines
+
+
 def write_report(db, out, *, test_mode: str = "one-step", title: str | None = None, notes: str | None = None,
-                 where: dict | None = None, paper: bool = True) -> Path:
+                 where: dict | None = None, paper: bool = True, boot: int = 1000) -> Path:
     """Write the report of a database's trained architectures into folder ``out``.
 
     Parameters
@@ -500,7 +716,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     db : str or Path
         The database with sampling rows and trained rows.
     out : str or Path
-        Output folder (created).
+        The folder (created); ``README.md``, CSV files and PNG plots are written there.
     test_mode : {'one-step', 'recursive'}
         Which trained test MAE to correlate.
     title, notes : str, optional
@@ -508,8 +724,10 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     where : dict, optional
         Filters passed to :func:`mae_ort.study.validation.joined`.
     paper : bool
-        Put the paper's numbers beside ours and list the differences (for the
-        paper's sine); ``False`` for other series.
+        Put the paper's numbers beside ours, where the rows were sampled with the paper's
+        settings (the report says so otherwise); ``False`` for other series.
+    boot : int
+        Bootstrap resamples of every interval.
 
     Returns
     -------
@@ -521,31 +739,54 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     MaeOrtError
         No trained rows; the database cannot be read.
     """
-
+    from ..data import split_from_spec
+    from .evidence import baseline_maes
     from .validation import joined, load_costs
 
     test_mode = check_option(test_mode, "test_mode", "write_report", ("one-step", "recursive"))
     df = joined(db, **(where or {}))
     if df.empty:
         raise MaeOrtError(f"{db}: no trained architectures yet; run `mae-ort validate --db {db}` first")
-    runs = df[["split_key", "train_key", "seed"]].drop_duplicates()
-    if df.duplicated(["sampling_id", "epochs"]).any():
-        listing = "; ".join(f"--split-key {a} --train-key {b} --seed {c}" for a, b, c in runs.itertuples(index=False))
-        raise MaeOrtError(f"{db}: some architectures were trained more than once (other data, settings or seeds); "
-                          f"choose one run: {listing}")
     mae = "test_mae" if test_mode == "one-step" else "test_mae_recursive"
     if not np.isfinite(df[mae].to_numpy(dtype=float)).any():
         raise MaeOrtError(f"{db}: no {test_mode} test MAE recorded (recursive needs the inputs to be the targets)")
-    df = add_fits(df)
+    if df.groupby(["sampling_id", "train_key", "epochs"]).split_key.nunique().max() > 1:
+        listing = "; ".join(f"--split-key {k}" for k in sorted(set(df.split_key)))
+        raise MaeOrtError(f"{db}: some architectures were trained on different data; choose one: {listing}")
+    mismatch = paper_mismatch(df)
+    show_paper = paper and not mismatch
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    corr = correlations(df, mae=mae)
+    sf = score_frame(df, mae=mae)
+    ev = evidence(sf, boot=boot)
+    dec = decisions(sf)
+    ceil = ceilings(sf, boot=boot)
+    ev.to_csv(out / "evidence.csv", index=False)
+    dec.to_csv(out / "decisions.csv", index=False)
+    if len(ceil):
+        ceil.to_csv(out / "noise_ceiling.csv", index=False)
+    keep = [c for c in sf.columns if c != "maes"]
+    sf[keep].to_csv(out / "trained.csv", index=False)
+    fits = add_fits(df)
+    corr = correlations(fits, mae=mae)
     corr.to_csv(out / "correlations.csv", index=False)
-    keep = [c for c in df.columns if c != "maes"]
-    df[keep].to_csv(out / "trained.csv", index=False)
+
+    baselines = {}
+    for split_json in sorted(set(df.split)):
+        spec = (json.loads(split_json) or {}).get("spec") or {}
+        if spec:
+            try:
+                baselines[split_json] = baseline_maes(split_from_spec(spec), 1)
+            except MaeOrtError:
+                pass
     figures = []
-    for depth in sorted(set(int(d) for d in df.depth)):
-        figures.append(scatter(df, depth, out / f"scatter-depth{depth}.png", mae=mae))
+    for (trainer, depth), g in sf.groupby(["trainer", "depth"], sort=True):
+        name = f"scatter-{trainer}-depth{int(depth)}.png"
+        figures.append(scatter_scores(g, out / name, title=f"{int(depth)}-layer study, {trainer} trainer"))
+    for depth in sorted(set(int(d) for d in fits.depth)):  # the paper-style figure of the first trainer
+        first = fits[fits.train_key == sorted(set(fits.train_key))[0]]
+        if (first.depth == depth).any():
+            figures.append(scatter(first, depth, out / f"scatter-depth{depth}.png", mae=mae))
     costs = load_costs(db)
     if len(costs):
         costs.to_csv(out / "table4.csv", index=False)
@@ -556,44 +797,154 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
         sampled_s = float(df.drop_duplicates("sampling_id").sample_seconds.mean())
 
     v = library_versions()
-    lines = [f"# {title or 'Validation report: sampled statistics vs trained MAE'}", ""]
+    lines = [f"# {title or 'Validation report: does the training-free score pick networks that train well?'}", ""]
     lines += [f"- Date: {_dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
               f"- Machine: {machine_line()}",
               "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
               f"- Database: `{Path(db).name}`; test MAE: {test_mode}; "
-              f"{df.sampling_id.nunique()} trained architecture(s), budgets "
-              + ", ".join(map(str, sorted(set(df.epochs)))),
+              f"{df.sampling_id.nunique()} trained architecture(s), trainers "
+              + ", ".join(sorted(set(sf.trainer))) + "; budgets " + ", ".join(map(str, sorted(set(df.epochs)))),
               ""]
-    settings = sorted(set(df.train_settings)) if "train_settings" in df else []
-    if settings:
-        lines += ["Training settings: " + "; ".join(f"`{s}`" for s in settings), ""]
     if notes:
         lines += [notes.strip(), ""]
-    lines += ["Correlations with the trained test MAE (r: Pearson, ρ: Spearman; the paper reports Pearson r only). "
-              "*log p* is the reference implementation's (moments fit, floored at log 1e-300), *log p exact* the "
-              "same fit computed in log space, *log p mle* the maximum-likelihood fit; all from the same stored MAEs. "
-              "A useful predictor has a **negative** correlation for log p (more probable good random networks, "
-              "lower trained error); the paper found negative ones for Mean and Sd too. "
-              "MAE mean and sd are those of the trained test MAE over the trained architectures.", ""]
-    for depth in sorted(set(int(d) for d in corr.depth)):
-        heading = f"## {depth}-layer study" + (f" (paper's Table {depth})" if paper and depth <= 3 else "")
-        n = int(corr[corr.depth == depth].n.max())
-        lines += [heading, "", study_table(corr, depth, paper=paper), ""]
-        if n >= 4:
-            lines += [f"With n = {n} architectures, |r| below {_critical_r(n):.2f} is not significant at the 5 % "
-                      "level (two-sided).", ""]
-        lines += [f"![scatter](scatter-depth{depth}.png)", ""]
-    if paper:
-        diff = differences(corr)
-        lines += ["## Where our numbers differ from the paper's", ""]
+    lines += ["## Verdict", ""]
+    lines += [f"- {t}" for t in verdict(ev, dec, ceil, sf)] + [""]
+    lines += ["Correlations are with the trained test MAE: a score that works has a **negative** ρ for log p, Sd, "
+              "parameters, hidden covariance and NASWOT (larger should train better) and a **positive** one for "
+              "Mean and the MAE quantiles (smaller should train better). Intervals are 95 % percentile bootstrap "
+              f"intervals over architectures ({boot} resamples). *Within look-back* removes the look-back's own "
+              "effect (ranks centred within each look-back), which on the sine separates the architectures by "
+              "itself. log is the natural logarithm.", ""]
+    if paper and mismatch:
+        lines += ["The paper's numbers are not shown beside ours: these rows were not sampled with the paper's "
+                  "settings (" + "; ".join(mismatch) + ").", ""]
+    lines += ["## Did the networks train? (calibration)", "",
+              _calibration_table(sf, baselines, df, paper=show_paper), ""]
+    for (trainer, depth), g in sf.groupby(["trainer", "depth"], sort=True):
+        lines += [f"## {int(depth)}-layer study, {trainer} trainer", "",
+                  _study_scores_table(ev, trainer, int(depth)), "",
+                  _decision_table(dec, trainer, int(depth)), ""]
+        c = ceil[(ceil.trainer == trainer) & (ceil.depth == depth)] if len(ceil) else ceil
+        if len(c):
+            lines += ["Noise ceiling (two trainings of the same architectures, different seeds): "
+                      + "; ".join(f"{int(r.epochs)} epochs ρ = {_ci(r.spearman, r.spearman_low, r.spearman_high)}, "
+                                  f"τ = {_ci(r.kendall, r.kendall_low, r.kendall_high)} (n = {int(r.n)})"
+                                  for r in c.itertuples()) + ".", ""]
+        lines += [f"![scatter](scatter-{trainer}-depth{int(depth)}.png)", ""]
+    if show_paper:
+        lines += ["## Beside the paper's Tables 1-3 (Pearson r; first trainer)", ""]
+        first = fits[fits.train_key == sorted(set(fits.train_key))[0]]
+        c1 = correlations(first, mae=mae)
+        for depth in sorted(set(int(d) for d in c1.depth)):
+            lines += [f"### {depth}-layer study" + (f" (paper's Table {depth})" if depth <= 3 else ""), "",
+                      study_table(c1, depth, paper=True), ""]
+        diff = differences(c1)
+        lines += ["### Where our numbers differ from the paper's", ""]
         lines += [f"- {d}" for d in diff] if diff else ["- Within 0.2 of the paper everywhere, with the same signs."]
         lines += [""]
     lines += ["## Table 4: time and memory per architecture", "",
               _table4_markdown(costs if len(costs) else None, trained_s, sampled_s), "",
               "Wall time is the whole process (imports included); job time is the training or sampling call alone; "
               "peak RSS is the process's maximum resident set size (`VmHWM`).", ""]
-    lines += ["Files: `correlations.csv` (all correlations, long form), `trained.csv` (joined data), "
-              + ("`table4.csv`, " if len(costs) else "") + ", ".join(f"`{p.name}`" for p in figures) + ".", ""]
+    lines += ["Files: `evidence.csv` (every correlation with its interval, long form), `decisions.csv` (top-k picks), "
+              + ("`noise_ceiling.csv`, " if len(ceil) else "")
+              + "`trained.csv` (one row per architecture, trainer and budget, with every score), `correlations.csv` "
+              "(the paper's layout), " + ("`table4.csv`, " if len(costs) else "")
+              + ", ".join(f"`{p.name}`" for p in figures) + ".", ""]
     path = out / "README.md"
     path.write_text("\n".join(lines))
+    return path
+
+
+def _calibration_table(sf, baselines, df, *, paper: bool) -> str:
+    head = ["trainer", "layers", "epochs", "n", "trained MAE mean", "sd"] + (["paper: Mean MAE"] if paper else [])
+    base = next(iter(baselines.values()), None)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (trainer, depth, epochs), g in sf.groupby(["trainer", "depth", "epochs"], sort=True):
+        ref = PAPER.get((int(depth), int(epochs)))
+        cells = [trainer, str(int(depth)), str(int(epochs)), str(len(g)), _f(g.mae.mean()), _f(g.mae.std())]
+        if paper:
+            cells.append(_f(ref[3]) if ref else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    if base:
+        lines += ["", f"Trivial predictors on the same test points: predict 0 → {base['zero']:.4f}; the training "
+                      f"mean → {base['train_mean']:.4f}; persistence (the last value) → "
+                      f"{_f(base['persistence'], 4)}. A trained network that does not beat them has not learned."]
+    return "\n".join(lines)
+
+
+def _study_scores_table(ev, trainer, depth) -> str:
+    g = ev[(ev.trainer == trainer) & (ev.depth == depth) & (ev.method == "spearman")]
+    budgets = sorted(set(g.epochs))
+    head = ["score"] + [f"{e} ep. ρ" for e in budgets] + [f"{budgets[-1]} ep. within look-back ρ"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in [s for s in SCORES if s in set(g.score)]:
+        cells = [SCORES[s]]
+        for e in budgets:
+            r = g[(g.score == s) & (g.epochs == e) & (g.scope == "pooled")]
+            cells.append(_ci(r.value.iloc[0], r.low.iloc[0], r.high.iloc[0]) if len(r) else "–")
+        r = g[(g.score == s) & (g.epochs == budgets[-1]) & (g.scope == "within look-back")]
+        cells.append(_ci(r.value.iloc[0], r.low.iloc[0], r.high.iloc[0]) if len(r) else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "Spearman ρ of each score with the trained test MAE [95 % interval]:\n\n" + "\n".join(lines)
+
+
+def _decision_table(dec, trainer, depth) -> str:
+    g = dec[(dec.trainer == trainer) & (dec.depth == depth)]
+    if not len(g):
+        return ""
+    e = int(g.epochs.max())
+    g = g[g.epochs == e]
+    ks = sorted(set(int(k) for k in g.k))
+    head = ["pick the top k by"] + [f"k = {k}: best trained MAE" for k in ks]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in [s for s in SCORES if s in set(g.score)]:
+        lines.append("| " + " | ".join([SCORES[s]] + [_f(g[(g.score == s) & (g.k == k)].picked_best.iloc[0], 4)
+                                                       for k in ks]) + " |")
+    any_s = g[g.score == g.score.iloc[0]]
+    lines.append("| " + " | ".join(["random pick (expected ± sd)"] + [
+        f"{any_s[any_s.k == k].random_mean.iloc[0]:.4f} ± {any_s[any_s.k == k].random_sd.iloc[0]:.4f}" for k in ks])
+        + " |")
+    lines.append("| " + " | ".join(["best of all trained"] + [_f(any_s[any_s.k == k].best.iloc[0], 4) for k in ks])
+                 + " |")
+    return f"Decision view at {e} epochs: the best trained MAE among the k architectures a score ranks first:\n\n" \
+        + "\n".join(lines)
+
+
+def scatter_scores(g, path, *, title: str) -> Path:
+    """The best score and log p against the trained MAE, one panel per budget, coloured by look-back."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .evidence import DIRECTIONS, correlation
+
+    budgets = sorted(set(int(e) for e in g.epochs))
+    big = g[g.epochs == budgets[-1]]
+    cands = [s for s in SCORES if s in g.columns and s != "log_p" and np.isfinite(big[s].to_numpy(dtype=float)).any()]
+    best = min(cands, key=lambda s: np.nan_to_num(correlation(big[s], big.mae) * DIRECTIONS.get(s, 1), nan=9.0)) \
+        if cands else None
+    shown = ["log_p"] + ([best] if best else [])
+    fig, axes = plt.subplots(len(shown), len(budgets), figsize=(3.2 * len(budgets) + 0.8, 2.6 * len(shown) + 0.6),
+                             squeeze=False, constrained_layout=True)
+    lbs = sorted(set(int(v) for v in g.look_back))
+    sc = None
+    for i, s in enumerate(shown):
+        for j, e in enumerate(budgets):
+            ax = axes[i][j]
+            ge = g[g.epochs == e]
+            sc = ax.scatter(ge[s], ge.mae, c=ge.look_back, cmap="viridis", s=14, vmin=min(lbs),
+                            vmax=max(lbs) if max(lbs) > min(lbs) else min(lbs) + 1)
+            ax.set_title(f"{e} epoch{'s' if e != 1 else ''}: ρ = {_f(correlation(ge[s], ge.mae), 2)}", fontsize=9)
+            ax.set_xlabel(SCORES.get(s, s), fontsize=8)
+            if j == 0:
+                ax.set_ylabel("trained test MAE", fontsize=8)
+            ax.tick_params(labelsize=7)
+    if sc is not None:
+        fig.colorbar(sc, ax=axes, shrink=0.6, label="look-back")
+    fig.suptitle(title, fontsize=11)
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path

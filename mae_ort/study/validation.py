@@ -37,7 +37,7 @@ from .._system import default_threads, limit_threads
 from .._workers import WorkerPool, sigterm_raises
 from ..data import TrainTestSplit, sine_split
 from ..errors import InvalidParameterError, MaeOrtError
-from ..model.architecture import Architecture
+from ..model.architecture import MODEL_FIELDS, Architecture, resolve
 from ..model.keys import KEY_COLUMNS, hashed_rank
 from ..results.store import open_store
 from .train import TEST_MODES, TrainSettings, parse_epochs
@@ -45,6 +45,7 @@ from .train import TEST_MODES, TrainSettings, parse_epochs
 __all__ = [
     "SAMPLE_ON",
     "candidates",
+    "model_filter",
     "pick_rows",
     "validate",
     "joined",
@@ -64,7 +65,7 @@ def split_key(split: TrainTestSplit) -> str:
 
 
 def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | None = None, depth=None,
-               look_back=None, maes: bool = False):
+               look_back=None, model: dict | None = None, maes: bool = False):
     """The screened rows of ``db`` whose series is the split's training part.
 
     Parameters
@@ -77,6 +78,10 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
         screened on this series.
     depth, look_back : int or sequence of int, optional
         Only these depths / look-backs.
+    model : dict, optional
+        Only rows of this model: any of ``cell``, ``activation``, ``recurrent_activation``,
+        ``head_activation`` (see :func:`model_filter`).  Rows of several models without a
+        filter are refused: one study compares architectures of one model.
 
     Returns
     -------
@@ -120,10 +125,35 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
         df = st.frame(sid, depth=depth, look_back=look_back, maes=maes)
     finally:
         st.close()
+    for field, value in (model or {}).items():
+        if value is not None:
+            df = df[df[field] == value]
     if df.empty:
-        raise MaeOrtError(f"{db}: no screened rows of settings {sid} with depth={depth} and look_back={look_back}")
+        raise MaeOrtError(f"{db}: no screened rows of settings {sid} with depth={depth}, look_back={look_back}"
+                          + (f" and model {model}" if model else ""))
+    models = df[list(MODEL_FIELDS)].drop_duplicates()
+    if len(models) > 1:
+        listing = "; ".join("/".join(m) for m in models.itertuples(index=False))
+        raise MaeOrtError(f"{db}: the screened rows hold {len(models)} models (cell/activation/gates/head: "
+                          f"{listing}); choose one with --preset, --cell, --activation, --recurrent-activation or "
+                          "--head-activation")
+    df = df.reset_index(drop=True)
     df.attrs["settings_id"] = sid
     return df
+
+
+def model_filter(*, preset: str | None = None, cell=None, activation=None, recurrent_activation=None,
+                 head_activation=None) -> dict:
+    """The model fields that a preset and overrides fix (for :func:`candidates`' ``model``).
+
+    A preset fixes all four fields; without one only the given fields filter.
+    """
+    given = dict(cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                 head_activation=head_activation)
+    if preset is not None:
+        arch = resolve([1], preset=preset, **given, caller="validate")
+        return {f: getattr(arch, f) for f in MODEL_FIELDS}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def pick_rows(df, pick, *, seed: int = 0):
@@ -156,7 +186,7 @@ def _train_one(task: dict, split: TrainTestSplit | None = None, threads: int | N
     r = train(split, Architecture(**task["arch"]), look_back=task["look_back"], epochs=task["epochs"],
               seed=task["seed"], settings=TrainSettings(**task["settings"]), recursive=task["recursive"],
               threads=threads)
-    return {"sampling_id": task["sampling_id"], "budgets": [vars(b) for b in r.budgets],
+    return {"sampling_id": task["sampling_id"], "seed": task["seed"], "budgets": [vars(b) for b in r.budgets],
             "stopped_epoch": r.stopped_epoch, "seconds": r.seconds, "threads": threads}
 
 
@@ -201,7 +231,8 @@ def _test_rows(db, split: TrainTestSplit, picked, settings_row) -> dict:
 
 
 def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,100", seed: int = 0,
-             settings: TrainSettings | None = None, settings_id: str | None = None, depth=None, look_back=None,
+             trainer: str = "paper", settings: TrainSettings | None = None, repeats: int = 1,
+             settings_id: str | None = None, depth=None, look_back=None, model: dict | None = None,
              sample_on: str = "train", test_mode: str = "one-step", jobs: int = 1, threads: int | None = None,
              progress=None):
     """Train architectures picked from a screened database; store their test MAEs beside the sampling rows.
@@ -218,10 +249,16 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
     epochs : str or sequence of int
         Epoch budgets; each architecture is trained once, for the largest.
     seed : int
-        Picks the rows and seeds Keras (``keras.utils.set_random_seed(seed)``) for every training.
+        Picks the rows and seeds Keras (``keras.utils.set_random_seed``): repeat ``r`` of an
+        architecture is trained with seed ``seed + r``.
+    trainer : {'paper', 'reference', 'modern'}
+        The named trainer (:data:`mae_ort.study.train.TRAINERS`), unless ``settings`` is given.
     settings : TrainSettings, optional
-        Default: the reference implementation's trainer.
-    settings_id, depth, look_back
+        Explicit training settings (e.g. ``TrainSettings.preset("paper", batch_size=32)``).
+    repeats : int
+        Trainings of each architecture, with seeds ``seed, seed + 1, ...``: two or more
+        measure the trainer's own noise (the report's noise ceiling).
+    settings_id, depth, look_back, model
         Which screened rows (see :func:`candidates`).
     sample_on : {'train', 'test'}
         ``test`` also samples the picked architectures on the test part (with the
@@ -258,7 +295,12 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
     split = split or sine_split()
     budgets = parse_epochs(epochs, caller)
     seed = check_seed(seed, "seed", caller)
-    settings = settings or TrainSettings()
+    if settings is None:
+        settings = TrainSettings.preset(trainer)
+    elif not isinstance(settings, TrainSettings):
+        raise InvalidParameterError(f"The 'settings' parameter of {caller} must be a TrainSettings. "
+                                    f"Got {settings!r} instead.")
+    repeats = check_int(repeats, "repeats", caller, low=1)
     sample_on = check_option(sample_on, "sample_on", caller, SAMPLE_ON)
     test_mode = check_option(test_mode, "test_mode", caller, TEST_MODES)
     jobs = check_int(jobs, "jobs", caller, low=1)
@@ -268,7 +310,7 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
             "--test-mode recursive feeds predictions back as inputs, so the inputs must be the targets; this series "
             f"has inputs {', '.join(split.train.input_names)} and targets {', '.join(split.train.target_names)}"
         )
-    cand = candidates(db, split, settings_id=settings_id, depth=depth, look_back=look_back)
+    cand = candidates(db, split, settings_id=settings_id, depth=depth, look_back=look_back, model=model)
     sid = cand.attrs["settings_id"]
     picked = pick_rows(cand, pick, seed=seed)
     store = open_store(str(db), create=False)
@@ -282,38 +324,42 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
                         zip(picked["id"], picked[list(KEY_COLUMNS)].itertuples(index=False))}
             store.link_test_rows({k: v for k, v in test_ids.items() if v is not None}, split_key=skey)
         ids = [int(i) for i in picked["id"]]
-        done = store.trained_budgets(ids, split_key=skey, train_key=tkey, seed=seed)
-        todo = [r for r in picked.itertuples() if not set(budgets) <= done.get(int(r.id), set())]
-        tasks = [{
-            "sampling_id": int(r.id), "arch": Architecture.from_row(r).to_dict(),
-            "look_back": int(r.look_back), "epochs": budgets, "seed": seed, "settings": settings.to_dict(),
-            "recursive": split.recursive_ok, "label": f"{r.cell}[{r.units}] lb={r.look_back}",
-        } for r in todo]
+        tasks = []
+        for rep in range(repeats):
+            done = store.trained_budgets(ids, split_key=skey, train_key=tkey, seed=seed + rep)
+            tasks += [{
+                "sampling_id": int(r.id), "arch": Architecture.from_row(r).to_dict(),
+                "look_back": int(r.look_back), "epochs": budgets, "seed": seed + rep, "settings": settings.to_dict(),
+                "recursive": split.recursive_ok,
+                "label": f"{r.cell}[{r.units}] lb={r.look_back}" + (f" seed {seed + rep}" if repeats > 1 else ""),
+            } for r in picked.itertuples() if not set(budgets) <= done.get(int(r.id), set())]
         split_json = json.dumps({**split.to_dict(), "spec": split.spec}, sort_keys=True)
         settings_json = json.dumps(settings.to_dict(), sort_keys=True)
-        labels = {t["sampling_id"]: t["label"] for t in tasks}
+        labels = {(t["sampling_id"], t["seed"]): t["label"] for t in tasks}
         n_done = 0
         results = _run(tasks, split, jobs=jobs, threads=threads)
         with sigterm_raises():
             try:
                 for result in results:
-                    store.add_trained(_trained_rows(result, skey=skey, tkey=tkey, seed=seed, max_epochs=budgets[-1],
+                    store.add_trained(_trained_rows(result, skey=skey, tkey=tkey, seed=result["seed"],
+                                                    max_epochs=budgets[-1],
                                                     split_json=split_json, settings_json=settings_json,
                                                     test_sampling_id=test_ids.get(result["sampling_id"])))
                     n_done += 1
                     if progress is not None:
                         last = result["budgets"][-1]
                         mae = last["test_mae"] if test_mode == "one-step" else last["test_mae_recursive"]
-                        progress(n_done, len(tasks), f"{labels[result['sampling_id']]}: test MAE {mae:.4f} after "
+                        label = labels[(result["sampling_id"], result["seed"])]
+                        progress(n_done, len(tasks), f"{label}: test MAE {mae:.4f} after "
                                                      f"{last['epochs']} epochs ({result['seconds']:.1f} s)")
             finally:
                 results.close()  # stops the training processes at once when interrupted
     finally:
         store.close()
-    out = joined(db, sampling_ids=ids, split_key=skey, train_key=tkey, seed=seed, sample_on=sample_on)
-    out = out[out.epochs.isin(budgets)].reset_index(drop=True)
-    out.attrs.update(trained=len(tasks), skipped=len(picked) - len(tasks), settings_id=sid,
-                     seconds=time.perf_counter() - t0)
+    out = joined(db, sampling_ids=ids, split_key=skey, train_key=tkey, sample_on=sample_on)
+    out = out[out.epochs.isin(budgets) & out.seed.isin(range(seed, seed + repeats))].reset_index(drop=True)
+    out.attrs.update(trained=len(tasks), skipped=len(picked) * repeats - len(tasks), settings_id=sid,
+                     seconds=time.perf_counter() - t0, trainer=settings.trainer(), repeats=repeats)
     return out
 
 

@@ -15,8 +15,7 @@ from mae_ort.study.train import TrainSettings
 SPLIT = sine_split(120, 20)
 
 
-@pytest.fixture
-def db(tmp_path):
+def _db(tmp_path, samples=100, preset="paper"):
     """Screened rows on SPLIT's training part and synthetic trained rows at budgets 1 and 10."""
     from mae_ort.results import open_store
     from mae_ort.screening.space import grid
@@ -24,8 +23,8 @@ def db(tmp_path):
     from mae_ort.study import validation
 
     path = tmp_path / "r.sqlite"
-    df = screen(grid(units="2:4", layers="1:2", look_back="1,2"), SPLIT.train, store=str(path), samples=12,
-                workers=1)
+    df = screen(grid(units="2:4", layers="1:2", look_back="1,2", preset=preset), SPLIT.train, store=str(path),
+                samples=samples, workers=1)
     rng = np.random.default_rng(0)
     store = open_store(path, create=False)
     settings = TrainSettings()
@@ -40,6 +39,11 @@ def db(tmp_path):
             settings_json=json.dumps(settings.to_dict()), test_sampling_id=None))
     store.close()
     return path
+
+
+@pytest.fixture
+def db(tmp_path):
+    return _db(tmp_path)
 
 
 def test_correlations_equal_scipy_on_the_joined_data(db):
@@ -84,8 +88,33 @@ def test_write_report(db, tmp_path):
     assert "# tiny" in text and "Scale: tiny." in text and "## 1-layer study" in text and "## 2-layer study" in text
     assert "-0.447" in text  # the paper's 1-layer, 1-epoch Mean r beside ours
     assert "Where our numbers differ" in text and "Table 4" in text and "Versions:" in text
+    assert text.index("## Verdict") < text.index("## Did the networks train?") < text.index("## 1-layer study")
+    assert "predict 0 →" in text and "persistence" in text  # the trivial baselines beside the trained MAEs
+    for f in ("evidence.csv", "decisions.csv"):
+        assert (out / f).stat().st_size > 0
     recursive = write_report(db, tmp_path / "rec", test_mode="recursive")
     assert "test MAE: recursive" in recursive.read_text()
+
+
+def test_the_paper_is_only_drawn_beside_the_papers_settings(tmp_path):
+    from mae_ort.study.report import write_report
+
+    db = _db(tmp_path, samples=12)
+    text = write_report(db, tmp_path / "rep").read_text()
+    assert "not sampled with the paper's settings (samples 12 (paper: 100))" in text
+    assert "-0.447" not in text and "Where our numbers differ" not in text
+
+
+def test_baselines_are_the_trivial_predictors():
+    from mae_ort.study.evidence import baseline_maes
+
+    te = SPLIT.test_windows(3)
+    y = te.y[:, 0].astype(float)
+    b = baseline_maes(SPLIT, 3)
+    assert b["zero"] == pytest.approx(np.abs(y).mean())
+    assert b["train_mean"] == pytest.approx(np.abs(y - SPLIT.train.targets.mean()).mean())
+    prev = np.concatenate([SPLIT.train.targets[-1:, 0], SPLIT.test.targets[:-1, 0]])  # the point before each
+    assert b["persistence"] == pytest.approx(np.abs(y - prev).mean(), rel=1e-6)
 
 
 def test_table_layout_is_the_papers(db):

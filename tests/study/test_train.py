@@ -77,12 +77,27 @@ def test_parse_epochs_rejects(bad):
         parse_epochs(bad)
 
 
-def test_settings_defaults_are_the_references():
+def test_settings_defaults_are_the_paper_trainer():
     s = TrainSettings()
     assert (s.optimizer, s.learning_rate, s.loss, s.dropout, s.batch_size, s.validation_split, s.shuffle,
-            s.patience, s.min_delta, s.restore_best) == ("adam", 5e-5, "mse", 0.3, 512, 0.3, False, 50, 1e-4, True)
+            s.patience, s.min_delta, s.restore_best) == ("adam", 5e-5, "mse", 0.3, 5, 0.3, False, 50, 1e-4, True)
+    assert s == TrainSettings.preset("paper") and s.trainer() == "paper"
     assert s.key() == TrainSettings().key() != TrainSettings(learning_rate=1e-3).key()
     assert TrainSettings(init="uniform:-0.5,0.5").init == "uniform:-0.5,0.5"
+
+
+def test_trainer_presets_and_overrides():
+    ref = TrainSettings.preset("reference")
+    assert ref.batch_size == 512 and ref.trainer() == "reference"
+    assert TrainSettings.preset("reference", batch_size=5) == TrainSettings()
+    modern = TrainSettings.preset("modern", patience=None, batch_size=64)
+    assert (modern.learning_rate, modern.shuffle, modern.batch_size, modern.patience) == (1e-3, True, 64, None)
+    assert modern.trainer() == "custom" and TrainSettings.preset("modern").trainer() == "modern"
+    assert len({TrainSettings.preset(n).key() for n in ("paper", "reference", "modern")}) == 3
+    with pytest.raises(InvalidParameterError, match="'trainer'"):
+        TrainSettings.preset("fast")
+    with pytest.raises(InvalidParameterError, match="unknown training setting"):
+        TrainSettings.preset("paper", epochs=3)
 
 
 @pytest.mark.parametrize("kw", [dict(dropout=1.0), dict(learning_rate=0), dict(batch_size=0), dict(optimizer="lbfgs"),

@@ -1,0 +1,190 @@
+"""Statistics a decision can rest on: correlations with bootstrap intervals, the trainer's noise ceiling,
+the decision view of picking the top k by a score, and the trivial baselines of a test span.
+
+Pure functions of arrays and DataFrames (no I/O).  A *score* is a column computed without
+training (``log_p``, ``mean``, ``hidden_cov``...); its *direction* says which way is
+"better" (:data:`DIRECTIONS`): ``+1`` when a larger score should mean a lower trained
+error, ``-1`` when a smaller one should.  A score that works therefore correlates
+*negatively* with the trained MAE after multiplying by its direction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "DIRECTIONS",
+    "METHODS",
+    "correlation",
+    "bootstrap_correlation",
+    "expected_best_of_random",
+    "decision_view",
+    "noise_ceiling",
+    "baseline_maes",
+]
+
+#: Score -> direction (+1: larger should train better; -1: smaller should).
+DIRECTIONS: dict[str, int] = {
+    "log_p": +1, "log_p_exact": +1, "log_p_floored": +1, "log_p_mle": +1,
+    "mean": -1, "sd": +1, "mae_min": -1, "mae_q05": -1, "mae_q10": -1,
+    "params": +1, "hidden_cov": +1, "hidden_cov_l1": +1, "hidden_cov_l2": +1, "hidden_cov_l3": +1, "naswot": +1,
+}
+
+#: Correlation methods.
+METHODS = ("pearson", "spearman", "kendall")
+
+
+def _ranks(a: np.ndarray) -> np.ndarray:
+    """Average ranks along the last axis (ties get their mean rank)."""
+    from scipy.stats import rankdata
+
+    return rankdata(a, axis=-1)
+
+
+def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x = x - x.mean(axis=-1, keepdims=True)
+    y = y - y.mean(axis=-1, keepdims=True)
+    den = np.sqrt((x * x).sum(axis=-1) * (y * y).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (x * y).sum(axis=-1) / den, np.nan)
+
+
+def _kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b of each row pair (ties handled as scipy's ``kendalltau``)."""
+    dx = np.sign(x[..., :, None] - x[..., None, :])
+    dy = np.sign(y[..., :, None] - y[..., None, :])
+    n = x.shape[-1]
+    iu = np.triu_indices(n, 1)
+    dx, dy = dx[..., iu[0], iu[1]], dy[..., iu[0], iu[1]]
+    num = (dx * dy).sum(axis=-1)
+    den = np.sqrt((dx != 0).sum(axis=-1) * (dy != 0).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def correlation(x, y, method: str = "spearman") -> float:
+    """Pearson, Spearman or Kendall (tau-b) correlation of the finite pairs; nan below 3 pairs or for a constant."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return math.nan
+    if method == "pearson":
+        return float(_pearson_rows(x, y))
+    if method == "spearman":
+        return float(_pearson_rows(_ranks(x), _ranks(y)))
+    if method == "kendall":
+        return float(_kendall_rows(x, y))
+    raise ValueError(f"unknown correlation method {method!r}; use one of {', '.join(METHODS)}")
+
+
+def bootstrap_correlation(x, y, method: str = "spearman", *, boot: int = 1000, level: float = 0.95,
+                          seed: int = 0) -> tuple[float, float, float, int]:
+    """A correlation and its percentile bootstrap interval (pairs resampled with replacement).
+
+    Returns
+    -------
+    (value, low, high, n)
+        ``value`` on all finite pairs; ``low``/``high`` the ``(1 - level) / 2`` and
+        ``(1 + level) / 2`` quantiles over ``boot`` resamples (resamples whose correlation is
+        undefined, e.g. constant, are dropped); ``n`` pairs.  nan below 3 pairs.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = int(x.size)
+    value = correlation(x, y, method)
+    if n < 3 or not math.isfinite(value):
+        return value, math.nan, math.nan, n
+    idx = np.random.default_rng(seed).integers(0, n, size=(boot, n))
+    xb, yb = x[idx], y[idx]
+    if method == "pearson":
+        r = _pearson_rows(xb, yb)
+    elif method == "spearman":
+        r = _pearson_rows(_ranks(xb), _ranks(yb))
+    else:
+        r = _kendall_rows(xb, yb)
+    r = r[np.isfinite(r)]
+    if r.size < boot // 2:
+        return value, math.nan, math.nan, n
+    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
+    return value, float(lo), float(hi), n
+
+
+def expected_best_of_random(maes, k: int) -> tuple[float, float]:
+    """Mean and sd of the lowest of ``k`` MAEs drawn without replacement from ``maes`` (exact).
+
+    With the MAEs sorted ascending, ``m_(1) <= ... <= m_(n)``, the lowest of a random
+    k-subset is ``m_(i)`` with probability ``C(n - i, k - 1) / C(n, k)``.
+    """
+    m = np.sort(np.asarray(maes, dtype=np.float64)[np.isfinite(np.asarray(maes, dtype=np.float64))])
+    n = m.size
+    if n == 0 or k < 1:
+        return math.nan, math.nan
+    k = min(k, n)
+    total = math.comb(n, k)
+    p = np.array([math.comb(n - i, k - 1) / total for i in range(1, n + 1)])
+    mean = float((p * m).sum())
+    return mean, float(math.sqrt(max(0.0, (p * (m - mean) ** 2).sum())))
+
+
+def decision_view(scores, maes, *, direction: int, ks=(1, 3, 5)) -> list[dict]:
+    """Picking the top ``k`` architectures by a score: the best trained MAE among them, against all and chance.
+
+    Returns
+    -------
+    list of dict
+        Per ``k``: ``picked_best`` (lowest trained MAE among the k best by the score),
+        ``best`` (lowest of all), ``random_mean``/``random_sd`` (the lowest of k picked at
+        random, :func:`expected_best_of_random`), ``n``.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(maes, dtype=np.float64)
+    ok = np.isfinite(s) & np.isfinite(y)
+    s, y = s[ok], y[ok]
+    out = []
+    order = np.argsort(-direction * s, kind="stable")
+    for k in ks:
+        if y.size == 0:
+            out.append(dict(k=k, picked_best=math.nan, best=math.nan, random_mean=math.nan, random_sd=math.nan, n=0))
+            continue
+        kk = min(k, y.size)
+        rm, rs = expected_best_of_random(y, kk)
+        out.append(dict(k=k, picked_best=float(y[order[:kk]].min()), best=float(y.min()), random_mean=rm,
+                        random_sd=rs, n=int(y.size)))
+    return out
+
+
+def noise_ceiling(first, second, *, boot: int = 1000, seed: int = 0) -> dict:
+    """How well one training's MAE ranks the architectures by another training's (same architectures).
+
+    ``first[i]`` and ``second[i]`` are two trainings (different seeds) of architecture ``i``.
+    Returns Spearman and Kendall with bootstrap intervals: no training-free score can rank
+    the architectures by trained error better than the trainer ranks them against itself.
+    """
+    out = {}
+    for method in ("spearman", "kendall"):
+        v, lo, hi, n = bootstrap_correlation(first, second, method, boot=boot, seed=seed)
+        out[method] = v
+        out[f"{method}_low"], out[f"{method}_high"] = lo, hi
+        out["n"] = n
+    return out
+
+
+def baseline_maes(split, look_back: int) -> dict:
+    """One-step test MAEs of trivial predictors on the test windows a trained network is judged on.
+
+    ``zero`` predicts 0; ``train_mean`` the training part's mean target; ``persistence``
+    the last input value (only when the inputs are the targets, else nan).
+    """
+    te = split.test_windows(look_back)
+    y = te.y.astype(np.float64)
+    mean = split.train.targets.mean(axis=0)
+    out = {"zero": float(np.abs(y).mean()), "train_mean": float(np.abs(y - mean).mean())}
+    out["persistence"] = (float(np.abs(y - te.X[:, -1, :].astype(np.float64)).mean()) if split.recursive_ok
+                          else math.nan)
+    return out
