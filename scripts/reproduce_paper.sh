@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
 # Reproduce the paper's validation (Tables 1-4): screen, train, report.  See docs/REPRODUCING.md.
 #
-# Usage: bash scripts/reproduce_paper.sh small|full|eunite
-#   small   the three studies (1, 2, 3 layers) scaled for a 2-core laptop (< 45 min):
-#           PER_STUDY random architectures of each paper space, epochs 1,10,100; report in docs/report-small/
+# Usage: bash scripts/reproduce_paper.sh small|full|eunite [--docs]
+#   small   the three studies (1, 2, 3 layers) scaled for a 2-core laptop: PER_STUDY (40) random
+#           architectures of each paper space trained with the paper trainer (batch 5) for epochs 1,10,100,
+#           plus the modern trainer with 2 repeats on ROBUST (20) of them (the noise ceiling)
 #   full    the paper's sizes: every architecture of the three spaces screened, 100 trained per study,
-#           epochs 1,10,100,1000; report in docs/report-full/ (days on a laptop, hours on a big machine)
+#           epochs 1,10,100,1000 (days on a laptop, hours on a big machine)
 #   eunite  a real series at the small scale: EUNITE daily maximum load (min-max scaled), trained on
 #           1997-1998 and tested on January 1999; a 1-layer and a 2-layer study of PER_STUDY (20) random
-#           rows each, epochs 1,10,100; report in docs/report-eunite/ (~15 min)
+#           rows each, epochs 1,10,100
+# Everything goes to runs/<mode>/ (database, notes, report/); --docs (or DOCS=1) also refreshes the
+# committed report in docs/report-<mode>/, so a newcomer's run leaves the working tree clean.
 #
-# Environment overrides (any mode): PER_STUDY, EPOCHS, JOBS, MEASURE (Table 4 architectures),
-# MEASURE_EPOCHS, SEED, DB (results database), OUT (report folder), SCREEN_SAMPLE (full: screen a random
-# subset of each space instead of all of it).  Reruns resume: finished rows and trainings are kept.
+# Environment overrides (any mode): PER_STUDY, ROBUST (architectures per study for the modern trainer; 0 =
+# none), EPOCHS, JOBS, MEASURE (Table 4 architectures), MEASURE_EPOCHS, SEED, DB (results database), OUT
+# (report folder), SCREEN_SAMPLE (full: screen a random subset of each space instead of all of it).
+# Reruns resume: finished rows and trainings are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-}"
 case "$mode" in
   small|full|eunite) ;;
-  *) echo "usage: bash scripts/reproduce_paper.sh small|full|eunite" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/reproduce_paper.sh small|full|eunite [--docs]" >&2; exit 2 ;;
 esac
+DOCS="${DOCS:-0}"
+if [ "${2:-}" = "--docs" ]; then DOCS=1; elif [ -n "${2:-}" ]; then
+  echo "usage: bash scripts/reproduce_paper.sh small|full|eunite [--docs]" >&2; exit 2
+fi
 
 bash scripts/setup.sh dev
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
@@ -33,15 +41,13 @@ SEED="${SEED:-0}"
 
 case "$mode" in
   small)
-    PER_STUDY="${PER_STUDY:-30}"; EPOCHS="${EPOCHS:-1,10,100}"; MEASURE="${MEASURE:-3}"
-    DB="${DB:-runs/small/results.sqlite}"; OUT="${OUT:-docs/report-small}" ;;
+    PER_STUDY="${PER_STUDY:-40}"; ROBUST="${ROBUST:-20}"; EPOCHS="${EPOCHS:-1,10,100}"; MEASURE="${MEASURE:-3}" ;;
   full)
-    PER_STUDY="${PER_STUDY:-100}"; EPOCHS="${EPOCHS:-1,10,100,1000}"; MEASURE="${MEASURE:-5}"
-    DB="${DB:-runs/full/results.sqlite}"; OUT="${OUT:-docs/report-full}" ;;
+    PER_STUDY="${PER_STUDY:-100}"; ROBUST="${ROBUST:-50}"; EPOCHS="${EPOCHS:-1,10,100,1000}"; MEASURE="${MEASURE:-5}" ;;
   eunite)
-    PER_STUDY="${PER_STUDY:-20}"; EPOCHS="${EPOCHS:-1,10,100}"; MEASURE="${MEASURE:-2}"
-    DB="${DB:-runs/eunite/results.sqlite}"; OUT="${OUT:-docs/report-eunite}" ;;
+    PER_STUDY="${PER_STUDY:-20}"; ROBUST="${ROBUST:-10}"; EPOCHS="${EPOCHS:-1,10,100}"; MEASURE="${MEASURE:-2}" ;;
 esac
+DB="${DB:-runs/$mode/results.sqlite}"; OUT="${OUT:-runs/$mode/report}"
 MEASURE_EPOCHS="${MEASURE_EPOCHS:-${EPOCHS##*,}}"
 mkdir -p "$(dirname "$DB")" "$OUT"
 notes="$(dirname "$DB")/notes-$mode.md"
@@ -66,9 +72,16 @@ if [ "$mode" = eunite ]; then
   step "screen EUNITE 2-layer study (7-31 units per layer, look-back 1,7,14,30; $PER_STUDY random rows)" \
     mae screen --units 7:31 --layers 2 --look-back 1,7,14,30 --sample "$PER_STUDY" "${model[@]}" \
       "${series[@]}" "${sampling[@]}" --db "$DB" --quiet --top 0
-  step "validate EUNITE (all screened rows, epochs $EPOCHS, $JOBS jobs)" \
-    mae validate --db "$DB" --pick all --epochs "$EPOCHS" --seed "$SEED" --jobs "$JOBS" \
-      "${series[@]}" --test-csv data/eunite-testing.csv
+  for d in 1 2; do
+    step "validate EUNITE ${d}-layer study (paper trainer, $PER_STUDY architectures, epochs $EPOCHS, $JOBS jobs)" \
+      mae validate --db "$DB" --depth "$d" --pick all --epochs "$EPOCHS" --seed "$SEED" --jobs "$JOBS" \
+        --trainer paper "${series[@]}" --test-csv data/eunite-testing.csv --quiet
+    if [ "$ROBUST" -gt 0 ]; then
+      step "validate EUNITE ${d}-layer study (modern trainer, 2 repeats, $ROBUST architectures)" \
+        mae validate --db "$DB" --depth "$d" --pick "$ROBUST" --epochs "$EPOCHS" --seed "$SEED" --jobs "$JOBS" \
+          --trainer modern --repeats 2 "${series[@]}" --test-csv data/eunite-testing.csv --quiet
+    fi
+  done
   cat > "$notes" <<EOF
 **Series**: EUNITE 2001 daily maximum load (\`MaxLoads\` of \`data/eunite-training.csv\`, 730 days of
 1997-1998), min-max scaled to [0, 1] with the training part's minimum and maximum. **Test**: the 31 days of
@@ -77,8 +90,9 @@ history from the end of 1998. **Model**: the paper's LSTM (Keras 2 \`hard_sigmoi
 head and truncation bounds [0, 1], as the reference implementation on [0, 1]-scaled series. **Studies**:
 one layer of 1-100 units, and two layers of 7-31 units each, at look-back 1, 7, 14 or 30 days; $PER_STUDY
 rows of each picked at random (seed $SEED), sampled with 100 Normal(0, 1) weight samples on the training
-part, all trained (reference trainer settings) for epochs $EPOCHS. The paper has no EUNITE table: the
-columns are ours only.
+part, all trained with the paper trainer (Adam 5e-5, batch 5, dropout 0.3, early stopping) for epochs
+$EPOCHS, and $ROBUST of them with the modern trainer (Adam 1e-3, batch 32, shuffled), twice each with
+different seeds (the noise ceiling). The paper has no EUNITE table: the columns are ours only.
 EOF
   paper_flag=--no-paper
   title="Validation on a real series: EUNITE daily maximum load ($PER_STUDY architectures per study, epochs $EPOCHS)"
@@ -96,9 +110,17 @@ else
       mae screen --space "paper-${d}layer" "${subset[@]}" "${sampling[@]}" --db "$DB" --quiet --top 0
   done
   for d in 1 2 3; do
-    step "validate the ${d}-layer study ($PER_STUDY architectures, epochs $EPOCHS, $JOBS jobs)" \
-      mae validate --db "$DB" --depth "$d" --pick "$PER_STUDY" --epochs "$EPOCHS" --seed "$SEED" --jobs "$JOBS"
+    step "validate the ${d}-layer study (paper trainer, $PER_STUDY architectures, epochs $EPOCHS, $JOBS jobs)" \
+      mae validate --db "$DB" --depth "$d" --pick "$PER_STUDY" --epochs "$EPOCHS" --seed "$SEED" --jobs "$JOBS" \
+        --trainer paper --quiet
   done
+  if [ "$ROBUST" -gt 0 ]; then
+    for d in 1 2 3; do
+      step "validate the ${d}-layer study (modern trainer, 2 repeats, $ROBUST architectures)" \
+        mae validate --db "$DB" --depth "$d" --pick "$ROBUST" --epochs "$EPOCHS" --seed "$SEED" --jobs "$JOBS" \
+          --trainer modern --repeats 2 --quiet
+    done
+  fi
   if [ "$mode" = small ]; then
     scale="**Scale (small)**: each study screens $PER_STUDY architecture x look-back rows drawn at random (seed $SEED)
 from the paper's space (\`paper-1layer\`: 1-100 units x look-back 1-30; \`paper-2layer\`/\`paper-3layer\`: 7-31
@@ -113,9 +135,12 @@ $PER_STUDY architectures per study picked at random (seed $SEED) and trained for
 t in [0, 100) (1000 points) and tested on the next 200 points, t in [100, 120) (one-step windows whose
 history reaches back into the training part). **Sampling** on the training part: 100 Normal(0, 1) weight
 samples, threshold 0.01, truncation bounds [0, 2], the paper's model (LSTM with Keras 2 \`hard_sigmoid\`
-gates, \`tanh\` head). **Training**: the reference implementation's trainer (Adam 5e-5, MSE, dropout 0.3
-after each LSTM layer, batch 512, last 30 % of the training windows for early stopping with patience 50 and
-min_delta 1e-4, best weights kept), Keras seed $SEED; each network trained once, its test MAE recorded at each budget.
+gates, \`tanh\` head). **Training**: the paper trainer (the reference implementation's: Adam 5e-5, MSE,
+dropout 0.3 after each LSTM layer, last 30 % of the training windows for early stopping with patience 50 and
+min_delta 1e-4, best weights kept; **batch 5**, see docs/REPRODUCING.md), Keras seed $SEED, each network
+trained once and its test MAE recorded at each budget; and, as a robustness check, the modern trainer
+(Adam 1e-3, batch 32, shuffled, no dropout, early stopping with patience 20) on $ROBUST architectures per
+study, twice each with seeds $SEED and $((SEED + 1)) (the noise ceiling).
 
 $scale
 EOF
@@ -136,3 +161,9 @@ step "report (Table 4: $MEASURE architectures, $MEASURE_EPOCHS epochs)" \
 # Rewrite the report with the timing in its notes (no new measurements).
 mae report --db "$DB" --out "$OUT" --title "$title" --notes "$notes.full" "$paper_flag" >/dev/null
 echo "report: $OUT/README.md (database $DB); total $(( $(date +%s) - t_all )) s" >&2
+if [ "$DOCS" = 1 ]; then
+  rm -rf "docs/report-$mode"
+  mkdir -p "docs/report-$mode"
+  cp "$OUT"/* "docs/report-$mode/"
+  echo "refreshed docs/report-$mode/ from $OUT" >&2
+fi

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -185,7 +186,9 @@ def _train_one(task: dict, split: TrainTestSplit | None = None, threads: int | N
     threads = threads or _WORKER.get("threads")
     r = train(split, Architecture(**task["arch"]), look_back=task["look_back"], epochs=task["epochs"],
               seed=task["seed"], settings=TrainSettings(**task["settings"]), recursive=task["recursive"],
-              threads=threads)
+              threads=threads, keep_model=bool(task.get("save")))
+    if task.get("save"):
+        r.model.save(task["save"])
     return {"sampling_id": task["sampling_id"], "seed": task["seed"], "budgets": [vars(b) for b in r.budgets],
             "stopped_epoch": r.stopped_epoch, "seconds": r.seconds, "threads": threads}
 
@@ -228,6 +231,52 @@ def _test_rows(db, split: TrainTestSplit, picked, settings_row) -> dict:
                 upper=float(settings_row.upper), fit=str(settings_row.fit), init=str(settings_row.init),
                 seed=int(settings_row.sweep_seed), workers=1)
     return {tuple(r): int(i) for r, i in zip(df[list(KEY_COLUMNS)].itertuples(index=False), df["id"])}
+
+
+def train_rows(store, split: TrainTestSplit, rows, *, budgets, settings: TrainSettings, seeds=(0,), jobs: int = 1,
+               threads: int = 1, test_ids: dict | None = None, test_mode: str = "one-step", save_dir=None,
+               progress=None) -> int:
+    """Train screened rows (a DataFrame of :func:`candidates`) with every seed; store each as it finishes.
+
+    Rows already stored for every budget (same data, settings and seed) are skipped.  With
+    ``save_dir``, each trained Keras model is saved there as ``<sampling id>-seed<seed>.keras``.
+    Returns the number of trainings run now.
+    """
+    skey, tkey = split_key(split), settings.key()
+    ids = [int(i) for i in rows["id"]]
+    tasks = []
+    for s in seeds:
+        done = store.trained_budgets(ids, split_key=skey, train_key=tkey, seed=s)
+        tasks += [{
+            "sampling_id": int(r.id), "arch": Architecture.from_row(r).to_dict(),
+            "look_back": int(r.look_back), "epochs": tuple(budgets), "seed": int(s), "settings": settings.to_dict(),
+            "recursive": split.recursive_ok,
+            "label": f"{r.cell}[{r.units}] lb={r.look_back}" + (f" seed {s}" if len(seeds) > 1 else ""),
+            "save": None if save_dir is None else str(Path(save_dir) / f"{int(r.id)}-seed{int(s)}.keras"),
+        } for r in rows.itertuples() if not set(budgets) <= done.get(int(r.id), set())]
+    split_json = json.dumps({**split.to_dict(), "spec": split.spec}, sort_keys=True)
+    settings_json = json.dumps(settings.to_dict(), sort_keys=True)
+    labels = {(t["sampling_id"], t["seed"]): t["label"] for t in tasks}
+    test_ids = test_ids or {}
+    n_done = 0
+    results = _run(tasks, split, jobs=jobs, threads=threads)
+    with sigterm_raises():
+        try:
+            for result in results:
+                store.add_trained(_trained_rows(result, skey=skey, tkey=tkey, seed=result["seed"],
+                                                max_epochs=max(budgets), split_json=split_json,
+                                                settings_json=settings_json,
+                                                test_sampling_id=test_ids.get(result["sampling_id"])))
+                n_done += 1
+                if progress is not None:
+                    last = result["budgets"][-1]
+                    mae = last["test_mae"] if test_mode == "one-step" else last["test_mae_recursive"]
+                    label = labels[(result["sampling_id"], result["seed"])]
+                    progress(n_done, len(tasks), f"{label}: test MAE {mae:.4f} after {last['epochs']} epochs "
+                                                 f"({result['seconds']:.1f} s)")
+        finally:
+            results.close()  # stops the training processes at once when interrupted
+    return len(tasks)
 
 
 def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,100", seed: int = 0,
@@ -324,41 +373,14 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
                         zip(picked["id"], picked[list(KEY_COLUMNS)].itertuples(index=False))}
             store.link_test_rows({k: v for k, v in test_ids.items() if v is not None}, split_key=skey)
         ids = [int(i) for i in picked["id"]]
-        tasks = []
-        for rep in range(repeats):
-            done = store.trained_budgets(ids, split_key=skey, train_key=tkey, seed=seed + rep)
-            tasks += [{
-                "sampling_id": int(r.id), "arch": Architecture.from_row(r).to_dict(),
-                "look_back": int(r.look_back), "epochs": budgets, "seed": seed + rep, "settings": settings.to_dict(),
-                "recursive": split.recursive_ok,
-                "label": f"{r.cell}[{r.units}] lb={r.look_back}" + (f" seed {seed + rep}" if repeats > 1 else ""),
-            } for r in picked.itertuples() if not set(budgets) <= done.get(int(r.id), set())]
-        split_json = json.dumps({**split.to_dict(), "spec": split.spec}, sort_keys=True)
-        settings_json = json.dumps(settings.to_dict(), sort_keys=True)
-        labels = {(t["sampling_id"], t["seed"]): t["label"] for t in tasks}
-        n_done = 0
-        results = _run(tasks, split, jobs=jobs, threads=threads)
-        with sigterm_raises():
-            try:
-                for result in results:
-                    store.add_trained(_trained_rows(result, skey=skey, tkey=tkey, seed=result["seed"],
-                                                    max_epochs=budgets[-1],
-                                                    split_json=split_json, settings_json=settings_json,
-                                                    test_sampling_id=test_ids.get(result["sampling_id"])))
-                    n_done += 1
-                    if progress is not None:
-                        last = result["budgets"][-1]
-                        mae = last["test_mae"] if test_mode == "one-step" else last["test_mae_recursive"]
-                        label = labels[(result["sampling_id"], result["seed"])]
-                        progress(n_done, len(tasks), f"{label}: test MAE {mae:.4f} after "
-                                                     f"{last['epochs']} epochs ({result['seconds']:.1f} s)")
-            finally:
-                results.close()  # stops the training processes at once when interrupted
+        n_tasks = train_rows(store, split, picked, budgets=budgets, settings=settings,
+                             seeds=range(seed, seed + repeats), jobs=jobs, threads=threads, test_ids=test_ids,
+                             test_mode=test_mode, progress=progress)
     finally:
         store.close()
     out = joined(db, sampling_ids=ids, split_key=skey, train_key=tkey, sample_on=sample_on)
     out = out[out.epochs.isin(budgets) & out.seed.isin(range(seed, seed + repeats))].reset_index(drop=True)
-    out.attrs.update(trained=len(tasks), skipped=len(picked) * repeats - len(tasks), settings_id=sid,
+    out.attrs.update(trained=n_tasks, skipped=len(picked) * repeats - n_tasks, settings_id=sid,
                      seconds=time.perf_counter() - t0, trainer=settings.trainer(), repeats=repeats)
     return out
 
