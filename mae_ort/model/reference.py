@@ -12,7 +12,7 @@ import numpy as np
 
 from .architecture import Architecture
 
-__all__ = ["activation", "predict", "maes"]
+__all__ = ["activation", "hidden_states", "predict", "maes"]
 
 
 def activation(name: str):
@@ -27,21 +27,11 @@ def activation(name: str):
     }[name]
 
 
-def predict(arch: Architecture, X: np.ndarray, weights: list[np.ndarray], *, dtype=np.float64) -> np.ndarray:
-    """Predictions of every weight sample.
+def _layers(arch: Architecture, X: np.ndarray, weights: list[np.ndarray], dtype):
+    """Yield the hidden states of each recurrent layer in turn, shape (S, N, LB, H_k).
 
-    Parameters
-    ----------
-    arch : Architecture
-    X : array of shape (N, LB, n_in)
-    weights : list of arrays of shape (S, *shape)
-        In the order of ``arch.weight_shapes``.
-    dtype : numpy dtype
-        The precision of the whole computation.
-
-    Returns
-    -------
-    ndarray of shape (S, N, n_out)
+    The one implementation of the cells, shared by :func:`predict` and
+    :func:`hidden_states`; a layer's states are the next layer's input sequence.
     """
     a, ra = activation(arch.activation), activation(arch.recurrent_activation)
     X = np.asarray(X, dtype=dtype)
@@ -70,8 +60,55 @@ def predict(arch: Architecture, X: np.ndarray, weights: list[np.ndarray], *, dty
             else:
                 h = a(xt @ K + h @ U + b[:, None, :])
             out[:, :, t, :] = h
+        yield out
         seq = out
-    Wd, bd = W[-2], W[-1]
+
+
+def hidden_states(arch: Architecture, X: np.ndarray, weights: list[np.ndarray], *,
+                  dtype=np.float64) -> list[np.ndarray]:
+    """Hidden states ``h_t`` of every recurrent layer at every time step, for every weight sample.
+
+    The same computation as :func:`predict` (one shared implementation of the
+    cells): the Dense head applied to ``hidden_states(...)[-1][:, :, -1, :]``
+    gives :func:`predict`'s predictions.
+
+    Parameters
+    ----------
+    arch : Architecture
+    X : array of shape (N, LB, n_in)
+    weights : list of arrays of shape (S, *shape)
+        In the order of ``arch.weight_shapes``.
+    dtype : numpy dtype
+        The precision of the whole computation.
+
+    Returns
+    -------
+    list of ndarray
+        One array per layer, first to last, of shape (S, N, LB, H_k): the state
+        after step ``t = 0 ... LB-1`` (the zero initial state is not included).
+    """
+    return list(_layers(arch, X, weights, dtype))
+
+
+def predict(arch: Architecture, X: np.ndarray, weights: list[np.ndarray], *, dtype=np.float64) -> np.ndarray:
+    """Predictions of every weight sample.
+
+    Parameters
+    ----------
+    arch : Architecture
+    X : array of shape (N, LB, n_in)
+    weights : list of arrays of shape (S, *shape)
+        In the order of ``arch.weight_shapes``.
+    dtype : numpy dtype
+        The precision of the whole computation.
+
+    Returns
+    -------
+    ndarray of shape (S, N, n_out)
+    """
+    for seq in _layers(arch, X, weights, dtype):  # keeps one layer's states at a time
+        pass
+    Wd, bd = (np.asarray(w, dtype=dtype) for w in weights[-2:])
     return activation(arch.head_activation)(seq[:, :, -1, :] @ Wd + bd[:, None, :])
 
 
