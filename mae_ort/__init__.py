@@ -19,6 +19,7 @@ from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, 
 from .model.architecture import PRESETS, Architecture
 from .results.store import open_store
 from .sampling.sampler import Init, Sampler, SamplingResult, sample
+from .sampling.scores import scores
 from .screening.sweep import screen
 
 try:
@@ -45,8 +46,10 @@ __all__ = [
     "prepare",
     "read_csv",
     "sample",
+    "scores",
     "screen",
     "sine",
+    "train_top",
     "windows",
 ]
 
@@ -59,3 +62,13 @@ def from_keras(model):
     from .model.keras_interop import from_keras as _from_keras
 
     return _from_keras(model)
+
+
+def train_top(db, split=None, **options):
+    """Train the ``k`` best screened rows of ``db`` by a score and keep the best network.
+
+    See :func:`mae_ort.study.winners.train_top`; needs the ``keras`` extra.
+    """
+    from .study.winners import train_top as _train_top
+
+    return _train_top(db, split, **options)

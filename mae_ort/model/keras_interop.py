@@ -23,7 +23,7 @@ from .._checks import check_int
 from ..errors import InvalidParameterError, MaeOrtError, RuntimeUnavailableError
 from .architecture import ACTIVATIONS, Architecture
 
-__all__ = ["KerasModel", "keras_activation", "hard_sigmoid_keras2", "to_keras", "from_keras"]
+__all__ = ["KerasModel", "keras_activation", "hard_sigmoid_keras2", "custom_objects", "to_keras", "from_keras"]
 
 #: Keras layer class names of the recurrent cells, by mae-ort cell name.
 _LAYER_OF_CELL = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
@@ -53,6 +53,14 @@ def _keras():
             f"mae-ort needs Keras 3 (found {keras.__version__}): Keras 2 means something else by 'hard_sigmoid'"
         )
     return keras
+
+
+def custom_objects() -> dict:
+    """What ``keras.models.load_model`` needs to read a model saved by mae-ort (its Keras 2 gate function).
+
+    >>> model = keras.models.load_model("best.keras", custom_objects=custom_objects())  # doctest: +SKIP
+    """
+    return {"hard_sigmoid_keras2": hard_sigmoid_keras2}
 
 
 def hard_sigmoid_keras2(x):

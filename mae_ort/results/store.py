@@ -759,7 +759,7 @@ class SQLiteStore(Store):
                  "test_sampling_id", "split_key", "train_key", "seed", "train_settings", "split"]
         scols = ["id AS scored_id", "units", "depth", "look_back", "cell", "activation", "recurrent_activation",
                  "head_activation", "mean", "sd", "p", "log_p", "log_p_exact", "n_nonfinite", "n_outside",
-                 "seconds AS sample_seconds", "maes"]
+                 "seconds AS sample_seconds", "seed AS sample_seed", "maes"]
         gcols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "settings_id"]
         sql = ("SELECT " + ", ".join(f"t.{c}" for c in tcols) + ", " + ", ".join(f"s.{c}" for c in scols) + ", "
                + ", ".join(f"g.{c}" for c in gcols)

@@ -3,7 +3,7 @@ the decision view of picking the top k by a score, and the trivial baselines of 
 
 Pure functions of arrays and DataFrames (no I/O).  A *score* is a column computed without
 training (``log_p``, ``mean``, ``hidden_cov``...); its *direction* says which way is
-"better" (:data:`DIRECTIONS`): ``+1`` when a larger score should mean a lower trained
+"better" (:func:`direction`): ``+1`` when a larger score should mean a lower trained
 error, ``-1`` when a smaller one should.  A score that works therefore correlates
 *negatively* with the trained MAE after multiplying by its direction.
 """
@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 __all__ = [
-    "DIRECTIONS",
+    "direction",
     "METHODS",
     "correlation",
     "bootstrap_correlation",
@@ -25,12 +25,16 @@ __all__ = [
     "baseline_maes",
 ]
 
-#: Score -> direction (+1: larger should train better; -1: smaller should).
-DIRECTIONS: dict[str, int] = {
-    "log_p": +1, "log_p_exact": +1, "log_p_floored": +1, "log_p_mle": +1,
-    "mean": -1, "sd": +1, "mae_min": -1, "mae_q05": -1, "mae_q10": -1,
-    "params": +1, "hidden_cov": +1, "hidden_cov_l1": +1, "hidden_cov_l2": +1, "hidden_cov_l3": +1, "naswot": +1,
-}
+def direction(name: str) -> int:
+    """+1 when a larger score should train better, -1 when a smaller one should.
+
+    From the one table of scores, :data:`mae_ort.sampling.scores.SCORES`; every ``log_p``
+    variant (floored, exact, mle) points like ``log_p``.
+    """
+    from ..sampling.scores import HIGHER, describe
+
+    base = "log_p" if name.startswith("log_p") else name
+    return +1 if describe(base).direction == HIGHER else -1
 
 #: Correlation methods.
 METHODS = ("pearson", "spearman", "kendall")

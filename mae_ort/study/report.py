@@ -499,8 +499,9 @@ PAPER_SETTINGS = {"cell": "lstm", "activation": "tanh", "recurrent_activation": 
 #: Scores of the report, in table order: column -> label.  ``log_p`` is the canonical (exact,
 #: log-space) value; ``log_p_floored`` the reference implementation's (kept in the CSV).
 SCORES = {
-    "log_p": "log p", "mean": "Mean", "sd": "Sd", "mae_min": "min MAE", "mae_q05": "MAE q5", "mae_q10": "MAE q10",
-    "log_p_mle": "log p (mle)", "params": "parameters", "hidden_cov": "hidden covariance", "naswot": "NASWOT",
+    "log_p": "log p", "mean": "Mean", "sd": "Sd", "min": "min MAE", "q05": "MAE q5", "q10": "MAE q10",
+    "log_p_mle": "log p (mle)", "hidden_cov": "hidden covariance (layer 1)", "naswot": "activation patterns (NASWOT)",
+    "n_weights": "parameters",
 }
 
 
@@ -519,34 +520,50 @@ def paper_mismatch(df) -> list[str]:
     return out
 
 
-def score_frame(df, *, mae: str = "test_mae"):
+def score_frame(df, *, mae: str = "test_mae", forward: bool = True):
     """One row per trained architecture, trainer and budget, with every score and the trained MAE.
 
-    Scores: from the stored MAEs (``log_p`` exact, ``log_p_floored``, ``log_p_mle``, ``mean``,
-    ``sd``, the minimum and the 5th/10th percentiles), the parameter count, and any extra
-    score columns present (``hidden_cov``, ``naswot``).  Repeated trainings (several seeds)
-    are averaged into ``mae`` and counted in ``repeats``; ``mae_first``/``mae_second`` keep
-    the first two (for the noise ceiling).
+    Scores (:data:`mae_ort.sampling.scores.SCORES`): from the stored MAEs (``log_p`` exact,
+    ``log_p_floored``, ``log_p_mle``, ``mean``, ``sd``, ``min``, ``q05``, ``q10``), the parameter
+    count and, with ``forward``, the scores of one extra forward pass of the row's first weight
+    sample (``hidden_cov``, ``hidden_cov_l{k}``, ``naswot``), computed by
+    :func:`mae_ort.sampling.scores.scores_of` on the training part the row was sampled on.
+    Repeated trainings (several seeds) are averaged into ``mae`` and counted in ``repeats``;
+    ``mae_first``/``mae_second`` keep the first two (for the noise ceiling).
     """
+    from ..data import split_from_spec
     from ..model.architecture import Architecture
+    from ..sampling.scores import scores_of
+    from ..sampling.settings import SamplingSettings
 
     f = add_fits(df)
     f["log_p_floored"] = f["log_p"]
     f["log_p"] = f["log_p_exact"]
-    q = []
-    for m in f["maes"]:
-        x = np.asarray([np.nan if v is None else v for v in (m if m is not None else [])], dtype=np.float64)
-        x = x[np.isfinite(x)]
-        q.append((x.min(), *np.quantile(x, [0.05, 0.10])) if x.size else (np.nan, np.nan, np.nan))
-    f[["mae_min", "mae_q05", "mae_q10"]] = np.asarray(q, dtype=np.float64).reshape(-1, 3)
+    extra: dict[int, dict] = {}
+    splits: dict[str, object] = {}
+    for r in f.drop_duplicates("scored_id").itertuples():
+        arch = Architecture.from_row(r)
+        maes = np.asarray([np.nan if v is None else v for v in r.maes], dtype=np.float64)
+        settings = SamplingSettings(samples=len(maes), threshold=r.threshold, lower=r.lower, upper=r.upper,
+                                    fit=r.fit, init=r.init, seed=int(r.sample_seed))
+        spec = (json.loads(r.split) or {}).get("spec") or {}
+        key = json.dumps(spec, sort_keys=True)
+        if key not in splits:
+            splits[key] = split_from_spec(spec) if spec else None
+        split = splits[key]
+        names = ["min", "q05", "q10", "n_weights"] + (["hidden_cov", "naswot"] if forward and split else [])
+        names += [f"hidden_cov_l{k}" for k in range(2, arch.depth + 1)] if forward and split else []
+        if split is not None:
+            win = split.train_windows(int(r.look_back))
+            sc = scores_of(arch, win, maes, settings=settings, which=names)
+        else:  # a split built by hand: the MAE scores only
+            from ..data import Windows
 
-    def widths(split_json):
-        spec = (json.loads(split_json) or {}).get("spec") or {}
-        n_in = len(spec.get("input") or [0]) if spec.get("kind") == "csv" else 1
-        n_out = len(spec.get("target") or spec.get("input") or [0]) if spec.get("kind") == "csv" else 1
-        return n_in, n_out
-
-    f["params"] = [float(Architecture.from_row(r).n_weights(*widths(r.split))) for r in f.itertuples()]
+            win = Windows(np.zeros((1, int(r.look_back), 1), np.float32), np.zeros((1, 1), np.float32))
+            sc = scores_of(arch, win, maes, settings=settings, which=["min", "q05", "q10", "n_weights"])
+        extra[int(r.scored_id)] = dict(sc)
+    for name in sorted({k for d in extra.values() for k in d}):
+        f[name] = [extra[int(i)].get(name, np.nan) for i in f.scored_id]
     f["trainer"] = [_trainer_name(t) for t in f.train_settings]
     keys = ["trainer", "train_key", "depth", "epochs", "sampling_id"]
     f = f.sort_values(keys + ["seed"]).reset_index(drop=True)
@@ -595,7 +612,7 @@ def evidence(sf, *, scores=None, boot: int = 1000, seed: int = 0):
     """
     import pandas as pd
 
-    from .evidence import DIRECTIONS, bootstrap_correlation
+    from .evidence import bootstrap_correlation, direction
 
     scores = [c for c in (scores or SCORES) if c in sf.columns and np.isfinite(sf[c].to_numpy(dtype=float)).any()]
     rows = []
@@ -603,7 +620,7 @@ def evidence(sf, *, scores=None, boot: int = 1000, seed: int = 0):
         y = g["mae"].to_numpy(dtype=float)
         for s in scores:
             x = g[s].to_numpy(dtype=float)
-            d = DIRECTIONS.get(s, +1)
+            d = direction(s)
             base = dict(trainer=trainer, depth=int(depth), epochs=int(epochs), score=s)
             for method in ("pearson", "spearman", "kendall"):
                 v, lo, hi, n = bootstrap_correlation(x, y, method, boot=boot, seed=seed)
@@ -626,13 +643,13 @@ def decisions(sf, *, scores=None, ks=(1, 3, 5)):
     """The decision view of every score (see :func:`mae_ort.study.evidence.decision_view`), long form."""
     import pandas as pd
 
-    from .evidence import DIRECTIONS, decision_view
+    from .evidence import decision_view, direction
 
     scores = [c for c in (scores or SCORES) if c in sf.columns and np.isfinite(sf[c].to_numpy(dtype=float)).any()]
     rows = []
     for (trainer, depth, epochs), g in sf.groupby(["trainer", "depth", "epochs"], sort=True):
         for s in scores:
-            for d in decision_view(g[s], g["mae"], direction=DIRECTIONS.get(s, +1), ks=ks):
+            for d in decision_view(g[s], g["mae"], direction=direction(s), ks=ks):
                 rows.append(dict(trainer=trainer, depth=int(depth), epochs=int(epochs), score=s, **d))
     return pd.DataFrame(rows)
 
@@ -918,12 +935,12 @@ def scatter_scores(g, path, *, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .evidence import DIRECTIONS, correlation
+    from .evidence import correlation, direction
 
     budgets = sorted(set(int(e) for e in g.epochs))
     big = g[g.epochs == budgets[-1]]
     cands = [s for s in SCORES if s in g.columns and s != "log_p" and np.isfinite(big[s].to_numpy(dtype=float)).any()]
-    best = min(cands, key=lambda s: np.nan_to_num(correlation(big[s], big.mae) * DIRECTIONS.get(s, 1), nan=9.0)) \
+    best = min(cands, key=lambda s: np.nan_to_num(correlation(big[s], big.mae) * direction(s), nan=9.0)) \
         if cands else None
     shown = ["log_p"] + ([best] if best else [])
     fig, axes = plt.subplots(len(shown), len(budgets), figsize=(3.2 * len(budgets) + 0.8, 2.6 * len(shown) + 0.6),

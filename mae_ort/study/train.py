@@ -291,9 +291,37 @@ class TrainResult:
 
 # -- Keras pieces ----------------------------------------------------------------------
 def _keras():
+    """Keras for training, imported quietly: TensorFlow's native start-up lines (oneDNN, absl) go to
+    /dev/null while it loads, and its Python loggers keep to errors (no retracing chatter)."""
+    import sys
+
     from ..model.keras_interop import _keras as keras_import
 
-    return keras_import()
+    if "keras" in sys.modules:
+        return keras_import()
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved = None
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:  # no file descriptor 2 (an embedded interpreter): import as it is
+        saved = None
+    try:
+        keras = keras_import()
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+    import logging
+
+    for name in ("tensorflow", "absl", "keras"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    return keras
 
 
 def build_model(arch: Architecture, *, look_back: int, n_in: int, n_out: int, settings: TrainSettings | None = None,

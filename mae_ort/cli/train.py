@@ -1,0 +1,70 @@
+"""The ``train`` command: train the k best screened rows by a score and save the best network."""
+
+from __future__ import annotations
+
+import click
+
+from .._progress import Progress
+from ..errors import Interrupted
+from ..study.train import TRAINERS
+from ..study.winners import RANK_BY
+from .options import build_split, series_options
+from .study import model_filter_options
+
+__all__ = ["COMMANDS", "train_command"]
+
+
+@click.command("train")
+@click.option("--db", required=True, help="The results database with screened rows.")
+@click.option("--top", "k", type=int, default=5, show_default=True, help="How many of the best rows to train.")
+@click.option("--by", type=click.Choice(RANK_BY), default="log_p", show_default=True,
+              help="The score that ranks the rows (log p, p and sd: larger first; mean MAE: smaller first).")
+@click.option("--trainer", type=click.Choice(list(TRAINERS)), default="paper", show_default=True,
+              help="Named trainer (see mae-ort validate --help).")
+@click.option("--epochs", default="100", show_default=True,
+              help="Epoch budgets; the best network is judged at the largest.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Keras seed of every training.")
+@click.option("--out", default=None,
+              help="Folder for the trained models: models/, best.keras, best.onnx (trained weights as initializers).")
+@click.option("--settings", "settings_id", default=None, help="Sampling settings id (or prefix), when several.")
+@click.option("--depth", default=None, help="Only rows of these depths, e.g. 2 or 1:3.")
+@click.option("--look-back", "look_back", default=None, help="Only rows of these look-backs.")
+@series_options
+@click.option("--test-csv", default=None, help="Test data file (same columns; scaled like the --csv training data).")
+@click.option("--test-points", type=int, default=None,
+              help="Sine: test points after the 1000 training points [200]; CSV: test on its last N rows.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Training processes.")
+@click.option("--threads", type=int, default=None, help="Threads per training [cores // jobs].")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+@model_filter_options
+def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, look_back, csv_path, input_cols,
+                  target_cols, scale, test_csv, test_points, jobs, threads, quiet, preset, cell, activation,
+                  recurrent_activation, head_activation):
+    """Train the best screened architectures by a training-free score; save the best as .keras and .onnx."""
+    from ..screening.space import parse_ints
+    from ..study.validation import model_filter
+    from ..study.winners import train_top
+
+    split = build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points)
+    model = model_filter(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                         head_activation=head_activation)
+    progress = Progress("train", unit="trainings", enabled=not quiet, tty=False, every=0)
+    try:
+        res = train_top(db, split, k=k, by=by, trainer=trainer, epochs=epochs, seed=seed, out=out, jobs=jobs,
+                        threads=threads, settings_id=settings_id,
+                        depth=list(parse_ints(depth, "depth", "train")) if depth else None,
+                        look_back=list(parse_ints(look_back, "look_back", "train")) if look_back else None,
+                        model=model, progress=progress)
+    except KeyboardInterrupt as e:
+        click.echo(f"interrupted: finished trainings are stored in {db}; rerun the same command to resume", err=True)
+        if isinstance(e, Interrupted):
+            raise SystemExit(128 + e.signum) from None
+        raise
+    click.echo(res.table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+    b = res.best
+    click.echo(f"best: {b['model']} look_back={b['look_back']}: test MAE {b['test_mae']:.6g} ({res.seconds:.1f} s)")
+    for kind, path in res.paths.items():
+        click.echo(f"wrote {kind}: {path}")
+
+
+COMMANDS = (("train", train_command),)

@@ -1,0 +1,185 @@
+"""From a ranking to a trained network: train the k best screened rows by a score and keep the best.
+
+:func:`train_top` takes the ``k`` rows of a database that a training-free score ranks first,
+trains them with a named trainer (in parallel jobs, resumable: trained rows are stored
+beside the sampling rows as :func:`mae_ort.study.validation.validate` stores them), and,
+with ``out``, saves every trained Keras model and the best one both as ``best.keras`` and
+as a plain ONNX inference graph ``best.onnx`` (its trained weights as initializers; it runs
+on onnxruntime alone and is checked against Keras' ``predict`` when written).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._checks import check_int, check_option, check_seed
+from .._system import default_threads
+from ..data import TrainTestSplit, sine_split
+from ..errors import DataError, InvalidParameterError
+from ..model.architecture import Architecture
+from ..results.store import open_store
+from .evidence import direction
+from .train import TrainSettings, parse_epochs
+from .validation import candidates, joined, split_key, train_rows
+
+__all__ = ["RANK_BY", "TopResult", "train_top"]
+
+#: Stored columns a ranking may use.
+RANK_BY = ("log_p", "log_p_exact", "mean", "sd", "p")
+
+
+@dataclass
+class TopResult:
+    """The outcome of :func:`train_top`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        The k rows, best score first: architecture (``model`` as one readable column),
+        look-back, the score, the trained test MAE at the largest budget, ``sampling_id``.
+    best : dict
+        The row of the lowest trained test MAE.
+    paths : dict
+        ``{"keras": Path, "onnx": Path, "models": Path}`` when ``out`` was given.
+    seconds : float
+    """
+
+    table: object
+    best: dict
+    paths: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = "log_p", trainer: str = "paper",
+              settings: TrainSettings | None = None, epochs="100", seed: int = 0, out=None, jobs: int = 1,
+              threads: int | None = None, settings_id: str | None = None, depth=None, look_back=None,
+              model: dict | None = None, progress=None) -> TopResult:
+    """Train the ``k`` best screened rows of ``db`` by a score; keep the best trained network.
+
+    Parameters
+    ----------
+    db : str or Path
+        A results database with screened rows.
+    split : TrainTestSplit, optional
+        Training and test data (default: the paper's sine); the rows ranked are those
+        screened on its training part.
+    k : int
+        How many rows to train.
+    by : {'log_p', 'log_p_exact', 'mean', 'sd', 'p'}
+        The ranking score (its direction from :data:`mae_ort.sampling.scores.SCORES`).
+    trainer, settings
+        The named trainer (:data:`mae_ort.study.train.TRAINERS`) or explicit settings.
+    epochs : str or sequence of int
+        Epoch budgets; the best is judged at the largest.
+    seed : int
+        Keras seed of every training.
+    out : str or Path, optional
+        A folder: ``models/`` (every trained model), ``best.keras`` and ``best.onnx``.
+    jobs, threads
+        Training processes and threads each.
+    settings_id, depth, look_back, model
+        Which screened rows compete (see :func:`mae_ort.study.validation.candidates`).
+    progress : callable, optional
+        ``progress(done, total, message)`` after each training.
+
+    Returns
+    -------
+    TopResult
+
+    Raises
+    ------
+    MaeOrtError
+        Bad parameters, no screened rows, ``k`` larger than the stored rows, an ``out``
+        folder that cannot be written (checked before training).
+    """
+    caller = "train_top"
+    t0 = time.perf_counter()
+    split = split or sine_split()
+    k = check_int(k, "k", caller, low=1)
+    by = check_option(by, "by", caller, RANK_BY)
+    budgets = parse_epochs(epochs, caller)
+    seed = check_seed(seed, "seed", caller)
+    settings = settings or TrainSettings.preset(trainer)
+    jobs = check_int(jobs, "jobs", caller, low=1)
+    threads = max(1, default_threads() // jobs) if threads is None else check_int(threads, "threads", caller, low=1)
+    out_dir = None
+    if out is not None:
+        out_dir = Path(out)
+        try:
+            (out_dir / "models").mkdir(parents=True, exist_ok=True)
+            probe = out_dir / ".mae-ort-write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise DataError(f"cannot write to the output folder {str(out_dir)!r}: {e.strerror or e}") from e
+    cand = candidates(db, split, settings_id=settings_id, depth=depth, look_back=look_back, model=model)
+    if k > len(cand):
+        raise InvalidParameterError(f"The 'k' parameter of {caller} (--top) asks for {k} rows; the database holds "
+                                    f"{len(cand)} matching screened row(s)")
+    sign = direction("log_p" if by == "p" else by)
+    order = cand.sort_values(by, ascending=sign < 0, na_position="last", kind="stable")
+    top = order.head(k).reset_index(drop=True)
+    with open_store(str(db), create=False) as store:
+        train_rows(store, split, top, budgets=budgets, settings=settings, seeds=(seed,), jobs=jobs, threads=threads,
+                   save_dir=None if out_dir is None else out_dir / "models", progress=progress)
+    trained = joined(db, sampling_ids=[int(i) for i in top.id], split_key=split_key(split),
+                     train_key=settings.key(), seed=seed)
+    last = trained[trained.epochs == max(budgets)].set_index("sampling_id")
+    table = top[["id", "units", "look_back", by]].rename(columns={"id": "sampling_id"})
+    table.insert(0, "rank", range(1, len(table) + 1))
+    table.insert(1, "model", [Architecture.from_row(r).describe() for r in top.itertuples()])
+    table["test_mae"] = [float(last.test_mae.get(int(i), np.nan)) for i in table.sampling_id]
+    if "test_mae_recursive" in last:
+        table["test_mae_recursive"] = [float(last.test_mae_recursive.get(int(i), np.nan)) for i in table.sampling_id]
+    best = table.sort_values("test_mae", kind="stable").iloc[0].to_dict()
+    paths = {}
+    if out_dir is not None:
+        paths = _save_best(out_dir, best, top, split, settings, budgets, seed, threads)
+    return TopResult(table=table, best=best, paths=paths, seconds=time.perf_counter() - t0)
+
+
+def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: int, threads: int) -> dict:
+    """``best.keras`` (copied from ``models/``, or trained again in this process when a resumed run lacks
+    it) and ``best.onnx``, checked against Keras' ``predict`` on the test windows."""
+    from ..model.keras_interop import custom_objects, from_keras
+    from ..runtimes.inference import save_inference_model
+    from .train import _keras, train
+
+    sid = int(best["sampling_id"])
+    row = top[top.id == sid].iloc[0]
+    arch = Architecture.from_row(row)
+    look_back = int(row.look_back)
+    saved = out_dir / "models" / f"{sid}-seed{seed}.keras"
+    keras = _keras()
+    if saved.exists():
+        model = keras.models.load_model(saved, compile=False, custom_objects=custom_objects())
+    else:
+        model = train(split, arch, look_back=look_back, epochs=budgets, seed=seed, settings=settings,
+                      threads=threads, keep_model=True).model
+        model.save(saved)
+    shutil.copyfile(saved, out_dir / "best.keras")
+    km = from_keras(model)
+    te = split.test_windows(look_back)
+    onnx_path = save_inference_model(km.arch, look_back, [w[0] for w in km.weights], out_dir / "best.onnx",
+                                     n_in=te.n_in, n_out=te.n_out)
+    import onnxruntime as ort
+
+    got = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(["y_pred"], {"X": te.X})[0]
+    want = np.asarray(model.predict_on_batch(te.X), dtype=np.float32).reshape(got.shape)
+    err = float(np.max(np.abs(got - want)))
+    if not err <= 1e-4 * max(1.0, float(np.max(np.abs(want)))):
+        raise RuntimeError(f"the ONNX graph of the best network differs from Keras' predict by {err:g}")
+    (out_dir / "best.json").write_text(json.dumps({**{k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+                                                        for k, v in best.items()},
+                                                   "look_back": look_back, "architecture": arch.to_dict(),
+                                                   "trainer": settings.trainer(), "settings": settings.to_dict(),
+                                                   "epochs": list(budgets), "seed": seed,
+                                                   "onnx_max_abs_diff_vs_keras": err}, indent=2, default=str))
+    return {"keras": out_dir / "best.keras", "onnx": onnx_path, "models": out_dir / "models",
+            "json": out_dir / "best.json"}

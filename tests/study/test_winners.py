@@ -1,0 +1,65 @@
+"""train_top / mae-ort train: the k best rows by a score trained, the best saved as .keras and plain ONNX."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mae_ort.cli import main
+from mae_ort.data import sine_split
+from mae_ort.errors import InvalidParameterError
+
+pytest.importorskip("keras")
+
+SPLIT = sine_split(120, 20)
+
+
+@pytest.fixture
+def db(tmp_path):
+    from mae_ort.screening import grid, screen
+
+    path = tmp_path / "r.sqlite"
+    screen(grid(units="2:4", layers="1", look_back="1,3", preset="paper"), SPLIT.train, store=str(path),
+           samples=10, workers=1)
+    return path
+
+
+def test_train_top_trains_the_best_by_log_p_and_saves_a_runnable_onnx(db, tmp_path):
+    import onnxruntime as ort
+
+    from mae_ort.results import open_store
+    from mae_ort.study.winners import train_top
+
+    with open_store(db) as st:
+        df = st.frame()
+    want = list(df.sort_values("log_p", ascending=False).id[:2])
+    res = train_top(db, SPLIT, k=2, epochs="2", out=tmp_path / "best")
+    assert list(res.table.sampling_id) == want and list(res.table["rank"]) == [1, 2]
+    assert res.best["test_mae"] == pytest.approx(res.table.test_mae.min())
+    assert res.paths["keras"].stat().st_size > 0 and (tmp_path / "best" / "models").is_dir()
+    sess = ort.InferenceSession(str(res.paths["onnx"]), providers=["CPUExecutionProvider"])
+    te = SPLIT.test_windows(int(res.best["look_back"]))
+    pred = sess.run(["y_pred"], {"X": te.X})[0]
+    assert pred.shape == te.y.shape
+    # its test MAE is the stored one (the ONNX graph computes the trained network)
+    assert float(np.mean(np.abs(pred - te.y))) == pytest.approx(res.best["test_mae"], abs=1e-5)
+    again = train_top(db, SPLIT, k=2, epochs="2")  # resumes: nothing trained again, same answer
+    assert list(again.table.test_mae) == list(res.table.test_mae)
+
+
+def test_train_top_refuses_more_rows_than_stored(db):
+    from mae_ort.study.winners import train_top
+
+    with pytest.raises(InvalidParameterError, match="asks for 99 rows; the database holds 6"):
+        train_top(db, SPLIT, k=99)
+
+
+def test_cli_train_is_one_line_on_bad_input(capsys, tmp_path):
+    from mae_ort.screening import grid, screen
+
+    db = tmp_path / "sine.sqlite"
+    screen(grid(units="2:3", layers="1", look_back="1", preset="paper"), sine_split().train, store=str(db), samples=5,
+           workers=1)
+    code = main(["train", "--db", str(db), "--top", "99"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--top" in err
