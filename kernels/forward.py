@@ -46,7 +46,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-__all__ = ["forward_maes", "warmup", "activate", "activate_array", "ACTIVATION_CODES", "CELL_CODES", "choose_block"]
+__all__ = ["forward_maes", "forward_maes_group", "warmup", "activate", "activate_array", "ACTIVATION_CODES", "CELL_CODES",
+           "choose_block"]
 
 #: Activation names and their integer codes in the kernels.
 ACTIVATION_CODES = {
@@ -282,83 +283,53 @@ def _broadcast_rows(z, nrows, R, v):
 # the fused kernel
 # ---------------------------------------------------------------------------------
 @njit(cache=True, fastmath=_FM, error_model="numpy")
-def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, ract, hact, R, want_pred, pred):
-    """All steps of all layers, the head and the summed |error| of one block of windows.
+def _layer_step(t, cell, act, ract, Wk, B, B1, ioff, d, H, Z1, Zh1, C1, coff, R):
+    """One time step of one layer: its input, a row of ones and its own state are rows
+    ``ioff ..`` of ``B`` (``[x; 1; h]``); the new state overwrites ``h`` (rows ``ioff + d + 1 ..``).
 
-    ``Wp[s]`` holds sample ``s``'s weights packed: per layer ``k`` at ``woff[k]`` the
-    rows ``[K; b; U]`` ((d + 1 + H) x gH; GRU: ``[K; b_in; U; b_rec]``, (d + H + 2) x 3H),
-    then the head kernel (H, n_out) at ``hoff_w`` followed by its bias (n_out).
-
-    The state buffer ``B`` holds the rows ``[x; 1; h_0; 1; h_1; ...; h_last; 1]`` for
-    the block's windows: layer ``k`` reads its input, a row of ones and its own state
-    as one contiguous slice, so a step is the single product ``[K; b; U]^T @ [x; 1; h]``
-    with the bias included (GRU: ``[K; b_in]^T @ [x; 1]`` and ``[U; b_rec]^T @ [h; 1]``).
+    ``Wk`` is the layer's packed ``[K; b; U]`` ((d + 1 + H) x gH; GRU ``[K; b_in; U; b_rec]``,
+    (d + H + 2) x 3H); ``C1[coff * R ..]`` its LSTM cell state.
     """
-    depth = units.shape[0]
-    n_in = Xt.shape[1]
-    LB = Xt.shape[0]
     g = 4 if cell == 0 else (3 if cell == 1 else 1)
-    w = Wp[s]
+    gh = g * H
+    HR = H * R
+    hoff = ioff + d + 1  # first row of this layer's state
+    Zk = Z1[:gh * R].reshape((gh, R))
+    if cell == 1:
+        np.dot(Wk[:d + 1].T, B[ioff:ioff + d + 1], Zk)
+        if t == 0:  # h = 0: the recurrent product is its bias
+            _broadcast_rows(Zh1, gh, R, Wk[d + H + 1])
+        else:
+            np.dot(Wk[d + 1:].T, B[hoff:hoff + H + 1], Zh1[:gh * R].reshape((gh, R)))
+        _gru_pre_zr(Z1, Zh1, 2 * HR)
+        _act_inplace(ract, Z1, 0, 2 * HR)
+        _gru_pre_h(Z1, Zh1, HR)
+        _act_inplace(act, Z1, 2 * HR, HR)
+        _gru_out(Z1, B1, hoff * R, HR)
+    else:
+        if t == 0:  # h = 0: skip the recurrent half
+            np.dot(Wk[:d + 1].T, B[ioff:ioff + d + 1], Zk)
+        else:
+            np.dot(Wk.T, B[ioff:ioff + d + 1 + H], Zk)
+        if cell == 0:
+            _act_inplace(ract, Z1, 0, 2 * HR)
+            _act_inplace(act, Z1, 2 * HR, HR)
+            _act_inplace(ract, Z1, 3 * HR, HR)
+            _lstm_cell_out(act, Z1, C1, coff * R, B1, hoff * R, HR)
+        else:
+            _act_inplace(act, Z1, 0, HR)
+            _copy(Z1, B1, hoff * R, HR)
 
-    total_h = 0
-    max_gh = 1
-    for k in range(depth):
-        total_h += units[k]
-        max_gh = max(max_gh, g * units[k])
-    nrows = n_in + total_h + depth + 1
-    B1 = np.zeros(nrows * R, dtype=np.float32)
-    B = B1.reshape((nrows, R))
-    one_row = n_in
-    for k in range(depth + 1):
-        B[one_row] = _ONE
-        if k < depth:
-            one_row += units[k] + 1
-    C1 = np.zeros(total_h * R if cell == 0 else 1, dtype=np.float32)
-    Z1 = np.empty(max_gh * R, dtype=np.float32)
-    Zh1 = np.empty(max_gh * R if cell == 1 else 1, dtype=np.float32)
 
-    for t in range(LB):
-        B[:n_in] = Xt[t, :, n0:n0 + R]
-        ioff = 0  # first row of this layer's input
-        coff = 0
-        d = n_in
-        for k in range(depth):
-            H = units[k]
-            gh = g * H
-            HR = H * R
-            hoff = ioff + d + 1  # first row of this layer's state
-            Zk = Z1[:gh * R].reshape((gh, R))
-            if cell == 1:
-                Wk = w[woff[k]:woff[k] + (d + H + 2) * gh].reshape((d + H + 2, gh))
-                np.dot(Wk[:d + 1].T, B[ioff:ioff + d + 1], Zk)
-                if t == 0:  # h = 0: the recurrent product is its bias
-                    _broadcast_rows(Zh1, gh, R, Wk[d + H + 1])
-                else:
-                    np.dot(Wk[d + 1:].T, B[hoff:hoff + H + 1], Zh1[:gh * R].reshape((gh, R)))
-                _gru_pre_zr(Z1, Zh1, 2 * HR)
-                _act_inplace(ract, Z1, 0, 2 * HR)
-                _gru_pre_h(Z1, Zh1, HR)
-                _act_inplace(act, Z1, 2 * HR, HR)
-                _gru_out(Z1, B1, hoff * R, HR)
-            else:
-                Wk = w[woff[k]:woff[k] + (d + 1 + H) * gh].reshape((d + 1 + H, gh))
-                if t == 0:  # h = 0: skip the recurrent half
-                    np.dot(Wk[:d + 1].T, B[ioff:ioff + d + 1], Zk)
-                else:
-                    np.dot(Wk.T, B[ioff:ioff + d + 1 + H], Zk)
-                if cell == 0:
-                    _act_inplace(ract, Z1, 0, 2 * HR)
-                    _act_inplace(act, Z1, 2 * HR, HR)
-                    _act_inplace(ract, Z1, 3 * HR, HR)
-                    _lstm_cell_out(act, Z1, C1, coff * R, B1, hoff * R, HR)
-                else:
-                    _act_inplace(act, Z1, 0, HR)
-                    _copy(Z1, B1, hoff * R, HR)
-            ioff = hoff
-            coff += H
-            d = H
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _packed_rows(cell, d, H):
+    """Rows of a layer's packed weights."""
+    return d + H + 2 if cell == 1 else d + 1 + H
 
-    # Dense head on the last layer's state: rows [ioff, ioff + d) of B.
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _head_error(w, hoff_w, d, n_out, B1, ioff, R, hact, y, n0, nvalid, s, want_pred, pred):
+    """The Dense head on the state rows ``[ioff, ioff + d)`` and the summed |error| of the valid windows."""
     Wd = w[hoff_w:hoff_w + d * n_out].reshape((d, n_out))
     bd = w[hoff_w + d * n_out:hoff_w + d * n_out + n_out]
     P = np.empty(n_out * R, dtype=np.float32)
@@ -380,6 +351,150 @@ def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, r
             for o in range(n_out):
                 pred[s, n0 + l, o] = P[o * R + l]
     return err
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _state_buffer(n_in, units, R):
+    """The rows ``[x; 1; h_0; 1; h_1; ...; h_last; 1]`` of a block (the ones rows set)."""
+    depth = units.shape[0]
+    total_h = 0
+    for k in range(depth):
+        total_h += units[k]
+    nrows = n_in + total_h + depth + 1
+    B1 = np.zeros(nrows * R, dtype=np.float32)
+    B = B1.reshape((nrows, R))
+    one_row = n_in
+    for k in range(depth + 1):
+        B[one_row] = _ONE
+        if k < depth:
+            one_row += units[k] + 1
+    return B1, B
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, ract, hact, R, want_pred, pred):
+    """All steps of all layers, the head and the summed |error| of one block of windows.
+
+    ``Wp[s]`` holds sample ``s``'s weights packed: per layer ``k`` at ``woff[k]`` the
+    rows ``[K; b; U]`` ((d + 1 + H) x gH; GRU: ``[K; b_in; U; b_rec]``, (d + H + 2) x 3H),
+    then the head kernel (H, n_out) at ``hoff_w`` followed by its bias (n_out).
+
+    The state buffer ``B`` holds the rows ``[x; 1; h_0; 1; h_1; ...; h_last; 1]`` for
+    the block's windows: layer ``k`` reads its input, a row of ones and its own state
+    as one contiguous slice, so a step is the single product ``[K; b; U]^T @ [x; 1; h]``
+    with the bias included (GRU: ``[K; b_in]^T @ [x; 1]`` and ``[U; b_rec]^T @ [h; 1]``).
+    """
+    depth = units.shape[0]
+    n_in = Xt.shape[1]
+    LB = Xt.shape[0]
+    g = 4 if cell == 0 else (3 if cell == 1 else 1)
+    w = Wp[s]
+    total_h = 0
+    max_gh = 1
+    for k in range(depth):
+        total_h += units[k]
+        max_gh = max(max_gh, g * units[k])
+    B1, B = _state_buffer(n_in, units, R)
+    C1 = np.zeros(total_h * R if cell == 0 else 1, dtype=np.float32)
+    Z1 = np.empty(max_gh * R, dtype=np.float32)
+    Zh1 = np.empty(max_gh * R if cell == 1 else 1, dtype=np.float32)
+
+    for t in range(LB):
+        B[:n_in] = Xt[t, :, n0:n0 + R]
+        ioff = 0  # first row of this layer's input
+        coff = 0
+        d = n_in
+        for k in range(depth):
+            H = units[k]
+            Wk = w[woff[k]:woff[k] + _packed_rows(cell, d, H) * g * H].reshape((_packed_rows(cell, d, H), g * H))
+            _layer_step(t, cell, act, ract, Wk, B, B1, ioff, d, H, Z1, Zh1, C1, coff, R)
+            ioff = ioff + d + 1
+            coff += H
+            d = H
+    return _head_error(w, hoff_w, d, n_out, B1, ioff, R, hact, y, n0, nvalid, s, want_pred, pred)
+
+
+@njit(cache=True, fastmath=_FM, error_model="numpy")
+def _run_group_task(s, n0, nvalid, Xt, y, Wp, units, woff, Wl, last_units, loff, lhoff, n_out, cell, act, ract,
+                    hact, R, out):
+    """One block of windows of a group of architectures that share all layers but the last.
+
+    The shared layers (``units``, packed in ``Wp[s]`` at ``woff``) run once over every step;
+    their last layer's output sequence is kept (LB x d x R, small); then each variant ``v``
+    runs its own last layer (``last_units[v]`` units, packed in ``Wl[s]`` at ``loff[v]``, its
+    head at ``lhoff[v]``) on that sequence and its head.  Every product and element-wise pass
+    is the one :func:`_run_task` runs for that architecture alone, in the same order, so the
+    MAEs are the same to the bit.  ``out[v]`` receives variant ``v``'s summed |error|.
+    """
+    depth = units.shape[0]
+    n_in = Xt.shape[1]
+    LB = Xt.shape[0]
+    g = 4 if cell == 0 else (3 if cell == 1 else 1)
+    w = Wp[s]
+    wl = Wl[s]
+    d = n_in
+    total_h = 0
+    max_gh = 1
+    for k in range(depth):
+        total_h += units[k]
+        max_gh = max(max_gh, g * units[k])
+        d = units[k]
+    V = last_units.shape[0]
+    for v in range(V):
+        max_gh = max(max_gh, g * last_units[v])
+    Z1 = np.empty(max_gh * R, dtype=np.float32)
+    Zh1 = np.empty(max_gh * R if cell == 1 else 1, dtype=np.float32)
+    seq = np.empty((LB, d, R), dtype=np.float32)
+    if depth > 0:
+        B1, B = _state_buffer(n_in, units, R)
+        C1 = np.zeros(total_h * R if cell == 0 else 1, dtype=np.float32)
+        for t in range(LB):
+            B[:n_in] = Xt[t, :, n0:n0 + R]
+            ioff = 0
+            coff = 0
+            dk = n_in
+            for k in range(depth):
+                H = units[k]
+                Wk = w[woff[k]:woff[k] + _packed_rows(cell, dk, H) * g * H].reshape((_packed_rows(cell, dk, H),
+                                                                                      g * H))
+                _layer_step(t, cell, act, ract, Wk, B, B1, ioff, dk, H, Z1, Zh1, C1, coff, R)
+                ioff = ioff + dk + 1
+                coff += H
+                dk = H
+            seq[t] = B[ioff:ioff + d]
+    else:
+        for t in range(LB):
+            seq[t] = Xt[t, :, n0:n0 + R]
+    one = np.ones(1, dtype=np.int64)
+    no_pred = np.empty((1, 1, 1), dtype=np.float32)
+    for v in range(V):
+        H = last_units[v]
+        lu = one * H
+        Bv1, Bv = _state_buffer(d, lu, R)
+        Cv = np.zeros(H * R if cell == 0 else 1, dtype=np.float32)
+        Wk = wl[loff[v]:loff[v] + _packed_rows(cell, d, H) * g * H].reshape((_packed_rows(cell, d, H), g * H))
+        for t in range(LB):
+            Bv[:d] = seq[t]
+            _layer_step(t, cell, act, ract, Wk, Bv, Bv1, 0, d, H, Z1, Zh1, Cv, 0, R)
+        out[v] = _head_error(wl, lhoff[v], H, n_out, Bv1, d + 1, R, hact, y, n0, nvalid, s, False, no_pred)
+
+
+@njit(parallel=True, cache=True, error_model="numpy")
+def _group_kernel(Xt, y, Wp, units, woff, Wl, last_units, loff, lhoff, cell, act, ract, hact, R, partial):
+    V, S, nblocks = partial.shape
+    N = y.shape[0]
+    n_out = y.shape[1]
+    for task in prange(S * nblocks):
+        s = task // nblocks
+        blk = task - s * nblocks
+        n0 = blk * R
+        nvalid = min(R, N - n0)
+        Rt = min(R, ((nvalid + 7) // 8) * 8)
+        out = np.empty(V, dtype=np.float64)
+        _run_group_task(s, n0, nvalid, Xt, y, Wp, units, woff, Wl, last_units, loff, lhoff, n_out, cell, act, ract,
+                        hact, Rt, out)
+        for v in range(V):
+            partial[v, s, blk] = out[v]
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
@@ -490,21 +605,7 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
     weights = [_as_f32(w, f"weights[{i}]") for i, w in enumerate(weights)]
     depth = (len(weights) - 2) // 3
     S = weights[0].shape[0] if weights[0].ndim >= 1 else -1
-    g = _GATES[cell]
-    units = []
-    d = n_in
-    for k in range(depth):
-        K, U, b = weights[3 * k:3 * k + 3]
-        if U.ndim != 3 or U.shape[2] != g * U.shape[1] or U.shape[1] < 1:
-            raise ValueError(f"forward_maes: layer {k} recurrent kernel must have shape (S, H, {g}H), got {U.shape}.")
-        H = U.shape[1]
-        bshape = (S, 2, 3 * H) if cell == "gru" else (S, g * H)
-        for arr, shape, what in ((K, (S, d, g * H), "kernel"), (U, (S, H, g * H), "recurrent kernel"),
-                                 (b, bshape, "bias")):
-            if arr.shape != shape:
-                raise ValueError(f"forward_maes: layer {k} {what} must have shape {shape}, got {arr.shape}.")
-        units.append(H)
-        d = H
+    units, d = _check_layers(weights, depth, cell, S, n_in, "forward_maes")
     Wd, bd = weights[-2], weights[-1]
     if Wd.shape != (S, d, n_out) or bd.shape != (S, n_out):
         raise ValueError(f"forward_maes: head kernel/bias must have shapes {(S, d, n_out)} and {(S, n_out)}, "
@@ -513,22 +614,7 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
         maes = np.empty(0, dtype=np.float64)
         return (maes, np.empty((0, N, n_out), dtype=np.float32)) if predictions else maes
 
-    # Pack every sample's weights into one row: per layer [K; b; U] (GRU: [K; b_in; U;
-    # b_rec]), then the head kernel and bias (see _run_task).
-    Wp = np.empty((S, sum(w.size // S for w in weights)), dtype=np.float32)
-    parts = []
-    woff = []
-    for k in range(depth):
-        K, U, b = weights[3 * k:3 * k + 3]
-        woff.append(sum(p.size // S for p in parts))
-        parts += [K, b[:, 0], U, b[:, 1]] if cell == "gru" else [K, b, U]
-    hoff_w = sum(p.size // S for p in parts)
-    pos = 0
-    for p in parts + [Wd, bd]:
-        n = p.size // S
-        Wp[:, pos:pos + n] = p.reshape(S, n)
-        pos += n
-
+    Wp, woff, hoff_w = _pack(weights, depth, cell, S)
     R = choose_block(cell, n_in, units, N, block)
     nblocks = -(-N // R)
     Xt = np.zeros((LB, n_in, nblocks * R), dtype=np.float32)
@@ -541,6 +627,119 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
                     bool(predictions), pred, partial)
     maes = partial.sum(axis=1) / float(N * n_out)
     return (maes, pred) if predictions else maes
+
+
+def _pack(weights, depth, cell, S):
+    """Every sample's weights in one row: per layer ``[K; b; U]`` (GRU: ``[K; b_in; U; b_rec]``), then
+    whatever follows the layers (the head kernel and bias); returns the rows, the layers' offsets and the
+    offset of what follows."""
+    parts = []
+    woff = []
+    for k in range(depth):
+        K, U, b = weights[3 * k:3 * k + 3]
+        woff.append(sum(p.size // S for p in parts))
+        parts += [K, b[:, 0], U, b[:, 1]] if cell == "gru" else [K, b, U]
+    hoff_w = sum(p.size // S for p in parts)
+    parts += list(weights[3 * depth:])
+    Wp = np.empty((S, max(1, sum(p.size // S for p in parts))), dtype=np.float32)
+    pos = 0
+    for p in parts:
+        n = p.size // S
+        Wp[:, pos:pos + n] = p.reshape(S, n)
+        pos += n
+    return Wp, woff, hoff_w
+
+
+def _check_layers(weights, depth, cell, S, d, where):
+    g = _GATES[cell]
+    units = []
+    for k in range(depth):
+        K, U, b = weights[3 * k:3 * k + 3]
+        if U.ndim != 3 or U.shape[2] != g * U.shape[1] or U.shape[1] < 1:
+            raise ValueError(f"{where}: layer {k} recurrent kernel must have shape (S, H, {g}H), got {U.shape}.")
+        H = U.shape[1]
+        bshape = (S, 2, 3 * H) if cell == "gru" else (S, g * H)
+        for arr, shape, what in ((K, (S, d, g * H), "kernel"), (U, (S, H, g * H), "recurrent kernel"),
+                                 (b, bshape, "bias")):
+            if arr.shape != shape:
+                raise ValueError(f"{where}: layer {k} {what} must have shape {shape}, got {arr.shape}.")
+        units.append(H)
+        d = H
+    return units, d
+
+
+def forward_maes_group(X, y, shared, variants, *, cell, activation, recurrent_activation, head_activation,
+                       block=None):
+    """MAEs of architectures that share every layer but the last, for every weight sample.
+
+    Parameters
+    ----------
+    X, y
+        As :func:`forward_maes`.
+    shared : list of float32 arrays (S, *shape)
+        The shared layers' weights (3 per layer, Keras order); empty for one-layer architectures.
+    variants : list of lists of float32 arrays (S, *shape)
+        Per architecture, its last layer's kernel, recurrent kernel and bias, then its head
+        kernel and bias.
+    cell, activation, recurrent_activation, head_activation, block
+        As :func:`forward_maes`.
+
+    Returns
+    -------
+    maes : float64 array (V, S)
+        Row ``v`` equals ``forward_maes`` of ``shared + variants[v]`` exactly (same products,
+        same order), computed with the shared layers run once per block of windows.
+    """
+    cell_code = _code(cell, CELL_CODES, "cell")
+    act = _code(activation, ACTIVATION_CODES, "activation")
+    ract = _code(recurrent_activation, ACTIVATION_CODES, "recurrent_activation")
+    hact = _code(head_activation, ACTIVATION_CODES, "head_activation")
+    X = _as_f32(X, "X")
+    y = _as_f32(y, "y")
+    if X.ndim != 3 or y.ndim != 2 or y.shape[0] != X.shape[0]:
+        raise ValueError(f"forward_maes_group: 'X' (N, LB, n_in) and 'y' (N, n_out) do not fit: {X.shape}, {y.shape}.")
+    N, LB, n_in = X.shape
+    n_out = y.shape[1]
+    if len(shared) % 3 != 0 or not variants or any(len(v) != 5 for v in variants):
+        raise ValueError("forward_maes_group: 'shared' must hold 3 arrays per layer and every variant 5 arrays.")
+    shared = [_as_f32(w, "shared") for w in shared]
+    variants = [[_as_f32(w, "variants") for w in v] for v in variants]
+    S = variants[0][0].shape[0]
+    depth = len(shared) // 3
+    units, d = _check_layers(shared, depth, cell, S, n_in, "forward_maes_group")
+    last = []
+    for v in variants:
+        (H,), _ = _check_layers(v[:3], 1, cell, S, d, "forward_maes_group")
+        if v[3].shape != (S, H, n_out) or v[4].shape != (S, n_out):
+            raise ValueError(f"forward_maes_group: head kernel/bias must have shapes {(S, H, n_out)} and "
+                             f"{(S, n_out)}, got {v[3].shape} and {v[4].shape}.")
+        last.append(H)
+    maes = np.empty((len(variants), S), dtype=np.float64)
+    if S == 0:
+        return maes
+    Wp, woff, _ = _pack(shared, depth, cell, S) if depth else (np.zeros((S, 1), np.float32), [], 0)
+    i64 = np.int64
+    # The block size of each architecture alone decides its products' shapes: run one kernel per block size.
+    by_block: dict[int, list[int]] = {}
+    for i, H in enumerate(last):
+        by_block.setdefault(choose_block(cell, n_in, units + [H], N, block), []).append(i)
+    for R, idx in by_block.items():
+        packs = [_pack(variants[i][:3] + variants[i][3:], 1, cell, S) for i in idx]
+        loff, lhoff, pos = [], [], 0
+        for Wv, _, h in packs:
+            loff.append(pos)
+            lhoff.append(pos + h)
+            pos += Wv.shape[1]
+        Wl = np.concatenate([Wv for Wv, _, _ in packs], axis=1)
+        nblocks = -(-N // R)
+        Xt = np.zeros((LB, n_in, nblocks * R), dtype=np.float32)
+        Xt[:, :, :N] = X.transpose(1, 2, 0)
+        partial = np.empty((len(idx), S, nblocks), dtype=np.float64)
+        _group_kernel(Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff if woff else [0], dtype=i64)[:depth],
+                      Wl, np.asarray([last[i] for i in idx], dtype=i64), np.asarray(loff, dtype=i64),
+                      np.asarray(lhoff, dtype=i64), i64(cell_code), i64(act), i64(ract), i64(hact), i64(R), partial)
+        maes[idx] = partial.sum(axis=2) / float(N * n_out)
+    return maes
 
 
 def warmup() -> None:

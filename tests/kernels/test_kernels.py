@@ -403,3 +403,37 @@ def test_choose_block_keeps_blas_single_threaded():
                 d = h
             assert 1 <= r <= 64
     assert kf.choose_block("lstm", 1, (7,), 5) == 8
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("prefix", [(), (5,), (4, 6)])
+def test_group_kernel_equals_each_architecture_alone_exactly(cell, prefix):
+    """Shared layers run once per block; every variant's MAEs equal its own forward_maes to the bit."""
+    from mae_ort.kernels.forward import forward_maes_group
+
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((37, 6, 2)).astype(np.float32)
+    y = rng.standard_normal((37, 1)).astype(np.float32)
+    S = 5
+    kw = dict(cell=cell, activation="tanh", recurrent_activation="hard_sigmoid_keras2", head_activation="linear")
+    archs = [Architecture(prefix + (c,), **kw) for c in (3, 8)]
+    full = [[rng.standard_normal((S,) + sh).astype(np.float32) for _, sh in a.weight_shapes(2, 1)] for a in archs]
+    for f in full[1:]:
+        f[:3 * len(prefix)] = full[0][:3 * len(prefix)]
+    alone = np.array([forward_maes(X, y, f, **kw) for f in full])
+    group = forward_maes_group(X, y, full[0][:3 * len(prefix)], [f[3 * len(prefix):] for f in full], **kw)
+    np.testing.assert_array_equal(group, alone)
+    ref = np.array([reference.maes(a, X, y, f) for a, f in zip(archs, full)])
+    np.testing.assert_allclose(group, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_group_kernel_refuses_mismatched_weights():
+    from mae_ort.kernels.forward import forward_maes_group
+
+    X = np.zeros((4, 2, 1), np.float32)
+    y = np.zeros((4, 1), np.float32)
+    w = [np.zeros((2, 1, 4), np.float32), np.zeros((2, 1, 4), np.float32), np.zeros((2, 4), np.float32),
+         np.zeros((2, 2, 1), np.float32), np.zeros((2, 1), np.float32)]
+    with pytest.raises(ValueError, match="head kernel"):
+        forward_maes_group(X, y, [], [w], cell="lstm", activation="tanh", recurrent_activation="sigmoid",
+                           head_activation="tanh")
