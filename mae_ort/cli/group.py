@@ -79,10 +79,11 @@ def _run(argv) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    except SystemExit as e:  # click's answer to a closed pipe: exit(1) after wrapping the streams
-        if type(sys.stdout).__name__ == "_PacifyFlushWrapper":
-            _silence_stdout()
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except SystemExit:
+        if type(sys.stdout).__name__ != "_PacifyFlushWrapper":
+            raise  # a command's own exit code (128 + signal after SIGTERM)
+        _silence_stdout()  # click's answer to a closed pipe: exit(1) after wrapping the streams
+        return 1
     return 0
 
 
