@@ -75,6 +75,29 @@ def check_seed(value, name: str = "seed", caller: str = "sample") -> int:
     return check_int(value, name, caller, low=0, high=2**63 - 1)
 
 
+def resolve_seed(value, name: str = "seed", caller: str = "sample") -> int:
+    """A seed as a non-negative int below 2**63, from an int, None or a numpy random generator.
+
+    ``None`` draws fresh entropy (``numpy.random.SeedSequence().entropy``, reduced to
+    63 bits); a ``numpy.random.Generator`` (or ``RandomState``) gives one draw from
+    it, so a seeded generator gives a reproducible seed.  The seed used is what the
+    result records, so any run can be repeated with it.
+    """
+    if value is None or type(value).__module__.startswith("numpy.random"):
+        import numpy as np
+
+        if value is None:
+            return int(np.random.SeedSequence().entropy) & (2**63 - 1)
+        if isinstance(value, np.random.Generator):
+            return int(value.integers(0, 2**63 - 1, dtype=np.int64, endpoint=True))
+        if isinstance(value, np.random.RandomState):
+            return int(value.randint(0, 2**63 - 1, dtype=np.int64))
+    rule = "an int in the range [0, 9223372036854775807], None or a numpy.random.Generator"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= 2**63 - 1:
+        raise _fail(name, caller, rule, value)
+    return int(value)
+
+
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
           "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}

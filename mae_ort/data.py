@@ -6,23 +6,31 @@ float64 arrays; :func:`windows` cuts it into one-step-ahead windows
 one part and applied to another; a :class:`TrainTestSplit` is a training part and the
 test part that follows it, scaled with the training part's parameters.
 
+CSV files (:func:`read_csv`) are read strictly: a blank line inside the data, a stray
+text cell in a numeric column, rows with more fields than the header, or numbers
+written with the other decimal mark are one-line :class:`~mae_ort.errors.DataError`,
+never a silently shifted or truncated series.  Columns of text or dates are ignored
+unless named (``index_col`` sets one aside as the index).
+
 Imports nothing of mae-ort but :mod:`mae_ort.errors` and :mod:`mae_ort._checks`
 (models, runtimes and storage build on it).
 """
 
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from ._checks import check_int, check_option
 from .errors import DataError, InvalidParameterError
 
-__all__ = ["Series", "Windows", "Scaler", "TrainTestSplit", "sine", "prepare", "read_csv", "windows", "SCALINGS",
-           "sine_split", "csv_split", "split_from_spec"]
+__all__ = ["Series", "Windows", "Scaler", "TrainTestSplit", "sine", "prepare", "read_csv", "csv_format", "windows",
+           "SCALINGS", "FLOAT32_MAX", "sine_split", "csv_split", "split_from_spec"]
 
 #: Scalings: min-max to [0, 1] or [-1, 1], or standardisation (mean 0, sd 1).
 SCALINGS = ("none", "minmax", "minmax-1", "standard")
@@ -118,53 +126,275 @@ def sine(points: int = 1000, *, rate: float = 10.0, amplitude: float = 1.0, freq
     return amplitude * np.sin(2.0 * np.pi * frequency * t + phase)
 
 
-def read_csv(path: str | Path):
-    """Read a CSV file into a pandas DataFrame, with one-line errors."""
+#: The largest magnitude a float32 holds: the runtimes compute in float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+_SEP_NAMES = {"\\t": "\t", "tab": "\t", "space": " "}
+_DECIMAL_COMMA = r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?"
+_DECIMAL_POINT = r"[+-]?(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_FORMAT_HINT = "read it with sep=';' and decimal=',' (--sep ';' --decimal ',')"
+
+
+def _check_char(value, name: str, caller: str, default: str, examples: str) -> str:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        char = _SEP_NAMES.get(value.lower(), value) if name == "sep" else value
+        if len(char) == 1 and char not in "\"\r\n":
+            return char
+    raise InvalidParameterError(
+        f"The {name!r} parameter of {caller} must be a single character such as {examples}. Got {value!r} instead."
+    )
+
+
+def csv_format(sep: str | None = None, decimal: str | None = None, index_col: str | None = None, *,
+               caller: str = "read_csv") -> dict:
+    """The CSV options, checked, with their defaults filled in.
+
+    Parameters
+    ----------
+    sep : str, optional
+        The field separator, one character (default ``","``; ``"\\t"`` or ``"tab"`` for a tab).
+    decimal : str, optional
+        The decimal mark, one character other than ``sep`` (default ``"."``).
+    index_col : str, optional
+        The name of a column to use as the index (never an input or a target).
+
+    Returns
+    -------
+    dict
+        ``{"sep": ..., "decimal": ..., "index_col": ...}``, e.g. ``{"sep": ",", "decimal": ".", "index_col": None}``.
+    """
+    sep = _check_char(sep, "sep", caller, ",", "',', ';' or '\\t'")
+    decimal = _check_char(decimal, "decimal", caller, ".", "'.' or ','")
+    if decimal == sep:
+        raise InvalidParameterError(
+            f"The 'decimal' parameter of {caller} must differ from sep={sep!r} (files with decimal commas are "
+            f"separated by ';': sep=';'). Got {decimal!r} instead."
+        )
+    if index_col is not None and (isinstance(index_col, bool) or not isinstance(index_col, (str, int))):
+        raise InvalidParameterError(
+            f"The 'index_col' parameter of {caller} must be a column name or None. Got {index_col!r} instead."
+        )
+    return {"sep": sep, "decimal": decimal, "index_col": index_col}
+
+
+def read_csv(path: str | Path, *, sep: str | None = None, decimal: str | None = None, index_col: str | None = None):
+    """Read a CSV file into a pandas DataFrame, with one-line errors.
+
+    Parameters
+    ----------
+    path : str or Path
+        A UTF-8 text file: a header line, then one time point per line.
+    sep : str, optional
+        The field separator, one character (default ``","``; ``"\\t"`` or ``"tab"`` for a tab).
+    decimal : str, optional
+        The decimal mark (default ``"."``; ``","`` for files written with decimal
+        commas, which are separated by ``";"``).
+    index_col : str, optional
+        A column to use as the index (e.g. the dates): it is never an input or a target.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``attrs["path"]`` is the file and ``attrs["first_line"]`` the file's line
+        number of the first data row (used in :func:`prepare`'s messages).
+
+    Raises
+    ------
+    DataError
+        A missing, unreadable or empty file; a blank line inside the data; rows with
+        more fields than the header; a file that looks semicolon-separated or written
+        with decimal commas when ``sep``/``decimal`` say otherwise; no such ``index_col``.
+    """
     import pandas as pd
 
+    fmt = csv_format(sep, decimal, index_col)
+    sep, decimal = fmt["sep"], fmt["decimal"]
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidParameterError(f"The 'path' parameter of read_csv must be a file path. Got {path!r} instead.")
     p = Path(path)
+    where = repr(str(p))
     if not p.exists():
-        raise DataError(f"cannot read {str(p)!r}: no such file")
+        raise DataError(f"cannot read {where}: no such file")
     if p.is_dir():
-        raise DataError(f"cannot read {str(p)!r}: it is a folder, not a CSV file")
+        raise DataError(f"cannot read {where}: it is a folder, not a CSV file")
     try:
-        frame = pd.read_csv(p)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"cannot read {str(p)!r} as CSV: {first}") from e
+        raw = p.read_bytes()
+    except OSError as e:
+        raise DataError(f"cannot read {where}: {e.strerror or type(e).__name__}") from e
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise DataError(f"cannot read {where} as CSV: byte {e.start} (0x{raw[e.start]:02x}) is not UTF-8 text; "
+                        "save the file as UTF-8") from e
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    filled = [i for i, ln in enumerate(lines) if ln.strip()]
+    if not filled:
+        raise DataError(f"cannot read {where} as CSV: the file is empty")
+    first, last = filled[0], filled[-1]
+    blank = [i for i in range(first, last + 1) if not lines[i].strip()]
+    if blank:
+        more = f" (and {len(blank) - 1} more)" if len(blank) > 1 else ""
+        raise DataError(f"line {blank[0] + 1} of {where} is blank{more}: a blank line inside a series is a missing "
+                        "time point; remove the line or fill in its values")
+    header = lines[first]
+    if sep != ";" and ";" in header and sep not in header:
+        raise DataError(f"{where} looks semicolon-separated (its header is {header[:60]!r}); {_FORMAT_HINT}")
+    body = "\n".join(lines[first:last + 1])
+    try:
+        frame = pd.read_csv(io.StringIO(body), sep=sep, decimal=decimal, skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, TypeError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"cannot read {where} as CSV: {reason}") from e
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas made an index of the surplus leading fields
+        n_head, row = _longer_row(body, sep)
+        raise DataError(f"line {first + 1 + row} of {where} has more fields than the header's {n_head}: a stray "
+                        f"{sep!r}, or decimal commas in a {sep!r}-separated file? Fix the file, or if its numbers use "
+                        f"decimal commas, separate its fields with ';' and {_FORMAT_HINT}")
     if frame.shape[0] == 0:
-        raise DataError(f"{str(p)!r} has no data rows")
+        raise DataError(f"{where} has no data rows")
+    for c in frame.columns:
+        _check_decimal_mark(frame[c], c, decimal, where)
+    if fmt["index_col"] is not None:
+        frame = frame.set_index(_find_column(frame, fmt["index_col"], "index"))
+    frame.attrs.update(path=str(p), first_line=first + 2)
     return frame
 
 
-def _columns(frame, names: Sequence[str] | None, role: str) -> list[str]:
-    cols = [str(c) for c in frame.columns]
+def _longer_row(body: str, sep: str) -> tuple[int, int]:
+    """The header's field count and the index (header = 0) of the first row with more fields."""
+    import csv
+
+    rows = csv.reader(io.StringIO(body), delimiter=sep)
+    n_head = len(next(rows))
+    for i, row in enumerate(rows, start=1):
+        if len(row) > n_head:
+            return n_head, i
+    return n_head, 1  # pragma: no cover - pandas and csv agree on the field counts
+
+
+def _text_cells(col):
+    """The non-missing cells of a text column, as stripped strings (None for a column of another dtype)."""
+    import pandas as pd
+
+    if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+        return None
+    return col.dropna().astype(str).str.strip()
+
+
+def _check_decimal_mark(col, label, decimal: str, where: str) -> None:
+    """Refuse a text column of numbers written with the other decimal mark (silently wrong otherwise)."""
+    cells = _text_cells(col)
+    if cells is None or cells.empty:
+        return
+    if decimal != "," and cells.str.fullmatch(_DECIMAL_COMMA).mean() >= 0.5:
+        example = cells[cells.str.fullmatch(_DECIMAL_COMMA)].iloc[0]
+        raise DataError(f"column {str(label)!r} of {where} holds numbers with decimal commas (such as {example!r}); "
+                        f"{_FORMAT_HINT}")
+    if decimal == "," and cells.str.fullmatch(_DECIMAL_POINT).mean() >= 0.5:
+        example = cells[cells.str.fullmatch(_DECIMAL_POINT)].iloc[0]
+        raise DataError(f"column {str(label)!r} of {where} holds numbers with decimal points (such as {example!r}) "
+                        "but decimal=',' was given; read it without decimal=',' (--decimal)")
+
+
+def _kind(col) -> str:
+    """``numeric``, ``text-numeric`` (numbers with stray text cells), ``text``, ``dates``, ``bool``, ``empty``
+    (every cell missing, e.g. after a trailing separator) or ``other``."""
+    import pandas as pd
+
+    dtype = col.dtype
+    if len(col) and col.isna().all():
+        return "empty"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return "dates"
+    cells = _text_cells(col)
+    if cells is None:
+        return "other"
+    numbers = pd.to_numeric(cells, errors="coerce").notna().mean()
+    return "text-numeric" if numbers >= 0.5 else "text"
+
+
+def _find_column(frame, name, role: str):
+    """The label of ``frame``'s column ``name`` (matched as given, then as text), or a one-line error."""
+    labels = list(frame.columns)
+    for label in labels:
+        if type(label) is type(name) and label == name:
+            return label
+    for label in labels:
+        if str(label) == str(name):
+            return label
+    import difflib
+
+    cols = [str(c) for c in labels]
+    close = difflib.get_close_matches(str(name), cols, n=1)
+    more = ", ..." if len(cols) > 10 else ""
+    hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {', '.join(cols[:10])}{more}"
+    raise DataError(f"no {role} column {name!r}{hint}")
+
+
+def _columns(frame, names: Sequence | None, role: str, kinds: dict) -> list:
+    """The labels of the ``role`` columns: ``names``, or else the one numeric column."""
     if names is None:
-        numeric = [c for c in frame.columns if np.issubdtype(frame[c].dtype, np.number)]
+        numeric = [c for c in frame.columns if kinds[c] in ("numeric", "text-numeric")]
         if len(numeric) != 1:
-            raise DataError(
-                f"choose the {role} column(s): the data has {len(numeric)} numeric columns "
-                f"({', '.join(map(str, numeric[:8]))}{', ...' if len(numeric) > 8 else ''})"
-            )
-        return [str(numeric[0])]
-    out = []
-    for n in names:
-        if n not in cols:
-            import difflib
-
-            close = difflib.get_close_matches(n, cols, n=1)
-            more = ", ..." if len(cols) > 10 else ""
-            hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {', '.join(cols[:10])}{more}"
-            raise DataError(f"no {role} column {n!r}{hint}")
-        out.append(n)
-    return out
+            shown = ", ".join(map(str, numeric[:8])) + (", ..." if len(numeric) > 8 else "")
+            other = [str(c) for c in frame.columns if c not in numeric]
+            ignored = f"; non-numeric columns are ignored: {', '.join(other[:8])}" if other else ""
+            raise DataError(f"choose the {role} column(s): the data has {len(numeric)} numeric columns"
+                            f"{f' ({shown})' if numeric else ''}{ignored}")
+        return numeric
+    return [_find_column(frame, n, role) for n in names]
 
 
-def _as_matrix(values, name: str) -> np.ndarray:
+def _numeric_column(col, label, kind: str, where) -> np.ndarray:
+    """Column ``label`` as float64 (NaN where missing), or a one-line error naming its first bad cell."""
+    import pandas as pd
+
+    name = str(label)
+    if kind == "numeric":
+        return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == "empty":  # named: the NaN check names its first cell
+        return np.full(len(col), np.nan)
+    if kind == "text-numeric":
+        values = pd.to_numeric(col, errors="coerce")
+        bad = np.flatnonzero((col.notna() & values.isna()).to_numpy())
+        if bad.size:
+            cell = str(col.iloc[bad[0]]).strip()
+            more = f" (and {bad.size - 1} more text cell(s))" if bad.size > 1 else ""
+            raise DataError(f"column {name!r} has the text {cell!r} at {_at(int(bad[0]), where)} where a number is "
+                            f"expected{more}; fix or remove it")
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    as_index = f", or make it the index with index_col={name!r} (--index-col {name})" if where else ""
+    if kind == "text":
+        example = str(_text_cells(col).iloc[0])
+        raise DataError(f"column {name!r} is not numeric (it holds text such as {example!r}); choose numeric "
+                        f"input and target columns{as_index}")
+    if kind == "dates":
+        raise DataError(f"column {name!r} holds dates, not numbers; choose numeric input and target columns"
+                        f"{as_index}")
+    if kind == "bool":
+        raise DataError(f"column {name!r} holds booleans, not numbers; convert it to 0/1 first")
+    raise DataError(f"column {name!r} is not numeric (dtype {col.dtype}); choose numeric input and target columns")
+
+
+def _at(row: int, where) -> str:
+    """Where row ``row`` (0-based) is: a line of the file, or a row of the data."""
+    if where is None:
+        return f"row {row}"
+    first_line, path = where
+    return f"line {first_line + row} of {path!r}"
+
+
+def _as_matrix(values, name: str, where=None) -> np.ndarray:
     try:
         a = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as e:
-        raise DataError(f"{name} must be numeric: {e}") from e
+        raise DataError(f"{name} must be numeric: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2:
@@ -176,10 +406,22 @@ def _as_matrix(values, name: str) -> np.ndarray:
         row, col = np.argwhere(bad)[0]
         kind = "NaN" if np.isnan(a[row, col]) else "infinite"
         raise DataError(
-            f"{name} has {int(bad.sum())} NaN or infinite value(s); the first is {kind} at row {row}"
+            f"{name} has {int(bad.sum())} NaN or infinite value(s); the first is {kind} at {_at(int(row), where)}"
             f"{'' if a.shape[1] == 1 else f', column {col}'}: fill or drop them first"
         )
     return a
+
+
+def _check_float32(a: np.ndarray, name: str, where=None) -> None:
+    """Refuse values that a float32 cannot hold (they would become inf in the runtimes)."""
+    big = np.abs(a) > FLOAT32_MAX
+    if big.any():
+        row, col = np.argwhere(big)[0]
+        raise DataError(
+            f"{name} has {int(big.sum())} value(s) beyond float32's range (|x| > 3.4e38), the first "
+            f"{a[row, col]:.3g} at {_at(int(row), where)}{'' if a.shape[1] == 1 else f', column {col}'}; "
+            "rescale the series (scale='standard', --scale standard)"
+        )
 
 
 @dataclass(frozen=True)
@@ -231,6 +473,20 @@ class Scaler:
         return unit if self.kind == "minmax" else 2.0 * unit - 1.0
 
 
+def _as_list(v, name: str):
+    if v is None:
+        return None
+    if isinstance(v, (str, int, np.integer)) and not isinstance(v, bool):
+        return [v]
+    if isinstance(v, (list, tuple, np.ndarray)) or (hasattr(v, "__iter__") and not isinstance(v, (bytes, dict))):
+        out = list(v)
+        if out and all(isinstance(x, (str, int, np.integer)) and not isinstance(x, bool) for x in out):
+            return out
+    raise InvalidParameterError(
+        f"The {name!r} parameter of prepare must be a column name or index, or a list of them. Got {v!r} instead."
+    )
+
+
 def prepare(
     data,
     *,
@@ -238,6 +494,9 @@ def prepare(
     target: Sequence[str] | str | None = None,
     scale: str = "none",
     name: str | None = None,
+    sep: str | None = None,
+    decimal: str | None = None,
+    index_col: str | None = None,
 ) -> Series:
     """Validate a series and split it into inputs and targets.
 
@@ -247,46 +506,69 @@ def prepare(
         The time series.  A 1-D array is univariate (the same column in and out).
     input, target : str or list of str, optional
         Column names (DataFrames and CSV files) or integer indices (arrays).  By
-        default both are the single numeric column; ``target`` defaults to ``input``
-        when that names one column, else it must be given.
+        default both are the single numeric column (columns of text or dates are
+        ignored unless named); ``target`` defaults to ``input`` when that names one
+        column, else it must be given.
     scale : {'none', 'minmax', 'minmax-1', 'standard'}
         Per-column scaling: min-max to [0, 1] or [-1, 1], or standardisation.
+    name : str, optional
+        A label for the series (default: the file name, or ``"series"``).
+    sep, decimal : str, optional
+        CSV files only: the field separator and the decimal mark (see :func:`read_csv`).
+    index_col : str, optional
+        CSV files and DataFrames: a column (e.g. the dates) to set aside as the index.
 
     Raises
     ------
     DataError
-        Empty data, NaN or infinite values, missing columns, unreadable files.
+        Empty data, NaN, infinite or text values in a chosen column, a chosen column
+        that is not numeric, values beyond float32's range (after scaling), missing
+        columns, unreadable or misread files.
     """
     if isinstance(data, Series):
-        if input is None and target is None and scale in ("none", data.scale):
+        if input is None and target is None and scale in ("none", data.scale) and index_col is None:
             return data
         raise DataError("a prepared Series cannot be re-split or re-scaled; pass the raw data")
     scale = check_option(scale or "none", "scale", "prepare", SCALINGS)
-    def as_list(v):
-        return None if v is None else ([v] if isinstance(v, (str, int)) else list(v))
-
-    inp, tgt = as_list(input), as_list(target)
+    inp, tgt = _as_list(input, "input"), _as_list(target, "target")
+    where = None
     if isinstance(data, (str, Path)):
         name = name or Path(data).name
-        data = read_csv(data)
+        data = read_csv(data, sep=sep, decimal=decimal, index_col=index_col)
+        where = (data.attrs["first_line"], data.attrs["path"])
+    elif sep is not None or decimal is not None:
+        raise InvalidParameterError("sep and decimal apply to CSV files; pass a file path, or parse the data first")
     try:
         import pandas as pd
     except ImportError:  # pragma: no cover - pandas is a dependency
         pd = None
+    if pd is not None and isinstance(data, Mapping):
+        try:
+            data = pd.DataFrame(dict(data))
+        except (TypeError, ValueError) as e:
+            raise DataError(f"cannot make a table of the series' columns: {str(e).splitlines()[0]}") from e
     if pd is not None and isinstance(data, pd.Series):
         data = data.to_frame(name=str(data.name) if data.name is not None else "value")
     if pd is not None and isinstance(data, pd.DataFrame):
+        if index_col is not None and where is None:
+            data = data.set_index(_find_column(data, index_col, "index"))
         if data.shape[0] == 0:
             raise DataError("the series is empty")
-        in_cols = _columns(data, inp, "input")
-        out_cols = _columns(data, tgt if tgt is not None else (in_cols if len(in_cols) == 1 else None), "target")
-        for c in in_cols + out_cols:
-            if not np.issubdtype(data[c].dtype, np.number):
-                raise DataError(f"column {c!r} is not numeric (dtype {data[c].dtype})")
-        X = _as_matrix(data[in_cols].to_numpy(), f"input column(s) {', '.join(in_cols)}")
-        Y = _as_matrix(data[out_cols].to_numpy(), f"target column(s) {', '.join(out_cols)}")
-        in_names, out_names = tuple(in_cols), tuple(out_cols)
+        kinds = {c: _kind(data[c]) for c in data.columns}
+        in_cols = _columns(data, inp, "input", kinds)
+        out_cols = _columns(data, tgt if tgt is not None else (in_cols if len(in_cols) == 1 else None), "target",
+                            kinds)
+
+        def matrix(cols, role):
+            label = f"{role} column(s) {', '.join(map(str, cols))}"
+            return _as_matrix(np.column_stack([_numeric_column(data[c], c, kinds[c], where) for c in cols]), label,
+                              where), label
+
+        (X, x_label), (Y, y_label) = matrix(in_cols, "input"), matrix(out_cols, "target")
+        in_names, out_names = tuple(map(str, in_cols)), tuple(map(str, out_cols))
     else:
+        if index_col is not None:
+            raise InvalidParameterError("index_col applies to DataFrames and CSV files, not to arrays")
         a = _as_matrix(data, "series")
         k = a.shape[1]
         idx = lambda v, role: [check_int(i, role, "prepare", low=0, high=k - 1) for i in v]  # noqa: E731
@@ -298,8 +580,12 @@ def prepare(
             raise DataError("choose the target column(s): several input columns were given")
         X, Y = a[:, in_idx], a[:, out_idx]
         in_names, out_names = tuple(map(str, in_idx)), tuple(map(str, out_idx))
+        x_label, y_label = "the input", "the target"
     sx, sy = Scaler.fit(scale, X, "the input"), Scaler.fit(scale, Y, "the target")
-    return Series(sx.apply(X), sy.apply(Y), in_names, out_names, name or "series", scale,
+    X, Y = sx.apply(X), sy.apply(Y)
+    _check_float32(X, x_label if scale == "none" else f"the scaled {x_label}", where)
+    _check_float32(Y, y_label if scale == "none" else f"the scaled {y_label}", where)
+    return Series(X, Y, in_names, out_names, name or "series", scale,
                   {"inputs": sx.params, "targets": sy.params})
 
 
@@ -309,6 +595,8 @@ def windows(series: Series, look_back: int, *, caller: str = "windows") -> Windo
     T = series.length
     if T < look_back + 1:
         raise DataError(f"series has {T} points; look_back={look_back} needs at least {look_back + 1}")
+    _check_float32(np.asarray(series.inputs, dtype=np.float64), "the series' inputs")
+    _check_float32(np.asarray(series.targets, dtype=np.float64), "the series' targets")
     n = T - look_back
     src = np.ascontiguousarray(series.inputs, dtype=np.float32)
     idx = np.arange(n)[:, None] + np.arange(look_back)[None, :]
@@ -407,22 +695,26 @@ def sine_split(train_points: int = 1000, test_points: int = 200, *, scale: str =
 
 
 def csv_split(train_csv, test_csv=None, *, input=None, target=None, scale: str = "none",
-              test_points: int | None = None) -> TrainTestSplit:
+              test_points: int | None = None, sep: str | None = None, decimal: str | None = None,
+              index_col: str | None = None) -> TrainTestSplit:
     """A split of CSV data: a training file and a test file, or the last ``test_points`` rows of one file.
 
-    The training part is ``prepare(train_csv, input=, target=, scale=)`` when a
-    test file is given, so it equals what ``mae-ort sample --csv`` scores; the test
-    part is scaled with the training part's parameters (no look at the test data).
+    The training part is ``prepare(train_csv, input=, target=, scale=, sep=, decimal=,
+    index_col=)`` when a test file is given, so it equals what ``mae-ort sample --csv``
+    scores; the test part (read with the same CSV options) is scaled with the training
+    part's parameters (no look at the test data).  The split's ``spec`` records the
+    CSV options, so :func:`split_from_spec` rebuilds it.
     """
     if (test_csv is None) == (test_points is None):
         raise InvalidParameterError("give exactly one of test_csv (a test file) or test_points (split the file)")
+    fmt = csv_format(sep, decimal, index_col, caller="csv_split")
     if test_csv is not None:
-        train = prepare(train_csv, input=input, target=target, scale=scale)
-        raw = prepare(test_csv, input=input, target=target, scale="none")
+        train = prepare(train_csv, input=input, target=target, scale=scale, **fmt)
+        raw = prepare(test_csv, input=input, target=target, scale="none", **fmt)
         test = _scaled_like(raw, train)
-        return TrainTestSplit(train, test, _csv_spec(train_csv, test_csv, input, target, train.scale, None))
+        return TrainTestSplit(train, test, _csv_spec(train_csv, test_csv, input, target, train.scale, None, fmt))
     test_points = check_int(test_points, "test_points", "csv_split", low=1)
-    raw = prepare(train_csv, input=input, target=target, scale="none")
+    raw = prepare(train_csv, input=input, target=target, scale="none", **fmt)
     if raw.length <= test_points + 1:
         raise DataError(f"the series has {raw.length} points; test_points={test_points} leaves too few to train on")
     n = raw.length - test_points
@@ -434,16 +726,14 @@ def csv_split(train_csv, test_csv=None, *, input=None, target=None, scale: str =
     train = Series(train.inputs, train.targets, raw.input_names, raw.target_names, train.name, train.scale,
                    train.params)
     test = _scaled_like(raw.split(n), train, f"{raw.name}[{n}:]")
-    return TrainTestSplit(train, test, _csv_spec(train_csv, None, input, target, train.scale, test_points))
+    return TrainTestSplit(train, test, _csv_spec(train_csv, None, input, target, train.scale, test_points, fmt))
 
 
-def _csv_spec(train_csv, test_csv, input, target, scale, test_points) -> dict:
-    from pathlib import Path
-
-    as_list = (lambda v: None if v is None else ([v] if isinstance(v, (str, int)) else list(v)))  # noqa: E731
+def _csv_spec(train_csv, test_csv, input, target, scale, test_points, fmt: dict) -> dict:
     return {"kind": "csv", "train_csv": str(Path(train_csv).resolve()),
             "test_csv": None if test_csv is None else str(Path(test_csv).resolve()),
-            "input": as_list(input), "target": as_list(target), "scale": scale, "test_points": test_points}
+            "input": _as_list(input, "input"), "target": _as_list(target, "target"), "scale": scale,
+            "test_points": test_points, "sep": fmt["sep"], "decimal": fmt["decimal"], "index_col": fmt["index_col"]}
 
 
 def split_from_spec(spec: dict) -> TrainTestSplit:
@@ -455,4 +745,5 @@ def split_from_spec(spec: dict) -> TrainTestSplit:
     if spec["kind"] == "sine":
         return sine_split(spec["train_points"], spec["test_points"], scale=spec.get("scale", "none"))
     return csv_split(spec["train_csv"], spec.get("test_csv"), input=spec.get("input"), target=spec.get("target"),
-                     scale=spec.get("scale", "none"), test_points=spec.get("test_points"))
+                     scale=spec.get("scale", "none"), test_points=spec.get("test_points"), sep=spec.get("sep"),
+                     decimal=spec.get("decimal"), index_col=spec.get("index_col"))

@@ -8,6 +8,9 @@ import pytest
 
 from mae_ort.data import prepare, sine, windows
 from mae_ort.errors import DataError, InvalidParameterError
+from tests.conftest import DATA
+
+DATA_CSV = DATA / "eunite-training.csv"
 
 
 def test_sine_is_the_papers_series():
@@ -103,3 +106,167 @@ def test_unreadable_files(tmp_path):
 def test_bad_scale_name():
     with pytest.raises(InvalidParameterError, match="'scale' parameter"):
         prepare(sine(), scale="log")
+
+
+# -- ordinary CSV files (issue 10) -----------------------------------------------------------------
+def _csv(tmp_path, text: str, name: str = "s.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+DATED = "date,value\n2020-01-01,1.0\n2020-01-02,2.5\n2020-01-03,-1.25\n2020-01-04,3\n2020-01-05,2\n"
+
+
+def test_a_date_column_is_ignored_unless_named(tmp_path):
+    s = prepare(_csv(tmp_path, DATED))
+    assert s.input_names == ("value",) and s.target_names == ("value",) and s.name == "s.csv"
+    np.testing.assert_array_equal(s.inputs[:, 0], [1.0, 2.5, -1.25, 3.0, 2.0])
+    with pytest.raises(DataError, match=r"^column 'date' is not numeric \(it holds text such as '2020-01-01'\); "
+                                        r"choose numeric input and target columns, or make it the index with "
+                                        r"index_col='date' \(--index-col date\)$"):
+        prepare(_csv(tmp_path, DATED), input="date")
+
+
+def test_index_col_sets_a_numeric_time_column_aside(tmp_path):
+    path = _csv(tmp_path, "t,value\n1,10\n2,20\n3,15\n")
+    with pytest.raises(DataError, match=r"the data has 2 numeric columns \(t, value\)"):
+        prepare(path)
+    s = prepare(path, index_col="t")
+    np.testing.assert_array_equal(s.inputs[:, 0], [10, 20, 15])
+    with pytest.raises(DataError, match="no index column 'tt'; did you mean 't'"):
+        prepare(path, index_col="tt")
+    frame = pd.DataFrame({"t": [1, 2, 3], "value": [10.0, 20.0, 15.0]})
+    np.testing.assert_array_equal(prepare(frame, index_col="t").inputs[:, 0], [10, 20, 15])
+
+
+def test_a_stray_text_cell_names_its_line_and_column(tmp_path):
+    path = _csv(tmp_path, "date,value\n2020-01-01,1\n2020-01-02,2\n2020-01-03,oops\n2020-01-04,4\n")
+    with pytest.raises(DataError, match=r"^column 'value' has the text 'oops' at line 4 of '.*s\.csv' where a "
+                                        r"number is expected; fix or remove it$"):
+        prepare(path)
+    frame = pd.DataFrame({"a": ["1", "x", "3", "y"]})
+    with pytest.raises(DataError, match=r"'x' at row 1 where a number is expected \(and 1 more text cell"):
+        prepare(frame)
+    # numbers stored as text are numbers
+    np.testing.assert_array_equal(prepare(pd.DataFrame({"a": ["1", "2.5", "3"]})).inputs[:, 0], [1, 2.5, 3])
+
+
+def test_nan_in_a_csv_names_the_file_line(tmp_path):
+    with pytest.raises(DataError, match=r"the first is NaN at line 4 of '.*s\.csv'"):
+        prepare(_csv(tmp_path, "v\n1\n2\nnan\n4\n"))
+
+
+SEMI = "date;value\n2020-01-01;1,5\n2020-01-02;2,5\n2020-01-03;-1,25\n2020-01-04;3,0\n"
+
+
+def test_semicolons_and_decimal_commas_are_read_or_refused(tmp_path):
+    path = _csv(tmp_path, SEMI)
+    with pytest.raises(DataError, match=r"looks semicolon-separated \(its header is 'date;value'\); read it with "
+                                        r"sep=';' and decimal=',' \(--sep ';' --decimal ','\)$"):
+        prepare(path)
+    with pytest.raises(DataError, match=r"column 'value' of '.*' holds numbers with decimal commas \(such as '1,5'\);"
+                                        r" read it with sep=';' and decimal=','"):
+        prepare(path, sep=";")
+    s = prepare(path, sep=";", decimal=",")
+    np.testing.assert_array_equal(s.inputs[:, 0], [1.5, 2.5, -1.25, 3.0])
+    # decimal commas in a comma-separated file: every row has a field too many
+    with pytest.raises(DataError, match=r"line 2 of '.*' has more fields than the header's 2: .*--sep ';' "
+                                        r"--decimal ','"):
+        prepare(_csv(tmp_path, "date,value\n2020-01-01,1,5\n2020-01-02,2,5\n", "c.csv"))
+    # and the other way round
+    with pytest.raises(DataError, match=r"holds numbers with decimal points \(such as '1.5'\) but decimal=','"):
+        prepare(_csv(tmp_path, "date;value\n2020-01-01;1.5\n2020-01-02;2.5\n", "p.csv"), sep=";", decimal=",")
+    tabs = prepare(_csv(tmp_path, "a\tb\n1\t2\n3\t4\n", "t.tsv"), sep="tab", input="b")
+    np.testing.assert_array_equal(tabs.inputs[:, 0], [2, 4])
+
+
+def test_a_blank_line_inside_the_series_is_an_error(tmp_path):
+    with pytest.raises(DataError, match=r"^line 4 of '.*s\.csv' is blank \(and 1 more\): a blank line inside a "
+                                        r"series is a missing time point; remove the line or fill in its values$"):
+        prepare(_csv(tmp_path, "v\n1\n2\n\n3\n  \n4\n"))
+    # blank lines before the header or after the last row are not inside the series
+    s = prepare(_csv(tmp_path, "\nv\n1\n2\n3\n\n\n", "ends.csv"))
+    np.testing.assert_array_equal(s.inputs[:, 0], [1, 2, 3])
+    # Windows line ends and a UTF-8 byte-order mark
+    path = tmp_path / "win.csv"
+    path.write_bytes(b"\xef\xbb\xbfv\r\n1\r\n2\r\n")
+    assert prepare(path).input_names == ("v",)
+
+
+def test_values_beyond_float32_are_refused_before_sampling(tmp_path):
+    path = _csv(tmp_path, "v\n1\n-5e38\n3\n")
+    with pytest.raises(DataError, match=r"beyond float32's range \(\|x\| > 3.4e38\), the first -5e\+38 at line 3 of"):
+        prepare(path)
+    assert np.abs(prepare(path, scale="standard").inputs).max() < 2  # scaled first, then it fits
+    from mae_ort.data import Series
+
+    big = Series(np.array([[1.0], [1e39], [2.0]]), np.ones((3, 1)), ("v",), ("v",))
+    with pytest.raises(DataError, match="the series' inputs has 1 value"):
+        windows(big, 1)
+
+
+@pytest.mark.parametrize("data,kwargs", [
+    ({"a": [1, 2], "b": [1]}, {}),
+    (object(), {}),
+    ([[1.0, 2.0], [3.0]], {}),
+    (pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64")}), {}),
+    (pd.DataFrame({"a": [1.0, 2.0], "flag": [True, False]}), {"input": "flag"}),
+    (pd.DataFrame({"a": [1.0, 2.0], "when": pd.to_datetime(["2020-01-01", "2020-01-02"])}), {"input": "when"}),
+    (pd.DataFrame({"a": [1.0, 2.0], "s": pd.array(["x", "y"], dtype="string")}), {"input": "s"}),
+    (pd.DataFrame({"a": [1.0, 2.0], "c": pd.Categorical(["x", "y"])}), {"input": "c"}),
+    (pd.DataFrame({"a": [1.0, 2.0]}), {"input": 0}),
+])
+def test_data_problems_raise_data_error_never_type_error(data, kwargs):
+    with pytest.raises(DataError) as info:
+        prepare(data, **kwargs)
+    assert type(info.value) is DataError and "\n" not in str(info.value)
+
+
+def test_an_empty_column_from_trailing_separators_is_ignored(tmp_path):
+    s = prepare(_csv(tmp_path, "date,value,\n2020-01-01,1,\n2020-01-02,2,\n2020-01-03,4,\n"))
+    np.testing.assert_array_equal(s.inputs[:, 0], [1, 2, 4])
+    with pytest.raises(DataError, match=r"3 NaN or infinite value\(s\); the first is NaN at line 2 of"):
+        prepare(_csv(tmp_path, "date,value,\n2020-01-01,1,\n2020-01-02,2,\n2020-01-03,4,\n", "e.csv"),
+                input="Unnamed: 2")
+
+
+def test_columns_with_integer_labels(tmp_path):
+    frame = pd.DataFrame(np.arange(6.0).reshape(3, 2))
+    s = prepare(frame, input=1, target=[0])
+    np.testing.assert_array_equal(s.inputs[:, 0], [1, 3, 5])
+    np.testing.assert_array_equal(s.targets[:, 0], [0, 2, 4])
+
+
+def test_csv_options_are_checked():
+    with pytest.raises(InvalidParameterError, match=r"'sep' parameter of read_csv must be a single character"):
+        prepare(DATA_CSV, sep=";;")
+    with pytest.raises(InvalidParameterError, match=r"'decimal' parameter of read_csv must differ from sep=','"):
+        prepare(DATA_CSV, decimal=",")
+    with pytest.raises(InvalidParameterError, match="sep and decimal apply to CSV files"):
+        prepare(sine(), sep=";")
+    with pytest.raises(InvalidParameterError, match="index_col applies to DataFrames and CSV files"):
+        prepare(sine(), index_col="t")
+    with pytest.raises(InvalidParameterError, match=r"'input' parameter of prepare must be a column name"):
+        prepare(sine(), input=1.5)
+
+
+def test_csv_split_records_its_csv_options_and_rebuilds(tmp_path):
+    from mae_ort.data import csv_split, split_from_spec
+
+    rows = "".join(f"2020-01-{i + 1:02d};{np.sin(i / 3):.4f}\n".replace(".", ",") for i in range(30))
+    path = _csv(tmp_path, "date;value\n" + rows)
+    sp = csv_split(path, sep=";", decimal=",", index_col="date", scale="minmax", test_points=5)
+    assert sp.spec["sep"] == ";" and sp.spec["decimal"] == "," and sp.spec["index_col"] == "date"
+    assert sp.train.length == 25 and sp.test.length == 5
+    raw = np.array([float(f"{np.sin(i / 3):.4f}") for i in range(30)])
+    lo, hi = raw[:25].min(), raw[:25].max()
+    np.testing.assert_allclose(sp.test.inputs[:, 0], (raw[25:] - lo) / (hi - lo), rtol=1e-12)
+    back = split_from_spec(sp.spec)
+    np.testing.assert_array_equal(back.train.inputs, sp.train.inputs)
+    np.testing.assert_array_equal(back.test.targets, sp.test.targets)
+    test_file = _csv(tmp_path, "date;value\n2020-02-01;0,5\n2020-02-02;0,25\n", "test.csv")
+    two = split_from_spec(csv_split(path, test_file, sep=";", decimal=",").spec)
+    np.testing.assert_array_equal(two.test.inputs[:, 0], [0.5, 0.25])
+    with pytest.raises(DataError, match="looks semicolon-separated"):
+        split_from_spec({**sp.spec, "sep": None, "decimal": None})

@@ -15,7 +15,7 @@ from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.stats import FITS
 
 __all__ = ["series_options", "model_options", "sampling_options", "load_series", "build_split", "split_list",
-           "apply_options"]
+           "apply_options", "csv_options_in_use", "CSV_FORMAT_KEY"]
 
 _ACT = click.Choice(ACTIVATIONS, case_sensitive=False)
 
@@ -35,18 +35,56 @@ def apply_options(f, options):
     return f
 
 
+#: Where :func:`series_options` leaves the CSV options of the running command (``click`` context meta).
+CSV_FORMAT_KEY = "mae_ort.csv_format"
+_CSV_PARAMS = ("sep", "decimal", "index_col")
+
+
 def series_options(f):
-    """Options that choose and scale the series (shared by commands that read one)."""
+    """Options that choose, read and scale the series (shared by commands that read one).
+
+    ``--sep``, ``--decimal`` and ``--index-col`` reach :func:`load_series` and
+    :func:`build_split` through the click context, so a command passes them on without
+    naming them; a command that takes ``sep``, ``decimal`` or ``index_col`` parameters
+    also gets them as arguments.
+    """
+    import functools
+    import inspect
+
+    accepted = set(inspect.signature(f).parameters)
+
+    @functools.wraps(f)
+    def command(*args, **kwargs):
+        fmt = {k: kwargs[k] if k in accepted else kwargs.pop(k) for k in _CSV_PARAMS}
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.meta[CSV_FORMAT_KEY] = fmt
+        return f(*args, **kwargs)
+
     opts = [
         click.option("--csv", "csv_path", type=str, default=None,
                      help="CSV file of the series (default: the paper's sine, 1000 points)."),
-        click.option("--input", "input_cols", default=None, help="Input column(s), comma-separated."),
+        click.option("--input", "input_cols", default=None,
+                     help="Input column(s), comma-separated (default: the one numeric column; text and date "
+                          "columns are ignored)."),
         click.option("--target", "target_cols", default=None,
                      help="Target column(s), comma-separated (default: the input)."),
+        click.option("--sep", default=None, help="CSV field separator, one character [,]; 'tab' for tabs."),
+        click.option("--decimal", default=None, help="CSV decimal mark [.]; files with decimal commas: "
+                                                     "--sep ';' --decimal ','."),
+        click.option("--index-col", "index_col", default=None,
+                     help="CSV column to use as the index (e.g. the dates): never an input or target."),
         click.option("--scale", type=click.Choice(SCALINGS), default="none",
                      show_default=True, help="Scale each column: min-max to [0,1] or [-1,1], or standardise."),
     ]
-    return apply_options(f, opts)
+    return apply_options(command, opts)
+
+
+def csv_options_in_use() -> dict:
+    """The ``--sep``/``--decimal``/``--index-col`` of the running command (all None outside one)."""
+    ctx = click.get_current_context(silent=True)  # meta is shared by a context and its parents
+    fmt = None if ctx is None else ctx.meta.get(CSV_FORMAT_KEY)
+    return dict(fmt) if fmt else dict.fromkeys(_CSV_PARAMS)
 
 
 def model_options(f):
@@ -85,22 +123,46 @@ def sampling_options(f):
     return apply_options(f, opts)
 
 
-def load_series(csv_path, input_cols, target_cols, scale):
-    """The prepared series that a command's options name."""
+_FROM_COMMAND = object()
+
+
+def _csv_format(sep, decimal, index_col) -> dict:
+    given = csv_options_in_use()
+    for k, v in (("sep", sep), ("decimal", decimal), ("index_col", index_col)):
+        if v is not _FROM_COMMAND:
+            given[k] = v
+    return given
+
+
+def _no_csv(input_cols, target_cols, fmt: dict) -> None:
+    if input_cols or target_cols:
+        raise MaeOrtError("--input/--target need --csv (the default series is the paper's sine)")
+    used = [f"--{k.replace('_', '-')}" for k, v in fmt.items() if v is not None]
+    if used:
+        raise MaeOrtError(f"{'/'.join(used)} need{'s' if len(used) == 1 else ''} --csv (the default series is the "
+                          "paper's sine)")
+
+
+def load_series(csv_path, input_cols, target_cols, scale, *, sep=_FROM_COMMAND, decimal=_FROM_COMMAND,
+                index_col=_FROM_COMMAND):
+    """The prepared series that a command's options name.
+
+    ``sep``, ``decimal`` and ``index_col`` default to the running command's
+    ``--sep``/``--decimal``/``--index-col`` (see :func:`series_options`).
+    """
+    fmt = _csv_format(sep, decimal, index_col)
     if csv_path is None:
-        if input_cols or target_cols:
-            raise MaeOrtError("--input/--target need --csv (the default series is the paper's sine)")
+        _no_csv(input_cols, target_cols, fmt)
         return prepare(sine(), scale=scale, name="sine")
-    return prepare(csv_path, input=split_list(input_cols), target=split_list(target_cols), scale=scale)
+    return prepare(csv_path, input=split_list(input_cols), target=split_list(target_cols), scale=scale, **fmt)
 
 
-
-
-def build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points):
-    """The train/test split that the series options name."""
+def build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points, *, sep=_FROM_COMMAND,
+                decimal=_FROM_COMMAND, index_col=_FROM_COMMAND):
+    """The train/test split that the series options name (CSV options as :func:`load_series`)."""
+    fmt = _csv_format(sep, decimal, index_col)
     if csv_path is None:
-        if input_cols or target_cols:
-            raise MaeOrtError("--input/--target need --csv (the default series is the paper's sine)")
+        _no_csv(input_cols, target_cols, fmt)
         if test_csv is not None:
             raise MaeOrtError("--test-csv needs --csv (the default series is the paper's sine: its test part is "
                               "the sine's continuation)")
@@ -111,4 +173,4 @@ def build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points)
     if test_csv is not None and test_points is not None:
         raise MaeOrtError("give one of --test-csv and --test-points, not both")
     return csv_split(csv_path, test_csv, input=split_list(input_cols), target=split_list(target_cols), scale=scale,
-                     test_points=test_points)
+                     test_points=test_points, **fmt)

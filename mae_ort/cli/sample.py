@@ -23,28 +23,34 @@ __all__ = ["COMMANDS", "sample_command"]
 @click.option("--save-model", type=click.Path(dir_okay=False), default=None,
               help="Also write the architecture's ONNX graph (weights as inputs) to this file.")
 def sample_command(arch, look_back, preset, cell, activation, recurrent_activation, head_activation, csv_path,
-                   input_cols, target_cols, scale, samples, threshold, lower, upper, fit, init, seed, runtime,
-                   device, threads, memory_budget, as_json, save_model):
-    """Sample one architecture: MAEs of random weights, truncated-normal fit, log p."""
+                   input_cols, target_cols, sep, decimal, index_col, scale, samples, threshold, lower, upper, fit, init,
+                   seed, runtime, device, threads, memory_budget, as_json, save_model):
+    """Sample one architecture: MAEs of random weights, truncated-normal fit, log p (natural logarithm)."""
     from .._checks import parse_bytes
     from ..model.architecture import resolve
+    from ..runtimes.export import save_model as _save
+    from ..runtimes.export import writable_path
     from ..sampling import Sampler
 
     a = resolve(arch, preset=preset, cell=cell, activation=activation,
-                        recurrent_activation=recurrent_activation, head_activation=head_activation)
-    series = load_series(csv_path, input_cols, target_cols, scale)
+                recurrent_activation=recurrent_activation, head_activation=head_activation)
+    series = load_series(csv_path, input_cols, target_cols, scale, sep=sep, decimal=decimal, index_col=index_col)
+    model_path = None if save_model is None else writable_path(save_model)  # before the work, not after it
     sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=parse_bytes(memory_budget))
     bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
     with bar:
         r = sampler.sample(series, a, look_back=look_back, samples=samples, threshold=threshold, lower=lower,
                            upper=upper, fit=fit, seed=seed, init=init, progress=bar)
-    if save_model:
-        from ..runtimes.export import save_model as _save
-
-        _save(a, look_back, save_model)
     if as_json:
-        click.echo(json.dumps(r.to_dict()))
-        return
+        click.echo(json.dumps(r.to_dict(), allow_nan=False))
+    else:
+        _print(r, a, look_back, threshold, lower, upper)
+    if model_path is not None:
+        written = _save(a, look_back, model_path)
+        click.echo(f"wrote the ONNX graph of {a.label()} at look_back={look_back} to {written}", err=as_json)
+
+
+def _print(r, a, look_back, threshold, lower, upper) -> None:
     click.echo(f"{a.label()}  look_back={look_back}  series={r.series} ({r.windows} windows)")
     click.echo(f"  cell={a.cell} activation={a.activation} recurrent_activation={a.recurrent_activation} "
                f"head={a.head_activation} init={r.init}")

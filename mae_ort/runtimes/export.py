@@ -34,12 +34,14 @@ import onnx
 from onnx import TensorProto, helper
 
 from .._checks import check_int
+from ..errors import DataError
 from ..model.architecture import Architecture
 
-__all__ = ["EXPORTER_VERSION", "OPSET", "build_model", "graph_key", "model_bytes", "save_model", "cache_dir"]
+__all__ = ["EXPORTER_VERSION", "OPSET", "build_model", "graph_key", "model_bytes", "save_model", "writable_path",
+           "cache_dir"]
 
 #: Bump whenever the graph a spec produces changes: it is part of the cache key.
-EXPORTER_VERSION = "2"
+EXPORTER_VERSION = "3"  # 3: no unused initializer (onnxruntime warned "Removing initializer 'one'")
 OPSET = 18
 _FLOAT = TensorProto.FLOAT
 
@@ -142,7 +144,7 @@ def _layer(g: _Graph, arch: Architecture, k: int, seq: list[str], ones: str) -> 
             z = ra(g.op("Add", xz, hz))
             cand = a(g.op("Add", xh, g.op("Mul", ra(g.op("Add", xr, hr)), hh)))
             if h is None:  # h = (1 - z) * cand
-                h = g.op("Mul", g.op("Sub", "one", z), cand, name=name_h)
+                h = g.op("Mul", g.op("Sub", g.const("one", 1.0, np.float32), z), cand, name=name_h)
             else:  # h = z * h + (1 - z) * cand  ==  cand + z * (h - cand)
                 h = g.op("Add", cand, g.op("Mul", z, g.op("Sub", h, cand)), name=name_h)
         else:
@@ -161,7 +163,6 @@ def build_model(arch: Architecture, look_back: int) -> onnx.ModelProto:
         helper.make_tensor_value_info("y", _FLOAT, ["N", "n_out"]),
     ]
     g.const("axis1", [1])
-    g.const("one", 1.0, np.float32)
     # Shapes: S from the first kernel, N and n_in from X; ones (S, 1, N, 1) carries the biases.
     s_ = g.op("Shape", "l0.kernel", end=1)
     n_ = g.op("Shape", "X", end=1)
@@ -200,7 +201,8 @@ def build_model(arch: Architecture, look_back: int) -> onnx.ModelProto:
     for vi in inputs:
         vi.doc_string = docs.get(vi.name, "Keras weight of one layer, leading axis = weight sample")
     graph = helper.make_graph(
-        g.nodes, f"mae_ort_{arch.cell}_{arch.depth}l_lb{look_back}", inputs, outputs, initializer=g.initializers,
+        g.nodes, f"mae_ort_{arch.cell}_{arch.depth}l_lb{look_back}", inputs, outputs,
+        initializer=_used_constants(g, {vi.name for vi in inputs}),
         doc_string=_describe(arch, look_back),
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="mae-ort",
@@ -208,6 +210,19 @@ def build_model(arch: Architecture, look_back: int) -> onnx.ModelProto:
     model.ir_version = 8
     helper.set_model_props(model, {"family": repr(arch.family), "look_back": str(look_back)})
     return model
+
+
+def _used_constants(g: _Graph, input_names: set[str]) -> list[onnx.TensorProto]:
+    """The graph's constants that some node reads; none may share a name with a graph input.
+
+    onnxruntime removes an unused initializer with a warning on every session, and
+    an initializer named like an input would silently become the input's default.
+    """
+    read = {name for node in g.nodes for name in node.input}
+    shadowing = [t.name for t in g.initializers if t.name in input_names]
+    if shadowing:  # pragma: no cover - a bug in this module
+        raise AssertionError(f"constants shadow graph inputs: {shadowing}")
+    return [t for t in g.initializers if t.name in read]
 
 
 def _describe(arch: Architecture, look_back: int) -> str:
@@ -260,6 +275,46 @@ def save_model(arch: Architecture, look_back: int, path: str | Path) -> Path:
     >>> sess = ort.InferenceSession("lstm2.onnx")                      # doctest: +SKIP
     >>> mae, = sess.run(["mae"], {"X": X, "y": y, "l0.kernel": K0, ...})  # doctest: +SKIP
     """
-    p = Path(path)
-    p.write_bytes(model_bytes(arch, look_back))
+    p = writable_path(path)
+    data = model_bytes(arch, look_back)
+    try:
+        p.write_bytes(data)
+    except OSError as e:
+        raise DataError(f"cannot write the model to {str(p)!r}: {e.strerror or type(e).__name__}") from e
+    return p
+
+
+def writable_path(path: str | Path) -> Path:
+    """``path``, after checking that a file can be written there (nothing is created or changed).
+
+    Call it before long work whose result goes to ``path`` (``mae-ort sample
+    --save-model``), so that a typo costs nothing.
+
+    Raises
+    ------
+    DataError
+        ``path`` is a folder, its folder does not exist, or the file cannot be opened for writing.
+    """
+    p = Path(path).expanduser()
+    where = repr(str(p))
+    if p.is_dir():
+        raise DataError(f"cannot write the model to {where}: it is a folder; give a file name such as "
+                        f"{str(p / 'model.onnx')!r}")
+    parent = p.parent
+    if not parent.exists():
+        raise DataError(f"cannot write the model to {where}: the folder {str(parent)!r} does not exist; create it "
+                        "first")
+    if not parent.is_dir():
+        raise DataError(f"cannot write the model to {where}: {str(parent)!r} is a file, not a folder")
+    existed = p.exists()
+    try:
+        with open(p, "ab"):
+            pass
+    except OSError as e:
+        raise DataError(f"cannot write the model to {where}: {e.strerror or type(e).__name__}") from e
+    if not existed:
+        try:
+            p.unlink()
+        except OSError:  # pragma: no cover - created a moment ago
+            pass
     return p

@@ -1,4 +1,4 @@
-"""MAE random sampling: draw weight samples, evaluate them, fit, report ``log p``.
+"""MAE random sampling: draw weight samples, evaluate them, fit, report ``log p`` (the natural logarithm).
 
 :class:`Sampler` keeps its runtimes (onnxruntime sessions, Numba kernels) and its
 weight buffers across calls, so screening thousands of architectures pays for
@@ -14,22 +14,67 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._checks import check_int, check_option
+from .._checks import check_int, check_option, resolve_seed
 from .._system import default_threads
 from ..data import Series, Windows, prepare, windows
-from ..errors import InvalidParameterError, NonFiniteWarning
+from ..errors import InvalidParameterError, MaeOrtWarning, NonFiniteWarning
 from ..model.architecture import Architecture, resolve
 from ..runtimes import DEVICES, RUNTIMES, Runtime, choose_runtime, make_runtime
 from .settings import Init, SamplingSettings
 from .stats import fit_truncnorm
 from .weights import fill_weights
 
-__all__ = ["Init", "SamplingResult", "Sampler", "sample", "as_architecture", "GiB"]
+__all__ = ["Init", "SamplingResult", "Sampler", "sample", "results_frame", "as_architecture", "GiB",
+           "OutsideBoundsWarning"]
 
 GiB = 1 << 30
 
 
-@dataclass
+class OutsideBoundsWarning(MaeOrtWarning):
+    """Some finite MAEs fall outside the truncation bounds ``[lower, upper]`` (see ``SamplingResult.n_outside``).
+
+    The ``moments`` fit keeps them in the mean and sd (as the reference did), the
+    ``mle`` fit leaves them out; either way the truncated normal does not describe
+    them.  Widen the bounds (a larger ``upper``, ``--upper``).
+    """
+
+
+def _available_memory() -> int | None:
+    """Bytes this process can still allocate: ``MemAvailable``, capped by a cgroup limit; None when unknown."""
+    known = []
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    known.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    v1 = "/sys/fs/cgroup/memory/memory."
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         (v1 + "limit_in_bytes", v1 + "usage_in_bytes")):
+        try:
+            with open(limit) as fh:
+                text = fh.read().strip()
+            if text == "max" or int(text) >= 1 << 60:
+                continue
+            with open(usage) as fh:
+                known.append(max(0, int(text) - int(fh.read().strip())))
+            break
+        except (OSError, ValueError):
+            continue
+    return min(known) if known else None
+
+
+def _size(n: float) -> str:
+    """Bytes as text: ``80 GB``, ``512 MB``."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+@dataclass(repr=False)
 class SamplingResult:
     """The outcome of sampling one architecture on one series.
 
@@ -38,13 +83,19 @@ class SamplingResult:
     maes : ndarray of shape (S,)
         MAE of each random weight sample (float64; ``inf``/``nan`` where its
         predictions overflowed).
+    seed : int
+        The seed every weight came from (drawn when the call passed ``seed=None`` or a
+        generator): the same seed gives the same MAEs.
     mean, sd : float
         Mean and population standard deviation of the finite MAEs.
     p, log_p : float
-        ``P(MAE < threshold)`` under the fitted truncated normal, and its log (the
-        ``moments`` fit floors ``log_p`` at ``log(1e-300)`` as the reference did).
+        ``P(MAE < threshold)`` under the fitted truncated normal, and its natural
+        logarithm (the ``moments`` fit floors ``log_p`` at ``log(1e-300) ~ -690.8`` as
+        the reference did).
     log_p_exact : float
-        ``log p`` computed in log space, without the floor.
+        ``log p`` (natural logarithm) computed in log space, without the floor.
+    n_nonfinite, n_outside : int
+        MAEs that are not finite, and finite MAEs outside ``[lower, upper]``.
     seconds : float
         Wall time of this call (weights, evaluation and fit).
     """
@@ -81,8 +132,29 @@ class SamplingResult:
         return SamplingSettings(samples=self.samples, threshold=self.threshold, lower=self.lower, upper=self.upper,
                                 fit=self.fit, init=self.init, seed=self.seed)
 
+    def __repr__(self) -> str:
+        return (f"SamplingResult(arch={self.arch.label()}, look_back={self.look_back}, samples={self.samples}, "
+                f"mean={self.mean:.6g}, sd={self.sd:.6g}, log_p={self.log_p:.6g})")
+
+    def _row(self, maes: bool) -> dict:
+        row = {"units": ",".join(map(str, self.arch.units)), "depth": self.arch.depth, "cell": self.arch.cell,
+               "activation": self.arch.activation, "recurrent_activation": self.arch.recurrent_activation,
+               "head_activation": self.arch.head_activation}
+        row.update({k: getattr(self, k) for k in _FRAME_COLUMNS[len(row):]})
+        if maes:
+            row["maes"] = self.maes
+        return row
+
+    def to_frame(self, *, maes: bool = False):
+        """This result as a one-row pandas DataFrame (the columns of :func:`results_frame`)."""
+        return results_frame([self], maes=maes)
+
     def to_dict(self) -> dict:
-        """JSON-ready fields, under the same names as the attributes."""
+        """JSON-ready fields, under the same names as the attributes.
+
+        Non-finite numbers (a ``log_p`` of ``-inf``, a ``mean`` of ``nan``, an MAE that
+        overflowed) are ``None``, which :func:`json.dumps` writes as ``null``.
+        """
         num = lambda v: None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v  # noqa: E731
         return {
             **self.arch.to_dict(),
@@ -99,9 +171,9 @@ class SamplingResult:
             "sd": num(self.sd),
             "loc": num(self.loc),
             "scale": num(self.scale),
-            "p": self.p,
-            "log_p": self.log_p if math.isfinite(self.log_p) else ("-inf" if self.log_p < 0 else str(self.log_p)),
-            "log_p_exact": self.log_p_exact if math.isfinite(self.log_p_exact) else "-inf",
+            "p": num(self.p),
+            "log_p": num(self.log_p),
+            "log_p_exact": num(self.log_p_exact),
             "n_nonfinite": self.n_nonfinite,
             "n_outside": self.n_outside,
             "seconds": self.seconds,
@@ -111,6 +183,41 @@ class SamplingResult:
             "windows": self.windows,
             "maes": [num(float(v)) for v in self.maes],
         }
+
+
+def results_frame(results, *, maes: bool = False):
+    """Many :class:`SamplingResult` as one pandas DataFrame, one row each.
+
+    Columns: ``units`` (``"31,31"``), ``depth``, ``cell`` and the activations (so
+    :meth:`Architecture.from_row` rebuilds each row's architecture), then
+    ``look_back``, the settings (``samples``, ``seed``, ``threshold``, ``lower``,
+    ``upper``, ``fit``, ``init``), the fit (``mean``, ``sd``, ``loc``, ``scale``, ``p``,
+    ``log_p``, ``log_p_exact``, ``n_nonfinite``, ``n_outside``), ``seconds``,
+    ``runtime``, ``device``, ``series``, ``windows``; with ``maes=True`` also ``maes``
+    (each row's array).  Non-finite numbers stay floats (``-inf``, ``nan``).
+
+    Examples
+    --------
+    >>> sampler = Sampler()                                                     # doctest: +SKIP
+    >>> results_frame([sampler.sample(sine(), u, look_back=5) for u in ([7], [15])])  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    results = list(results)
+    bad = [r for r in results if not isinstance(r, SamplingResult)]
+    if bad:
+        raise InvalidParameterError(f"The 'results' parameter of results_frame must be SamplingResult objects. "
+                                    f"Got {bad[0]!r} instead.")
+    if not results:
+        return pd.DataFrame(columns=list(_FRAME_COLUMNS) + (["maes"] if maes else []))
+    return pd.DataFrame([r._row(maes) for r in results])
+
+
+#: The columns of :func:`results_frame`, in order.
+_FRAME_COLUMNS = ("units", "depth", "cell", "activation", "recurrent_activation", "head_activation", "look_back",
+                  "samples", "seed", "threshold", "lower", "upper", "fit", "init", "mean", "sd", "loc", "scale", "p",
+                  "log_p", "log_p_exact", "n_nonfinite", "n_outside", "seconds", "runtime", "device", "series",
+                  "windows")
 
 
 #: The one preset resolver, under the name the sampler's callers know (see :func:`mae_ort.model.resolve`).
@@ -196,6 +303,35 @@ class Sampler:
         want = self.chunk_size or runtime.preferred_chunk
         return int(max(1, min(want, fit, samples)))
 
+    def check_memory(self, arch: Architecture, win: Windows, samples: int, chunk: int, lanes: int = 1) -> None:
+        """Refuse, before allocating, a run whose MAEs or chunks cannot fit in the memory available.
+
+        The MAE array (8 bytes a sample, with room for the fit's copies) and ``lanes``
+        chunks of ``chunk`` samples must fit in what the machine (or its cgroup) has
+        free; nothing is checked where that is unknown.
+
+        Raises
+        ------
+        InvalidParameterError
+            With the sizes and the fix (fewer samples, a smaller memory budget).
+        """
+        avail = _available_memory()
+        if avail is None:
+            return
+        maes = 8 * samples
+        chunks = lanes * chunk * self.bytes_per_sample(arch, win)
+        if 4 * maes > avail:
+            raise InvalidParameterError(
+                f"samples={samples} needs about {_size(4 * maes)} of memory for the MAEs and their fit "
+                f"({_size(maes)} for the MAEs alone), more than the {_size(avail)} available; use fewer samples"
+            )
+        if 4 * maes + chunks > avail:
+            raise InvalidParameterError(
+                f"chunks of {chunk} weight samples of {arch.label()} at look_back={win.look_back} need about "
+                f"{_size(chunks)}, more than the {_size(avail - 4 * maes)} of memory available; lower "
+                f"memory_budget (--memory-budget, now {_size(self.memory_budget)})"
+            )
+
     def _weight_buffers(self, arch: Architecture, win: Windows, chunk: int, slot: int = 0) -> list[np.ndarray]:
         key = (arch.units, arch.cell, win.n_in, win.n_out, chunk, slot)
         bufs = self._buffers.get(key)
@@ -232,9 +368,10 @@ class Sampler:
         init = Init.parse(init)
         rt = self.runtime_for(arch, win.look_back)
         chunk = self.chunk_for(arch, win, samples, rt)
+        lanes = max(1, min(rt.parallel_runs, -(-samples // chunk)))
+        self.check_memory(arch, win, samples, chunk, lanes)
         out = np.empty(samples, dtype=np.float64)
-        starts = list(range(0, samples, chunk))
-        lanes = max(1, min(rt.parallel_runs, len(starts)))
+        starts = range(0, samples, chunk)
         t0 = time.perf_counter()
 
         def run(start: int, slot: int) -> int:
@@ -288,25 +425,32 @@ class Sampler:
 
     # -- the method -----------------------------------------------------------------
     def sample(self, series, arch, *, look_back: int, samples: int = 100, threshold: float = 0.01,
-               lower: float = 0.0, upper: float = 2.0, fit: str = "moments", seed: int = 0, init="normal",
+               lower: float = 0.0, upper: float = 2.0, fit: str = "moments", seed=0, init="normal",
                preset: str | None = None, cell: str | None = None, activation: str | None = None,
                recurrent_activation: str | None = None, head_activation: str | None = None,
-               input=None, target=None, scale: str = "none", progress=None) -> SamplingResult:
-        """Sample ``arch`` on ``series`` (see :func:`sample` for the parameters)."""
+               input=None, target=None, scale: str = "none", progress=None, warn: bool = True) -> SamplingResult:
+        """Sample ``arch`` on ``series`` (see :func:`sample` for the parameters).
+
+        ``warn=False`` leaves the counts of non-finite MAEs and of MAEs outside the
+        bounds to ``SamplingResult.n_nonfinite`` and ``n_outside`` (no warnings).
+        """
         caller = "sample"
         arch = resolve(arch, preset=preset, cell=cell, activation=activation,
                        recurrent_activation=recurrent_activation, head_activation=head_activation, caller=caller)
         look_back = check_int(look_back, "look_back", caller, low=1)
         settings = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                            fit=fit, init=Init.parse(init), seed=seed)
+                                            fit=fit, init=Init.parse(init), seed=resolve_seed(seed, "seed", caller))
         series = prepare(series, input=input, target=target, scale=scale)
-        return self.run(series, arch, look_back, settings, progress=progress)
+        return self.run(series, arch, look_back, settings, progress=progress, warn=warn)
 
     def run(self, series: Series, arch: Architecture, look_back: int, settings: SamplingSettings, *,
             progress=None, warn: bool = True) -> SamplingResult:
         """Sample a checked architecture on a prepared series with checked settings (no argument parsing).
 
-        ``warn=False`` leaves the non-finite count to ``SamplingResult.n_nonfinite`` (the sweep's way).
+        Warns :class:`~mae_ort.errors.NonFiniteWarning` when some MAEs are not finite
+        and :class:`OutsideBoundsWarning` when some fall outside ``[lower, upper]``;
+        ``warn=False`` leaves both counts to ``SamplingResult.n_nonfinite`` and
+        ``n_outside`` (the sweep's way).
         """
         t0 = time.perf_counter()
         win = self.windows_of(series, look_back)
@@ -323,6 +467,8 @@ class Sampler:
             warnings.simplefilter("ignore")  # the floor is reported through log_p_exact
             f = fit_truncnorm(maes, threshold=settings.threshold, lower=settings.lower, upper=settings.upper,
                               fit=settings.fit)
+        if f.n_outside and warn:
+            warnings.warn(_outside_message(maes, f.n_outside, arch, settings), OutsideBoundsWarning, stacklevel=3)
         rt = self.runtime_for(arch, look_back)
         return SamplingResult(
             arch=arch, look_back=look_back, samples=settings.samples, seed=settings.seed,
@@ -334,8 +480,24 @@ class Sampler:
         )
 
 
+def _outside_message(maes: np.ndarray, n_outside: int, arch: Architecture, settings: SamplingSettings) -> str:
+    finite = maes[np.isfinite(maes)]
+    above = int((finite > settings.upper).sum())
+    how = ("kept in the moments fit, which the truncated normal does not describe" if settings.fit == "moments"
+           else "left out of the mle fit and counted as not below the threshold")
+    if above:
+        top = float(finite.max())
+        step = 1.0 if top < 1e5 else 10.0 ** (math.floor(math.log10(top)) - 1)  # 2 significant digits
+        wider = math.ceil(top / step) * step
+        fix = f"widen the bounds with a larger upper (upper={wider:g}, --upper {wider:g})"
+    else:
+        fix = "lower the lower bound (lower=, --lower)"
+    return (f"{n_outside} of {settings.samples} MAEs of {arch.label()} fall outside the truncation bounds "
+            f"[{settings.lower:g}, {settings.upper:g}] ({how}); {fix}")
+
+
 def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float = 0.01, lower: float = 0.0,
-           upper: float = 2.0, fit: str = "moments", seed: int = 0, init="normal", preset: str | None = None,
+           upper: float = 2.0, fit: str = "moments", seed=0, init="normal", preset: str | None = None,
            cell: str | None = None, activation: str | None = None, recurrent_activation: str | None = None,
            head_activation: str | None = None, input=None, target=None, scale: str = "none",
            runtime: str = "auto", device: str = "cpu", threads: int | None = None,
@@ -355,12 +517,14 @@ def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float
     samples : int
         Number of random weight samples S >= 2 (the paper: 100).
     threshold, lower, upper : float
-        ``p = P(MAE < threshold)`` under a normal truncated to ``[lower, upper]``.
+        ``p = P(MAE < threshold)`` under a normal truncated to ``[lower, upper]``;
+        ``log_p`` is its natural logarithm.
     fit : {'moments', 'mle'}
         ``moments``: the reference implementation's fit; ``mle``: maximum likelihood.
-    seed : int
+    seed : int, None or numpy.random.Generator
         Every weight comes from this seed; the same seed gives the same MAEs whatever
-        the runtime's threads and chunking.
+        the runtime's threads and chunking.  ``None`` draws a fresh seed and a
+        ``Generator`` gives one draw; either way ``SamplingResult.seed`` records it.
     init : str or Init
         Weight distribution (``"normal:0,1"``, the paper's, by default).
     input, target, scale
@@ -371,11 +535,20 @@ def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float
     Returns
     -------
     SamplingResult
+        ``p``, ``log_p`` (natural logarithm), the MAEs and the fit.
 
     Raises
     ------
     MaeOrtError
-        On any bad input, with a one-line message.
+        On any bad input, with a one-line message (also when the MAEs of ``samples``
+        would not fit in the memory available).
+
+    Warns
+    -----
+    NonFiniteWarning
+        Some weight samples gave non-finite predictions.
+    OutsideBoundsWarning
+        Some MAEs fall outside ``[lower, upper]``.
     """
     s = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
     return s.sample(series, arch, look_back=look_back, samples=samples, threshold=threshold, lower=lower,

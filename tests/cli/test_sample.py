@@ -56,11 +56,17 @@ def test_save_model(capsys, tmp_path):
 def _bad_files(tmp_path):
     short = tmp_path / "short.csv"
     short.write_text("v\n1\n2\n3\n")
-    nan = tmp_path / "nan.csv"
-    nan.write_text("v\n1\n\n2\n3\nnan\n4\n")
+    nan = tmp_path / "nan.csv"  # (a blank line is its own error now: see "blank" below)
+    nan.write_text("v\n1\n2\n3\nnan\n4\n")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    return short, nan, empty
+    blank = tmp_path / "blank.csv"
+    blank.write_text("v\n1\n\n2\n3\n4\n5\n")
+    semi = tmp_path / "semi.csv"
+    semi.write_text("date;value\n2020-01-01;1,5\n2020-01-02;2,5\n2020-01-03;1,25\n2020-01-04;3,0\n")
+    stray = tmp_path / "stray.csv"
+    stray.write_text("date,value\n2020-01-01,1\n2020-01-02,2\n2020-01-03,n/a?\n2020-01-04,3\n2020-01-05,4\n")
+    return dict(short=short, nan=nan, empty=empty, blank=blank, semi=semi, stray=stray)
 
 
 @pytest.mark.parametrize(
@@ -80,6 +86,16 @@ def _bad_files(tmp_path):
         (["--csv", "{short}", "--look-back", "5"], "needs at least 6"),
         (["--csv", "{nan}"], "NaN"),
         (["--csv", "{empty}"], "cannot read"),
+        (["--csv", "{blank}"], r"line 3 of .*blank\.csv' is blank"),
+        (["--csv", "{semi}"], r"looks semicolon-separated .*--sep ';' --decimal ','"),
+        (["--csv", "{semi}", "--sep", ";"], r"column 'value' .* decimal commas \(such as '1,5'\)"),
+        (["--csv", "{stray}"], r"column 'value' has the text 'n/a\?' at line 4 of"),
+        (["--csv", "{stray}", "--input", "date"], r"column 'date' is not numeric .*\(--index-col date\)"),
+        (["--sep", ";"], "--sep needs --csv"),
+        (["--csv", "{short}", "--sep", "ab"], r"'sep' parameter"),
+        (["--samples", "1000000000000"], r"samples=1000000000000 needs about 32 TB .* use fewer samples"),
+        (["--save-model", "{tmp}/no-such-folder/m.onnx"], "no-such-folder' does not exist"),
+        (["--save-model", "{tmp}"], "is a directory"),
         (["--lower", "3"], "lower=3.0 must be below upper=2.0"),
         (["--bogus"], "No such option"),
     ],
@@ -87,8 +103,7 @@ def _bad_files(tmp_path):
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path, args, match):
     from tests.conftest import DATA
 
-    short, nan, empty = _bad_files(tmp_path)
-    args = [a.format(data=DATA, short=short, nan=nan, empty=empty) for a in args]
+    args = [a.format(data=DATA, tmp=tmp_path, **_bad_files(tmp_path)) for a in args]
     code, out, err = run(capsys, "sample", "--arch", "3", "--look-back", "2", "--samples", "4", *args)
     assert code == 2
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -100,3 +115,108 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, args, match):
 def test_console_script_exit_code():
     p = subprocess.run([sys.executable, "-m", "mae_ort", "sample", "--arch", "0"], capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "error:" in p.stderr
+
+
+# -- issue 10 -------------------------------------------------------------------------------------
+def _series_file(tmp_path, sep=",", decimal=".", name="s.csv"):
+    values = np.round(np.sin(np.arange(40) / 4.0), 4)
+    lines = [f"date{sep}value"] + [f"2020-02-{i + 1:02d}{sep}{v:.4f}".replace(".", decimal) for i, v in
+                                    enumerate(values)]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path, values
+
+
+def test_ordinary_csv_files_sample_like_their_values(capsys, tmp_path):
+    import mae_ort
+
+    plain, values = _series_file(tmp_path)
+    semi, _ = _series_file(tmp_path, ";", ",", "semi.csv")
+    common = ["--arch", "4", "--look-back", "3", "--samples", "6", "--seed", "2", "--json"]
+    code, out, err = run(capsys, "sample", "--csv", str(plain), *common)
+    assert code == 0, err
+    d = json.loads(out)
+    expect = mae_ort.sample(values, arch=[4], look_back=3, samples=6, seed=2)
+    assert d["windows"] == 37 and d["series"] == "s.csv"
+    np.testing.assert_array_equal(d["maes"], expect.maes)
+    code, out, err = run(capsys, "sample", "--csv", str(semi), "--sep", ";", "--decimal", ",", *common)
+    assert code == 0, err
+    np.testing.assert_array_equal(json.loads(out)["maes"], expect.maes)
+    code, out, err = run(capsys, "sample", "--csv", str(semi), "--sep", ";", "--decimal", ",", "--index-col",
+                         "date", *common)
+    assert code == 0, err
+    np.testing.assert_array_equal(json.loads(out)["maes"], expect.maes)
+
+
+def test_json_writes_non_finite_numbers_as_null(capsys):
+    code, out, _ = run(capsys, "sample", "--arch", "3", "--look-back", "2", "--samples", "6", "--threshold", "0",
+                       "--fit", "mle", "--json")
+    assert code == 0
+    assert "inf" not in out.lower() and "nan" not in out.lower()
+    d = json.loads(out)
+    assert d["log_p"] is None and d["log_p_exact"] is None and d["p"] == 0.0
+
+
+def test_warnings_print_as_one_line_each(capsys):
+    code, out, err = run(capsys, "sample", "--arch", "3", "--look-back", "2", "--samples", "10", "--seed", "0",
+                         "--upper", "0.3")
+    assert code == 0 and "log p" in out
+    assert err.splitlines() == [
+        "warning: 10 of 10 MAEs of lstm[3] fall outside the truncation bounds [0, 0.3] (kept in the moments fit, "
+        "which the truncated normal does not describe); widen the bounds with a larger upper (upper=1, --upper 1)"]
+    code, _, err = run(capsys, "sample", "--arch", "4,4", "--look-back", "6", "--samples", "30", "--init",
+                       "normal:0,1e30", "--activation", "relu", "--head-activation", "linear")
+    lines = err.splitlines()
+    assert code == 0 and len(lines) == 2 and all(ln.startswith("warning: ") for ln in lines), err
+    assert "gave non-finite predictions" in lines[0] and "outside the truncation bounds" in lines[1]
+    import warnings
+
+    assert warnings.showwarning.__module__ == "warnings"  # main put Python's back
+
+
+def test_save_model_is_checked_before_sampling_and_reported(capsys, tmp_path, monkeypatch):
+    from mae_ort.sampling import Sampler
+
+    path = tmp_path / "m.onnx"
+    code, out, _ = run(capsys, "sample", "--arch", "3", "--look-back", "2", "--samples", "4", "--save-model", str(path))
+    assert code == 0 and out.splitlines()[-1] == f"wrote the ONNX graph of lstm[3] at look_back=2 to {path}"
+    code, out, err = run(capsys, "sample", "--arch", "3", "--look-back", "2", "--samples", "4", "--json",
+                         "--save-model", str(path))
+    assert code == 0 and json.loads(out)["samples"] == 4 and err.strip().endswith(f"to {path}")
+
+    def fail(*a, **k):
+        raise AssertionError("sampled before checking --save-model")
+
+    monkeypatch.setattr(Sampler, "sample", fail)
+    code, _, err = run(capsys, "sample", "--arch", "3", "--look-back", "2", "--save-model",
+                       str(tmp_path / "nope" / "m.onnx"))
+    assert code == 2 and err.startswith("error: cannot write the model to") and "Traceback" not in err
+
+
+def test_a_closed_pipe_ends_quietly():
+    p = subprocess.Popen([sys.executable, "-m", "mae_ort", "sample", "--arch", "3", "--look-back", "2",
+                          "--samples", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # mae-ort sample ... | head -c0
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 1 and err == "", err
+
+
+class _Broken:
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_unwritable_stdout_returns_1_without_a_traceback(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdout", _Broken())
+    assert main(["sample", "--arch", "3", "--look-back", "2", "--samples", "4"]) == 1
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stdout", closed)
+    assert main(["sample", "--arch", "3", "--look-back", "2", "--samples", "4"]) == 1
+    monkeypatch.undo()
+    assert capsys.readouterr().err == ""

@@ -141,3 +141,42 @@ def test_saved_model_runs_on_its_own(tmp_path, rng):
     np.testing.assert_allclose(mae, reference.maes(a, X, y, W), atol=1e-5)
     docs = {i.name: i.doc_string for i in onnx.load(str(path)).graph.input}
     assert "windows" in docs["X"] and docs["l0.kernel"]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_every_initializer_is_read_and_none_shadows_an_input(cell):
+    m = build_model(Architecture((3, 2), cell=cell), 3)
+    inits = [t.name for t in m.graph.initializer]
+    read = {name for node in m.graph.node for name in node.input}
+    assert set(inits) <= read, set(inits) - read
+    assert not set(inits) & {i.name for i in m.graph.input}
+    assert ("one" in inits) == (cell == "gru")  # 1 - z of the GRU, nowhere else
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_sessions_open_without_onnxruntime_warnings(cell, capfd):
+    so = ort.SessionOptions()
+    so.log_severity_level = 2  # warnings and errors: "Removing initializer 'one'" was a warning
+    capfd.readouterr()
+    ort.InferenceSession(build_model(Architecture((3,), cell=cell), 2).SerializeToString(), so,
+                         providers=["CPUExecutionProvider"])
+    _, err = capfd.readouterr()
+    assert "Removing initializer" not in err and "[W:onnxruntime" not in err, err
+
+
+def test_save_model_checks_the_path_first(tmp_path):
+    from mae_ort.errors import DataError
+    from mae_ort.runtimes.export import writable_path
+
+    with pytest.raises(DataError, match=r"the folder '.*missing' does not exist; create it first$"):
+        save_model(Architecture((3,)), 2, tmp_path / "missing" / "m.onnx")
+    with pytest.raises(DataError, match=r"it is a folder; give a file name such as '.*model.onnx'$"):
+        writable_path(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match=r"'.*file' is a file, not a folder$"):
+        writable_path(tmp_path / "file" / "m.onnx")
+    assert writable_path(tmp_path / "new.onnx") == tmp_path / "new.onnx"
+    assert not (tmp_path / "new.onnx").exists()  # the check leaves nothing behind
+    assert (tmp_path / "file").read_text() == "x"
+    writable_path(tmp_path / "file")  # an existing file is not changed
+    assert (tmp_path / "file").read_text() == "x"

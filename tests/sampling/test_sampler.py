@@ -122,7 +122,10 @@ def test_uniform_and_glorot_inits():
 
 def test_non_finite_predictions_are_counted_not_fitted():
     # huge weights, relu cells and a linear head overflow float32 for most samples
-    with pytest.warns(NonFiniteWarning):
+    from mae_ort.sampling.sampler import OutsideBoundsWarning
+
+    # (the finite MAEs are huge too: they also warn that they lie beyond upper=2)
+    with pytest.warns(NonFiniteWarning), pytest.warns(OutsideBoundsWarning, match=r"upper=1.4e\+30"):
         r = mae_ort.sample(SINE, arch=[4, 4], look_back=6, samples=30, seed=0, init="normal:0,1e30",
                            activation="relu", head_activation="linear")
     assert r.n_nonfinite > 0 and r.n_nonfinite == int((~np.isfinite(r.maes)).sum())
@@ -172,3 +175,96 @@ def test_bad_input_raises_one_clear_value_error(kwargs, error, match):
         mae_ort.sample(series, **args)
     assert isinstance(info.value, (ValueError, MaeOrtError))
     assert "\n" not in str(info.value)
+
+
+# -- issue 10: seeds, the result's forms, warnings, memory ---------------------------------------
+def test_seed_none_draws_a_recorded_63_bit_seed():
+    kw = dict(arch=[4], look_back=2, samples=6)
+    a, b = mae_ort.sample(SINE, seed=None, **kw), mae_ort.sample(SINE, seed=None, **kw)
+    assert isinstance(a.seed, int) and 0 <= a.seed < 2**63 and a.seed != b.seed
+    np.testing.assert_array_equal(mae_ort.sample(SINE, seed=a.seed, **kw).maes, a.maes)
+    assert a.settings.seed == a.seed
+
+
+def test_seed_from_a_generator_is_one_draw_from_it():
+    kw = dict(arch=[4], look_back=2, samples=6)
+    r = Sampler().sample(SINE, [4], look_back=2, samples=6, seed=np.random.default_rng(7))
+    assert r.seed == int(np.random.default_rng(7).integers(0, 2**63 - 1, dtype=np.int64, endpoint=True))
+    np.testing.assert_array_equal(mae_ort.sample(SINE, seed=r.seed, **kw).maes, r.maes)
+    with pytest.raises(InvalidParameterError, match=r"'seed' parameter of sample must be an int in the range "
+                                                    r"\[0, 9223372036854775807\], None or a numpy.random.Generator"):
+        mae_ort.sample(SINE, seed="0", **kw)
+
+
+def test_repr_is_compact_and_frames_have_one_row_per_result():
+    from mae_ort.sampling.sampler import results_frame
+
+    s = Sampler()
+    r1 = s.sample(SINE, [5], look_back=3, samples=8, seed=1)
+    r2 = s.sample(SINE, [3, 2], look_back=2, samples=8, seed=2, cell="gru")
+    text = repr(r1)
+    assert text == (f"SamplingResult(arch=lstm[5], look_back=3, samples=8, mean={r1.mean:.6g}, sd={r1.sd:.6g}, "
+                    f"log_p={r1.log_p:.6g})")
+    one = r1.to_frame()
+    assert one.shape[0] == 1 and "maes" not in one.columns
+    assert one.loc[0, "units"] == "5" and one.loc[0, "log_p"] == r1.log_p and one.loc[0, "seed"] == 1
+    df = results_frame([r1, r2], maes=True)
+    assert list(df["units"]) == ["5", "3,2"] and list(df["cell"]) == ["lstm", "gru"]
+    assert list(df["look_back"]) == [3, 2] and list(df["mean"]) == [r1.mean, r2.mean]
+    np.testing.assert_array_equal(df.loc[1, "maes"], r2.maes)
+    assert Architecture.from_row(df.iloc[1]) == r2.arch
+    empty = results_frame([])
+    assert empty.shape[0] == 0 and list(empty.columns) == list(one.columns)
+    with pytest.raises(InvalidParameterError, match="SamplingResult objects"):
+        results_frame([r1, "x"])
+
+
+def test_to_dict_writes_every_non_finite_number_as_null():
+    import json
+
+    r = mae_ort.sample(SINE, arch=[3], look_back=2, samples=6, seed=0, threshold=0.0, fit="mle")
+    assert r.log_p == -np.inf and r.log_p_exact == -np.inf
+    d = r.to_dict()
+    assert d["log_p"] is None and d["log_p_exact"] is None and d["p"] == 0.0
+    text = json.dumps(d, allow_nan=False)
+    assert "inf" not in text.lower() and "nan" not in text.lower()
+
+
+def test_maes_outside_the_bounds_warn_once_with_the_remedy():
+    from mae_ort.sampling.sampler import OutsideBoundsWarning
+
+    with pytest.warns(OutsideBoundsWarning) as record:
+        r = mae_ort.sample(SINE, arch=[3], look_back=2, samples=10, seed=0, upper=0.3)
+    assert len(record) == 1 and r.n_outside == 10 and r.maes.max() < 1
+    assert str(record[0].message) == (
+        "10 of 10 MAEs of lstm[3] fall outside the truncation bounds [0, 0.3] (kept in the moments fit, which the "
+        "truncated normal does not describe); widen the bounds with a larger upper (upper=1, --upper 1)")
+    assert issubclass(OutsideBoundsWarning, mae_ort.MaeOrtWarning)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = Sampler().sample(SINE, [3], look_back=2, samples=10, seed=0, upper=0.3, warn=False)
+        from mae_ort.sampling.settings import SamplingSettings
+
+        ran = Sampler().run(prepare(SINE), Architecture((3,)), 2, SamplingSettings(samples=10, upper=0.3), warn=False)
+    assert quiet.n_outside == ran.n_outside == 10
+    np.testing.assert_array_equal(quiet.maes, r.maes)
+
+
+def test_too_many_samples_for_the_memory_are_refused_before_allocating(monkeypatch):
+    from mae_ort.sampling import sampler as mod
+
+    monkeypatch.setattr(mod, "_available_memory", lambda: 10**6)
+    allocated = []
+    monkeypatch.setattr(mod.np, "empty", lambda *a, **k: allocated.append(a) or np.zeros(*a, **k))
+    with pytest.raises(InvalidParameterError, match=r"^samples=100000 needs about 3.2 MB of memory for the MAEs and "
+                                                    r"their fit \(800 kB for the MAEs alone\), more than the 1 MB "
+                                                    r"available; use fewer samples$"):
+        mae_ort.sample(SINE, arch=[3], look_back=2, samples=100_000)
+    monkeypatch.setattr(mod, "_available_memory", lambda: 4 * 8 * 1000 + 10**5)
+    with pytest.raises(InvalidParameterError, match=r"^chunks of .* need about .*; lower memory_budget"):
+        mae_ort.sample(SINE, arch=[30, 30], look_back=20, samples=1000, runtime="onnxruntime")
+    assert not allocated
+    monkeypatch.setattr(mod, "_available_memory", lambda: None)  # unknown: not checked
+    assert mae_ort.sample(SINE, arch=[3], look_back=2, samples=4).maes.shape == (4,)
