@@ -41,11 +41,12 @@ Contract of every :class:`Store`
   anything (no journal change, no schema setup), so a database in a read-only file or
   folder can be ranked, exported and plotted.
 
-Schema version 2: table ``meta`` (``schema_version``, ``package_version``,
-``created``), ``settings``, ``sampling``, ``trained`` and ``trained_costs``.  Version 1
-(before the trained tables had this owner; they carried their own version in a
-``trained_meta`` table) is upgraded in place by :data:`MIGRATIONS` when opened for
-writing; newer versions are refused.
+Schema version 3: table ``meta`` (``schema_version``, ``package_version``,
+``created``), ``settings`` (with the seeding version of its rows), ``sampling``,
+``trained`` and ``trained_costs``.  Version 1 (before the trained tables had this owner;
+they carried their own version in a ``trained_meta`` table) and version 2 (before
+settings recorded their seeding; all its rows are seeding 1) are upgraded in place by
+:data:`MIGRATIONS` when opened for writing; newer versions are refused.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ __all__ = [
 ]
 
 #: The schema this package writes and reads.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -101,7 +102,8 @@ CREATE TABLE IF NOT EXISTS settings (
     fit                TEXT NOT NULL,
     init               TEXT NOT NULL,
     seed               INTEGER NOT NULL,
-    created            TEXT NOT NULL
+    created            TEXT NOT NULL,
+    seeding            INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS sampling (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -206,8 +208,13 @@ def _upgrade_1_to_2(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _upgrade_2_to_3(conn: sqlite3.Connection) -> None:
+    """Version 2 -> 3: settings record their seeding version (every older row was seeding 1)."""
+    conn.execute("ALTER TABLE settings ADD COLUMN seeding INTEGER NOT NULL DEFAULT 1")
+
+
 #: ``{v: upgrade}``: ``upgrade(connection)`` turns schema ``v`` into ``v + 1`` (inside a transaction).
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
 
 _ROW_COLUMNS = (
     "settings_id", "cell", "activation", "recurrent_activation", "head_activation", "units", "look_back",
@@ -283,9 +290,11 @@ class Settings(SamplingSettings):
 
     @property
     def id(self) -> str:
-        """A 16-hex-digit hash of everything but the series' label."""
+        """A 16-hex-digit hash of everything but the series' label (seeding 1 hashes as before it existed)."""
         d = asdict(self)
         d.pop("series")
+        if d["seeding"] == 1:
+            d.pop("seeding")
         text = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -570,9 +579,9 @@ class SQLiteStore(Store):
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO settings (settings_id, series, series_fingerprint, samples, threshold, lower, upper, fit, "
-                "init, seed, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "init, seed, created, seeding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (sid, d["series"], d["series_fingerprint"], d["samples"], d["threshold"], d["lower"], d["upper"],
-                 d["fit"], d["init"], d["seed"], _now()),
+                 d["fit"], d["init"], d["seed"], _now(), d["seeding"]),
             )
         return sid
 
@@ -621,10 +630,10 @@ class SQLiteStore(Store):
         import pandas as pd
 
         sql = ("SELECT s.settings_id, s.series, s.series_fingerprint, s.samples, s.threshold, s.lower, s.upper, "
-               "s.fit, s.init, s.seed, s.created, COUNT(r.id) AS rows FROM settings s "
+               "s.fit, s.init, s.seed, s.seeding, s.created, COUNT(r.id) AS rows FROM settings s "
                "LEFT JOIN sampling r ON r.settings_id = s.settings_id GROUP BY s.settings_id ORDER BY s.created")
         cols = ["settings_id", "series", "series_fingerprint", "samples", "threshold", "lower", "upper", "fit",
-                "init", "seed", "created", "rows"]
+                "init", "seed", "seeding", "created", "rows"]
         return pd.DataFrame(self._read(sql), columns=cols)
 
     def frame(self, settings_id: str | None = None, *, look_back=None, depth=None, maes: bool = False):
@@ -653,7 +662,7 @@ class SQLiteStore(Store):
 
         cols = ["id", "settings_id", *KEY_COLUMNS, "depth", "seed", "mean", "sd", "loc", "scale", "p", "log_p",
                 "log_p_exact", "n_nonfinite", "n_outside", "windows", "seconds", "runtime", "device", "created"]
-        scols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seed"]
+        scols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seed", "seeding"]
         select = ", ".join(f"r.{c}" for c in cols) + ", " + ", ".join(f"s.{c}" for c in scols)
         if maes:
             select += ", r.maes"
@@ -760,7 +769,7 @@ class SQLiteStore(Store):
         scols = ["id AS scored_id", "units", "depth", "look_back", "cell", "activation", "recurrent_activation",
                  "head_activation", "mean", "sd", "p", "log_p", "log_p_exact", "n_nonfinite", "n_outside",
                  "seconds AS sample_seconds", "seed AS sample_seed", "maes"]
-        gcols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "settings_id"]
+        gcols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seeding", "settings_id"]
         sql = ("SELECT " + ", ".join(f"t.{c}" for c in tcols) + ", " + ", ".join(f"s.{c}" for c in scols) + ", "
                + ", ".join(f"g.{c}" for c in gcols)
                + f" FROM trained t JOIN sampling s ON s.id = t.{link} JOIN settings g ON g.settings_id = s.settings_id"

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._checks import check_int, check_option, resolve_seed
-from .._system import default_threads
+from .._system import default_threads, limit_numba_threads
 from ..data import Series, Windows, prepare, windows
 from ..errors import InvalidParameterError, MaeOrtWarning, NonFiniteWarning
 from ..model.architecture import Architecture, resolve
 from ..runtimes import DEVICES, RUNTIMES, Runtime, choose_runtime, make_runtime
-from .settings import Init, SamplingSettings
+from .settings import SEEDING, Init, SamplingSettings
 from .stats import fit_truncnorm
-from .weights import fill_weights
+from .weights import fill_weights, weight_streams
 
 __all__ = ["Init", "SamplingResult", "Sampler", "sample", "results_frame", "as_architecture", "GiB",
            "OutsideBoundsWarning"]
@@ -125,12 +125,13 @@ class SamplingResult:
     series: str = "series"
     windows: int = 0
     extra: dict = field(default_factory=dict)
+    seeding: int = SEEDING
 
     @property
     def settings(self) -> SamplingSettings:
         """The settings this result was sampled with (its own seed)."""
         return SamplingSettings(samples=self.samples, threshold=self.threshold, lower=self.lower, upper=self.upper,
-                                fit=self.fit, init=self.init, seed=self.seed)
+                                fit=self.fit, init=self.init, seed=self.seed, seeding=self.seeding)
 
     def __repr__(self) -> str:
         return (f"SamplingResult(arch={self.arch.label()}, look_back={self.look_back}, samples={self.samples}, "
@@ -181,6 +182,7 @@ class SamplingResult:
             "device": self.device,
             "series": self.series,
             "windows": self.windows,
+            "seeding": self.seeding,
             "maes": [num(float(v)) for v in self.maes],
         }
 
@@ -344,21 +346,27 @@ class Sampler:
         return bufs
 
     def fill_weights(self, arch: Architecture, bufs: list[np.ndarray], *, seed: int, first_sample: int,
-                     init: Init, n_in: int) -> None:
-        """Fill the first ``len(bufs[0])`` samples' weights, starting at global sample ``first_sample``."""
+                     init: Init, n_in: int, seeding: int = SEEDING, streams=None) -> None:
+        """Fill the first ``len(bufs[0])`` samples' weights, starting at global sample ``first_sample``.
+
+        ``streams`` (default: all of ``arch``'s, :func:`~mae_ort.sampling.weights.weight_streams`)
+        name the arrays when ``bufs`` holds only some of them.
+        """
+        streams = weight_streams(arch, seeding) if streams is None else streams
         # the fill is a parallel region: keep it within this sampler's share of the cores
-        fill_weights(bufs, init=init, seed=seed, first_sample=first_sample, threads=self.threads or default_threads())
+        fill_weights(bufs, init=init, seed=seed, first_sample=first_sample, threads=self.threads or default_threads(),
+                     streams=streams)
 
     def weights(self, arch: Architecture, *, n_in: int, n_out: int, samples: int, seed: int = 0,
-                init="normal", first_sample: int = 0) -> list[np.ndarray]:
+                init="normal", first_sample: int = 0, seeding: int = SEEDING) -> list[np.ndarray]:
         """The weights of ``samples`` samples, as the sampler draws them (Keras order, (S, *shape))."""
         init = Init.parse(init)
         bufs = [np.empty((samples,) + shape, dtype=np.float32) for _, shape in arch.weight_shapes(n_in, n_out)]
-        self.fill_weights(arch, bufs, seed=seed, first_sample=first_sample, init=init, n_in=n_in)
+        self.fill_weights(arch, bufs, seed=seed, first_sample=first_sample, init=init, n_in=n_in, seeding=seeding)
         return bufs
 
     def maes(self, arch: Architecture, win: Windows, *, samples: int, seed: int = 0, init="normal",
-             progress=None) -> np.ndarray:
+             progress=None, seeding: int = SEEDING) -> np.ndarray:
         """MAEs of ``samples`` random weight samples of ``arch`` on ``win``, shape (S,).
 
         Chunks run one after another, or ``runtime.parallel_runs`` at a time on
@@ -377,7 +385,7 @@ class Sampler:
         def run(start: int, slot: int) -> int:
             m = min(chunk, samples - start)
             views = [b[:m] for b in self._weight_buffers(arch, win, chunk, slot)]
-            self.fill_weights(arch, views, seed=seed, first_sample=start, init=init, n_in=win.n_in)
+            self.fill_weights(arch, views, seed=seed, first_sample=start, init=init, n_in=win.n_in, seeding=seeding)
             out[start:start + m] = rt.maes(arch, win, views)[0]
             return m
 
@@ -455,7 +463,13 @@ class Sampler:
         t0 = time.perf_counter()
         win = self.windows_of(series, look_back)
         init = settings.weights
-        maes = self.maes(arch, win, samples=settings.samples, seed=settings.seed, init=init, progress=progress)
+        maes = self.maes(arch, win, samples=settings.samples, seed=settings.seed, init=init, progress=progress,
+                         seeding=settings.seeding)
+        return self._result(series, arch, look_back, settings, win, maes, time.perf_counter() - t0, warn=warn)
+
+    def _result(self, series: Series, arch: Architecture, look_back: int, settings: SamplingSettings, win: Windows,
+                maes: np.ndarray, seconds: float, *, warn: bool) -> SamplingResult:
+        t0 = time.perf_counter()
         bad = int((~np.isfinite(maes)).sum())
         if bad and warn:
             warnings.warn(
@@ -475,9 +489,63 @@ class Sampler:
             threshold=settings.threshold, lower=settings.lower, upper=settings.upper, fit=settings.fit,
             init=settings.init, maes=maes, mean=f.mean, sd=f.sd, loc=f.loc, scale=f.scale,
             p=f.p, log_p=f.log_p, log_p_exact=f.log_p_exact, n_nonfinite=f.n_nonfinite, n_outside=f.n_outside,
-            seconds=time.perf_counter() - t0, runtime=rt.name, device=rt.device,
-            series=series.name, windows=win.n,
+            seconds=seconds + time.perf_counter() - t0, runtime=rt.name, device=rt.device,
+            series=series.name, windows=win.n, seeding=settings.seeding,
         )
+
+    def run_group(self, series: Series, archs: list[Architecture], look_back: int, settings: SamplingSettings, *,
+                  warn: bool = True) -> list[SamplingResult]:
+        """Sample architectures that differ only in their last layer's width, sharing the other layers' work.
+
+        With seeding 2 the shared layers have the same weights in every architecture, so the
+        Numba runtime runs them once per block of windows
+        (:func:`mae_ort.kernels.forward.forward_maes_group`); each result equals :meth:`run` of
+        that architecture alone, exactly.  Other cases (seeding 1, another runtime, architectures
+        that do not share) run each architecture alone.
+        """
+        if not archs:
+            return []
+        first = archs[0]
+        shareable = (settings.seeding >= 2 and len(archs) > 1
+                     and all(a.family == first.family and a.units[:-1] == first.units[:-1] for a in archs)
+                     and all(self.runtime_for(a, look_back).name == "numba" for a in archs))
+        if not shareable:
+            return [self.run(series, a, look_back, settings, warn=warn) for a in archs]
+        from ..kernels import forward
+
+        t0 = time.perf_counter()
+        win = self.windows_of(series, look_back)
+        rt = self.runtime_for(first, look_back)
+        init = settings.weights
+        S = settings.samples
+        depth = first.depth
+        chunk = max(1, min(S, max(self.chunk_for(a, win, S, rt) for a in archs)))
+        for a in archs:
+            self.check_memory(a, win, S, chunk, 1)
+        maes = np.empty((len(archs), S), dtype=np.float64)
+        n_shared = 3 * (depth - 1)
+        shapes = first.weight_shapes(win.n_in, win.n_out)[:n_shared]
+        shared_streams = weight_streams(first, settings.seeding)[:n_shared]
+        for start in range(0, S, chunk):
+            m = min(chunk, S - start)
+            shared = [np.empty((m,) + sh, dtype=np.float32) for _, sh in shapes]
+            if shared:
+                self.fill_weights(first, shared, seed=settings.seed, first_sample=start, init=init, n_in=win.n_in,
+                                  streams=shared_streams)
+            variants = []
+            for a in archs:
+                own = [np.empty((m,) + sh, dtype=np.float32)
+                       for _, sh in a.weight_shapes(win.n_in, win.n_out)[n_shared:]]
+                self.fill_weights(a, own, seed=settings.seed, first_sample=start, init=init, n_in=win.n_in,
+                                  streams=weight_streams(a, settings.seeding)[n_shared:])
+                variants.append(own)
+            limit_numba_threads(rt.threads)
+            maes[:, start:start + m] = forward.forward_maes_group(
+                win.X, win.y, shared, variants, cell=first.cell, activation=first.activation,
+                recurrent_activation=first.recurrent_activation, head_activation=first.head_activation)
+        share = (time.perf_counter() - t0) / len(archs)
+        return [self._result(series, a, look_back, settings, win, maes[i], share, warn=warn)
+                for i, a in enumerate(archs)]
 
 
 def _outside_message(maes: np.ndarray, n_outside: int, arch: Architecture, settings: SamplingSettings) -> str:

@@ -453,7 +453,8 @@ def scores_of(arch: Architecture, windows: Windows, maes=None, *, settings: Samp
             raise DataError(f"the forward-pass scores need at least 2 {'distinct ' if distinct else ''}windows; "
                             f"the series has {idx.size}")
         W = (sampler or Sampler()).weights(arch, n_in=windows.n_in, n_out=windows.n_out, samples=forward_samples,
-                                           seed=settings.seed, init=Init.parse(settings.init))
+                                           seed=settings.seed, init=Init.parse(settings.init),
+                                           seeding=settings.seeding)
         with np.errstate(all="ignore"):  # overflowing states are reported as nan
             states = reference.hidden_states(arch, windows.X[idx], W, dtype=np.float64)
         per, constant, bad = [], [], 0

@@ -17,7 +17,18 @@ from .._checks import check_int, check_option, check_real, check_seed
 from ..errors import InvalidParameterError
 from .stats import FITS, check_bounds
 
-__all__ = ["Init", "SamplingSettings", "check_sampling_settings"]
+__all__ = ["Init", "SamplingSettings", "SEEDING", "SEEDINGS", "check_sampling_settings"]
+
+#: Seeding versions: how a seed becomes weights (:func:`mae_ort.sampling.weights.weight_streams`).
+#: ``1``: every array of an architecture from its own stream, and each row of a sweep from its own
+#: seed (a hash of the sweep's seed and the row's key; mae-ort up to 0.1).  ``2`` (the default): the
+#: weights of layer ``k`` depend only on the seed, the cell and activations and the widths of
+#: layers ``1..k``; the head's on the whole architecture; a sweep samples every row with its own
+#: seed.  Architectures that share their first layers then share those layers' weights (common
+#: random numbers: each architecture's MAEs follow the same law as before, their differences are
+#: less noisy), and a sweep computes the shared layers once.
+SEEDINGS = (1, 2)
+SEEDING = 2
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,10 @@ class SamplingSettings:
     init : str or Init
         The weight distribution, stored as text (``"normal:0,1"``, the paper's).
     seed : int
-        The seed of every weight (in a sweep: the sweep's seed; each row derives its own).
+        The seed of every weight (in a sweep: the sweep's seed).
+    seeding : {1, 2}
+        How the seed becomes weights (:data:`SEEDINGS`; 2, the default, shares the weights of
+        common first layers; 1 reproduces mae-ort 0.1's rows).
     """
 
     samples: int = 100
@@ -114,6 +128,7 @@ class SamplingSettings:
     fit: str = "moments"
     init: str = "normal:0,1"
     seed: int = 0
+    seeding: int = SEEDING
 
     def __post_init__(self) -> None:
         caller = type(self).__name__
@@ -122,6 +137,10 @@ class SamplingSettings:
             object.__setattr__(self, f, v)
         object.__setattr__(self, "seed", check_seed(self.seed, "seed", caller))
         object.__setattr__(self, "init", str(Init.parse(self.init)))
+        if self.seeding not in SEEDINGS or isinstance(self.seeding, bool):
+            raise InvalidParameterError(f"The 'seeding' parameter of {caller} must be one of "
+                                        f"{', '.join(map(str, SEEDINGS))}. Got {self.seeding!r} instead.")
+        object.__setattr__(self, "seeding", int(self.seeding))
 
     @classmethod
     def checked(cls, caller: str, **fields) -> "SamplingSettings":

@@ -545,7 +545,8 @@ def score_frame(df, *, mae: str = "test_mae", forward: bool = True):
         arch = Architecture.from_row(r)
         maes = np.asarray([np.nan if v is None else v for v in r.maes], dtype=np.float64)
         settings = SamplingSettings(samples=len(maes), threshold=r.threshold, lower=r.lower, upper=r.upper,
-                                    fit=r.fit, init=r.init, seed=int(r.sample_seed))
+                                    fit=r.fit, init=r.init, seed=int(r.sample_seed),
+                                    seeding=int(getattr(r, "seeding", 1)))
         spec = (json.loads(r.split) or {}).get("spec") or {}
         key = json.dumps(spec, sort_keys=True)
         if key not in splits:
