@@ -46,7 +46,8 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-__all__ = ["forward_maes", "forward_maes_group", "warmup", "activate", "activate_array", "ACTIVATION_CODES", "CELL_CODES",
+__all__ = ["forward_maes", "forward_maes_group", "warmup", "activate", "activate_array", "ACTIVATION_CODES",
+           "CELL_CODES", "choose_block"]
            "choose_block"]
 
 #: Activation names and their integer codes in the kernels.
