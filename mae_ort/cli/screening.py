@@ -3,18 +3,30 @@
 Bad input raises
 :class:`~mae_ort.errors.MaeOrtError` (or a click usage error), which ``mae_ort.cli.main``
 prints on one line with exit code 2.  Ctrl-C during ``screen`` keeps every finished row
-and exits with code 130; SIGTERM does the same with code 143.
+and exits with code 130; SIGTERM does the same with code 143.  mae-ort's warnings
+(e.g. :class:`~mae_ort.screening.sweep.OutsideBoundsWarning`) print as one line
+``warning: ...`` on stderr.
+
+The reading commands (``rank``, ``export``, ``plot``) open the database read-only and
+filter by settings, look-back, depth and model (``--preset`` or ``--cell``,
+``--activation``, ``--recurrent-activation``, ``--head-activation``): one database may
+hold several models (the paper's Keras 2 gates and Keras 3's, say) under one settings id.
+``rank`` shows each row's whole model; ``plot`` refuses a mix of models and names them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import warnings
+from pathlib import Path
 
 import click
 
 from .._progress import Progress
-from ..errors import DataError, InvalidParameterError, MaeOrtError
-from ..model.architecture import CELLS
+from ..errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning
+from ..model.architecture import ACTIVATIONS, CELLS, MODEL_FIELDS, PRESETS, Architecture
 from ..screening.space import SPACE_PRESETS
 from ..study.figures import AGGS, FIGURES
 from .options import apply_options, load_series, model_options, sampling_options, series_options
@@ -86,7 +98,6 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                    memory_budget):
     """Sample every architecture x look-back of a search space into a database (resumable)."""
     from .._checks import parse_bytes
-    from ..results.store import open_store
     from ..screening.sweep import ScreenInterrupted, screen
 
     space = _build_space(space_name, units, layers, look_back, list_path, subset,
@@ -94,77 +105,176 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                          recurrent_activation, head_activation)
     series = load_series(csv_path, input_cols, target_cols, scale)
     budget = parse_bytes(memory_budget)
-    store = open_store(db)
     label = space.name.split(" (")[0][:20]  # the header line has the full description
     reporter = Progress(f"screen {label}", unit="rows", enabled=not quiet, header=f"{space.describe()}; db {db}")
     try:
-        df = screen(space, series, store=store, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                    fit=fit, init=init, seed=seed, workers=workers, threads=threads, scheduler=scheduler,
-                    connect_timeout=connect_timeout, runtime=runtime, device=device, memory_budget=budget,
-                    progress=reporter)
+        with _one_line_warnings():
+            # The database is opened (and created) by screen, after the space, the series and the
+            # scheduler are checked: a refused screen leaves no empty file behind.
+            df = screen(space, series, store=db, samples=samples, threshold=threshold, lower=lower, upper=upper,
+                        fit=fit, init=init, seed=seed, workers=workers, threads=threads, scheduler=scheduler,
+                        connect_timeout=connect_timeout, runtime=runtime, device=device, memory_budget=budget,
+                        progress=reporter)
     except KeyboardInterrupt as e:
         reporter.close()
         click.echo(f"interrupted: {reporter.done} new row(s) of {reporter.total} stored in {db}; rerun the same "
                    "command to resume", err=True)
-        store.close()
         if isinstance(e, ScreenInterrupted):
             raise SystemExit(128 + e.signum) from None
         raise
     finally:
         reporter.close()
-    store.close()
     a = df.attrs
+    others = a["computed_rows"] - a["new_rows"]
+    shared = f" ({others} computed here were stored first by another screen)" if others > 0 else ""
     click.echo(f"{len(df)} rows of {space.name} in {db} (settings {a['settings_id']}): {a['new_rows']} new, "
-               f"{len(df) - a['new_rows']} already done, {a['seconds']:.1f} s")
+               f"{len(df) - a['new_rows']} already done, {a['seconds']:.1f} s{shared}")
     if top > 0 and len(df):
         click.echo(_table(df, by="log_p", top=top))
 
 
+@contextlib.contextmanager
+def _one_line_warnings():
+    """Print mae-ort's warnings raised inside as one line each (``warning: ...``) on stderr, once each.
+
+    Other warnings are shown as Python shows them.  They are printed when the block ends,
+    normally or not (before an error line).
+    """
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            yield
+    finally:
+        seen = set()
+        for w in caught:
+            if issubclass(w.category, MaeOrtWarning):
+                text = " ".join(str(w.message).split())
+                if text not in seen:
+                    seen.add(text)
+                    click.echo(f"warning: {text}", err=True)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
 def _table(df, *, by: str, top: int) -> str:
+    """The ``top`` rows by ``by``: rank, the whole model (one column), look-back, scores, counts, id."""
     ascending = _RANK_BY[by]
     keys = [by] + (["log_p_exact", "mean"] if by == "log_p" else [])
     asc = [ascending] + ([False, True] if by == "log_p" else [])
     best = df.sort_values(keys, ascending=asc, na_position="last").head(top).reset_index(drop=True)
     best.insert(0, "rank", range(1, len(best) + 1))
-    cols = ["rank", "units", "look_back", "cell", "log_p", "log_p_exact", "p", "mean", "sd", "n_nonfinite", "id"]
+    model = "model"
+    if "units" in best:
+        models = [Architecture.from_row(r).describe() for r in best.to_dict("records")]
+        width = max(len(m) for m in models + [model])
+        model = model.ljust(width)  # the column and its header left-aligned in to_string
+        best.insert(1, model, [m.ljust(width) for m in models])
+    cols = ["rank", model, "look_back", "log_p", "log_p_exact", "p", "mean", "sd", "n_nonfinite", "n_outside", "id"]
     if "settings_id" in best and df["settings_id"].nunique() > 1:
         cols.append("settings_id")
     return best[[c for c in cols if c in best]].to_string(index=False, float_format=lambda v: f"{v:.6g}")
 
 
-def _settings_id(store, prefix):
-    """The settings id that ``prefix`` names (a unique prefix is enough), or None."""
-    if prefix is None:
-        return None
-    return store.settings_id(prefix)
+def _model_text(fields: dict) -> str:
+    """One model without its widths, e.g. ``lstm tanh/hard_sigmoid_keras2 -> tanh``."""
+    a = Architecture((1,), **fields)
+    return a.cell + a.describe()[len(a.label()):]
 
 
-def _rows(db, settings, look_back, depth, cell, *, maes: bool = False):
-    from ..results.store import open_store
+def _model_choice(fields: dict) -> str:
+    """The options that choose one model: ``--preset paper``, or its cell and activations."""
+    for name, preset in PRESETS.items():
+        if all(fields[f] == preset[f] for f in MODEL_FIELDS):
+            return f"--preset {name}"
+    return " ".join(f"--{f.replace('_', '-')} {fields[f]}" for f in MODEL_FIELDS)
+
+
+def _models(df) -> list[dict]:
+    """The distinct models (cell and activations) of some rows, in order of appearance."""
+    return df[list(MODEL_FIELDS)].drop_duplicates().to_dict("records")
+
+
+def _models_text(df) -> str:
+    return ", ".join(f"{_model_text(m)} ({_model_choice(m)})" for m in _models(df))
+
+
+def _model_filter(preset, cell, activation, recurrent_activation, head_activation) -> dict:
+    """The model fields to keep: a preset's, replaced by the single options given."""
+    wanted = dict(PRESETS[preset]) if preset is not None else {}
+    for field, value in zip(MODEL_FIELDS, (cell, activation, recurrent_activation, head_activation)):
+        if value is not None:
+            wanted[field] = value.lower()
+    return wanted
+
+
+def _ints(text, option: str, command: str):
+    """Integers of a filter option (``1,10`` or ``1:30``), errors naming the option and the command."""
     from ..screening.space import parse_ints
 
+    return list(parse_ints(text, option, command)) if text else None
+
+
+def _rows(db, command: str, settings, look_back, depth, model: dict, *, maes: bool = False):
+    """The rows of ``db`` that the filters keep (read-only); a one-line error when none are left."""
+    from ..results.store import open_store
+
+    lbs = _ints(look_back, "--look-back", command)
+    depths = _ints(depth, "--depth", command)
     store = open_store(db, create=False, readonly=True)
     try:
-        sid = _settings_id(store, settings)
-        lbs = list(parse_ints(look_back, "look_back", "rank")) if look_back else None
-        depths = list(parse_ints(depth, "depth", "rank")) if depth else None
+        sid = store.settings_id(settings) if settings is not None else None
         df = store.frame(sid, look_back=lbs, depth=depths, maes=maes)
     finally:
         store.close()
-    if cell is not None:
-        df = df[df["cell"] == cell]
-    if len(df) == 0:
-        raise DataError(f"no rows in {db!r} match the filters" if (settings or look_back or depth or cell)
-                        else f"{db!r} holds no rows yet")
-    return df
+    if len(df) == 0 and not (settings or look_back or depth):
+        raise DataError(f"{db!r} holds no rows yet")
+    kept = df
+    for field, value in model.items():
+        kept = kept[kept[field] == value]
+    if len(kept) == 0:
+        if len(df) and model:
+            raise DataError(f"no rows in {db!r} are of the model {_model_text({**_models(df)[0], **model})}; "
+                            f"it holds {_models_text(df)}")
+        raise DataError(f"no rows in {db!r} match the filters")
+    return kept.reset_index(drop=True)
+
+
+def _writable(out: str, what: str = "--out") -> Path:
+    """Check, before any work, that ``out`` can be written (its folder exists and takes files)."""
+    import tempfile
+
+    p = Path(out)
+    if p.is_dir():
+        raise DataError(f"cannot write {out!r}: it is a folder; give {what} a file name inside it")
+    folder = p.parent
+    if not folder.exists():
+        raise DataError(f"cannot write {out!r}: the folder {str(folder)!r} does not exist")
+    if not folder.is_dir():
+        raise DataError(f"cannot write {out!r}: {str(folder)!r} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise DataError(f"cannot write {out!r}: {e.strerror or e}; choose another {what}") from None
+    return p
 
 
 _filters = [
-    click.option("--db", required=True, help="The results database."),
+    click.option("--db", required=True, help="The results database (opened read-only)."),
     click.option("--settings", default=None, help="Only the rows of these sampling settings (an id or its prefix)."),
     click.option("--look-back", "look_back", default=None, help="Only these look-backs, e.g. 1,10 or 1:30."),
     click.option("--depth", default=None, help="Only these depths, e.g. 2 or 1:3."),
-    click.option("--cell", type=click.Choice(CELLS), default=None, help="Only this cell."),
+    click.option("--preset", type=click.Choice(list(PRESETS)), default=None,
+                 help="Only this model: paper (LSTM, Keras 2 hard_sigmoid gates, tanh head) or keras3 "
+                      "(sigmoid gates)."),
+    click.option("--cell", type=click.Choice(CELLS), default=None, help="Only this cell (replaces the preset's)."),
+    click.option("--activation", type=click.Choice(ACTIVATIONS, case_sensitive=False), default=None,
+                 help="Only this cell activation."),
+    click.option("--recurrent-activation", type=click.Choice(ACTIVATIONS, case_sensitive=False), default=None,
+                 help="Only this gate activation (e.g. hard_sigmoid_keras2: the paper's)."),
+    click.option("--head-activation", type=click.Choice(ACTIVATIONS, case_sensitive=False), default=None,
+                 help="Only this head activation."),
 ]
 
 
@@ -178,8 +288,12 @@ def _filter_options(f):
 @click.option("--by", type=click.Choice(list(_RANK_BY)), default="log_p", show_default=True,
               help="Order: log p, p and sd descending, mean MAE ascending.")
 @click.option("--list-settings", is_flag=True, help="List the sampling settings in the database instead.")
-def rank_command(db, settings, look_back, depth, cell, top, by, list_settings):
-    """Show the best architectures of a database (by log p)."""
+def rank_command(db, settings, look_back, depth, preset, cell, activation, recurrent_activation, head_activation,
+                 top, by, list_settings):
+    """Show the best architectures of a database (by log p), each with its whole model.
+
+    n_outside counts a row's MAEs outside the truncation bounds: such a row's log p can mislead.
+    """
     if list_settings:
         from ..results.store import open_store
 
@@ -191,8 +305,13 @@ def rank_command(db, settings, look_back, depth, cell, top, by, list_settings):
         return
     if top < 1:
         raise InvalidParameterError(f"The '--top' option must be an int in the range [1, inf). Got {top} instead.")
-    df = _rows(db, settings, look_back, depth, cell)
+    model = _model_filter(preset, cell, activation, recurrent_activation, head_activation)
+    df = _rows(db, "rank", settings, look_back, depth, model)
     click.echo(_table(df, by=by, top=top))
+    outside = int((df["n_outside"] > 0).sum())
+    if outside:
+        click.echo(f"note: {outside} of {len(df)} rows have MAEs outside the truncation bounds (n_outside > 0); "
+                   "their log p can mislead: screen them again with a wider --upper", err=True)
 
 
 @click.command("export")
@@ -200,26 +319,26 @@ def rank_command(db, settings, look_back, depth, cell, top, by, list_settings):
 @click.option("--out", required=True, help="Output file: .parquet or .csv.")
 @click.option("--maes/--no-maes", default=True, show_default=True,
               help="Include the raw MAEs (a list column in Parquet, JSON text in CSV).")
-def export_command(db, settings, look_back, depth, cell, out, maes):
+def export_command(db, settings, look_back, depth, preset, cell, activation, recurrent_activation, head_activation,
+                   out, maes):
     """Write a database's rows (joined with their settings) to Parquet or CSV."""
     import json
-    import os
-    from pathlib import Path
 
     p = Path(out)
     kind = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}.get(p.suffix.lower())
     if kind is None:
         raise InvalidParameterError(f"The '--out' option must end in .parquet or .csv. Got {out!r} instead.")
-    if not p.parent.exists():
-        raise DataError(f"cannot write {out!r}: the folder {str(p.parent)!r} does not exist")
-    df = _rows(db, settings, look_back, depth, cell, maes=maes)
+    if kind == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as e:  # pragma: no cover - the parquet extra is missing
+            raise MaeOrtError("Parquet export needs pyarrow: pip install 'mae-ort[parquet]' (or use .csv)") from e
+    _writable(out)
+    model = _model_filter(preset, cell, activation, recurrent_activation, head_activation)
+    df = _rows(db, "export", settings, look_back, depth, model, maes=maes)
     tmp = p.with_name(p.name + ".partial")
     try:
         if kind == "parquet":
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError as e:  # pragma: no cover - the parquet extra is missing
-                raise MaeOrtError("Parquet export needs pyarrow: pip install 'mae-ort[parquet]' (or use .csv)") from e
             if maes:
                 df["maes"] = [m.tolist() for m in df["maes"]]
             df.to_parquet(tmp, index=False)
@@ -245,37 +364,44 @@ def export_command(db, settings, look_back, depth, cell, out, maes):
 @click.option("--out", required=True, help="PNG file to write.")
 @click.option("--y", "y", default="p", show_default=True,
               help="Plotted column of the line figures: p, log_p, log_p_exact, mean, sd.")
-@click.option("--log-y", is_flag=True, help="Logarithmic y axis (line figures).")
+@click.option("--log-y/--linear-y", "log_y", default=None,
+              help="Logarithmic or linear y axis of the line figures [logarithmic for p, else linear].")
 @click.option("--axes", default="u1,u2", show_default=True,
               help="Heat map axes: two of u1, u2, u3, look_back, depth (x,y).")
 @click.option("--value", default="log_p", show_default=True, help="Heat map colour column.")
 @click.option("--agg", type=click.Choice(AGGS), default="mean", show_default=True,
               help="Heat map: how rows sharing a cell are combined.")
-def plot_command(db, settings, look_back, depth, cell, figure_name, out, y, log_y, axes, value, agg):
-    """Plot p against units (the paper's figures 2 and 3) or a heat map of log p, as PNG."""
-    from pathlib import Path
+def plot_command(db, settings, look_back, depth, preset, cell, activation, recurrent_activation, head_activation,
+                 figure_name, out, y, log_y, axes, value, agg):
+    """Plot p against units (the paper's figures 2 and 3) or a heat map of log p, as PNG.
 
+    The rows must be of one model: in a database of several, choose one with --preset or
+    --cell/--activation/--recurrent-activation/--head-activation.
+    """
     from ..study.figures import figure, save
 
     if Path(out).suffix.lower() != ".png":
         raise InvalidParameterError(f"The '--out' option must be a .png file. Got {out!r} instead.")
+    parts = [a.strip() for a in axes.split(",")]
+    if figure_name == "heatmap" and len(parts) != 2:
+        raise InvalidParameterError(f"The '--axes' option must name two axes such as u1,u2. Got {axes!r} instead.")
+    lbs = _ints(look_back, "--look-back", "plot")
+    depths = _ints(depth, "--depth", "plot")
+    if figure_name == "heatmap" and depths is not None and len(depths) != 1:
+        raise InvalidParameterError(f"The '--depth' option of a heat map must be one depth. Got {depth!r} instead.")
+    _writable(out)
+    model = _model_filter(preset, cell, activation, recurrent_activation, head_activation)
     if figure_name == "heatmap":
-        parts = [a.strip() for a in axes.split(",")]
-        if len(parts) != 2:
-            raise InvalidParameterError(f"The '--axes' option must name two axes such as u1,u2. Got {axes!r} instead.")
-        df = _rows(db, settings, None, None, cell)
-        from ..screening.space import parse_ints
-
-        lbs = list(parse_ints(look_back, "look_back", "plot")) if look_back else None
-        dep = None
-        if depth:
-            d = parse_ints(depth, "depth", "plot")
-            if len(d) != 1:
-                raise InvalidParameterError(f"The '--depth' option of a heat map must be one depth. Got {depth!r}.")
-            dep = d[0]
-        fig = figure("heatmap", df, x=parts[0], y=parts[1], value=value, look_back=lbs, depth=dep, agg=agg)
+        df = _rows(db, "plot", settings, None, None, model)
     else:
-        df = _rows(db, settings, look_back, depth, cell)
+        df = _rows(db, "plot", settings, look_back, depth, model)
+    if len(_models(df)) > 1:
+        raise DataError(f"{db!r} holds {len(_models(df))} models: {_models_text(df)}; plot one, chosen with "
+                        "--preset or --cell/--activation/--recurrent-activation/--head-activation")
+    if figure_name == "heatmap":
+        fig = figure("heatmap", df, x=parts[0], y=parts[1], value=value, look_back=lbs,
+                     depth=depths[0] if depths else None, agg=agg)
+    else:
         fig = figure(figure_name, df, y=y, log_y=log_y)
     save(fig, out)
     click.echo(f"wrote {out}")

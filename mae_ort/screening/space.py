@@ -21,6 +21,10 @@ Spaces:
 The paper's three spaces are presets (:data:`SPACE_PRESETS`, :func:`preset_space`),
 all on the paper's model (``mae_ort.model.PRESETS['paper']``: LSTM, Keras 2 ``hard_sigmoid``
 gates, ``tanh`` head).
+
+Size limit: a space is enumerated (by a screen, or to choose a subset), so one of more
+than :data:`MAX_ROWS` (10 million) rows is refused (:func:`check_size`) before anything
+is allocated; so is a range of more than that many values (:func:`parse_ints`).
 """
 
 from __future__ import annotations
@@ -52,8 +56,15 @@ __all__ = [
     "read_rows",
     "parse_ints",
     "row_seed",
+    "check_size",
+    "MAX_ROWS",
     "KEY_COLUMNS",
 ]
+
+#: The most rows a space may have to be screened or subset (both enumerate every row):
+#: 10 million.  Larger spaces, and ranges of more values, are refused before anything is
+#: allocated (:func:`check_size`, :func:`parse_ints`).
+MAX_ROWS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,32 @@ def row_seed(sweep_seed: int, row: Row) -> int:
     return hashed_rank("row", sweep_seed, row.key)
 
 
+def check_size(space: "Space", what: str = "a screen") -> int:
+    """Return ``len(space)``, or refuse a space of more than :data:`MAX_ROWS` rows.
+
+    The length is computed (a :class:`Grid` is not enumerated), so the check is instant
+    and allocates nothing.
+
+    Raises
+    ------
+    InvalidParameterError
+        The space has more than :data:`MAX_ROWS` rows (naming its size and the limit).
+    """
+    n = space.size()
+    if n > MAX_ROWS:
+        raise InvalidParameterError(
+            f"the space {space.name!r} has {_count(n)} rows; {what} enumerates them all, and at most "
+            f"{MAX_ROWS:,} (MAX_ROWS) are allowed: narrow the units, layers or look-backs")
+    return n
+
+
+def _count(n: int, commas: bool = True) -> str:
+    """``12,345`` (or ``12345``) below a trillion, ``1.2e+20`` above (a Grid's size can be astronomical)."""
+    if n >= 10**12:
+        return f"{float(n):.3g}"
+    return f"{n:,}" if commas else str(n)
+
+
 def _sort_key(row: Row) -> tuple:
     return (row.arch.cell, row.arch.depth, row.arch.family, row.look_back, row.arch.units)
 
@@ -142,6 +179,10 @@ class Space(abc.ABC):
     def __len__(self) -> int:
         """Number of rows."""
 
+    def size(self) -> int:
+        """Number of rows, however large (``len`` fails beyond ``sys.maxsize``)."""
+        return len(self)
+
     def keys(self) -> Iterator[tuple]:
         """The natural keys of the rows, in iteration order."""
         return (r.key for r in self)
@@ -156,10 +197,12 @@ class Space(abc.ABC):
         Raises
         ------
         InvalidParameterError
-            If ``n < 1`` or ``seed`` is not a non-negative int.
+            If ``n < 1``, ``seed`` is not a non-negative int, or the space has more than
+            :data:`MAX_ROWS` rows.
         """
         n = check_int(n, "sample", "Space.subset", low=1)
         seed = check_seed(seed, "seed", "Space.subset")
+        check_size(self, "a random subset (every row is hashed to choose it)")
         chosen = heapq.nsmallest(n, self._candidates(), key=lambda kr: hashed_rank("subset", seed, kr[0]))
         rows = [r() if callable(r) else r for _, r in chosen]
         return RowList(rows, name=f"{self.name} (random {len(rows)} of {len(self)}, seed {seed})")
@@ -170,7 +213,7 @@ class Space(abc.ABC):
 
     def describe(self) -> str:
         """One line: name and size."""
-        return f"{self.name}: {len(self)} rows"
+        return f"{self.name}: {_count(self.size(), False)} rows"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
@@ -232,8 +275,12 @@ class Grid(Space):
         """Number of architectures of one cell (summed over depths)."""
         return sum(math.prod(len(c) for c in self.layer_choices(d)) for d in self.depths)
 
-    def __len__(self) -> int:
+    def size(self) -> int:
+        """Number of rows, computed (a Python int, however large)."""
         return len(self.cells) * self.architectures_per_cell() * len(self.look_backs)
+
+    def __len__(self) -> int:
+        return self.size()
 
     def __iter__(self) -> Iterator[Row]:
         for cell in self.cells:
@@ -270,9 +317,10 @@ class Grid(Space):
             return ",".join(map(str, v))
 
         units = " / ".join(ints(u) for u in self.units)
+        archs = _count(self.architectures_per_cell() * len(self.cells), False)
         return (f"{self.name}: {'/'.join(self.cells)}, layers {ints(self.depths)}, units {units}, "
-                f"look-back {ints(self.look_backs)} -> {self.architectures_per_cell() * len(self.cells)} "
-                f"architectures x {len(self.look_backs)} look-backs = {len(self)} rows")
+                f"look-back {ints(self.look_backs)} -> {archs} "
+                f"architectures x {len(self.look_backs)} look-backs = {_count(self.size(), False)} rows")
 
 
 class RowList(Space):
@@ -323,7 +371,8 @@ def parse_ints(text, name: str = "units", caller: str = "screen") -> tuple[int, 
     Raises
     ------
     InvalidParameterError
-        On malformed text, a step < 1, a range whose end is below its start, or a value < 1.
+        On malformed text, a step < 1, a range whose end is below its start, a value < 1,
+        or more than :data:`MAX_ROWS` values (refused before they are made).
     """
     if isinstance(text, bool):
         raise InvalidParameterError(f"The {name!r} parameter of {caller} must be integers such as '7:31' or '1,10,20'. "
@@ -331,6 +380,10 @@ def parse_ints(text, name: str = "units", caller: str = "screen") -> tuple[int, 
     if isinstance(text, int):
         return _clean_ints((text,), name, caller)
     if not isinstance(text, str):
+        if hasattr(text, "__len__") and not isinstance(text, (bytes, dict)) and len(text) > MAX_ROWS:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {caller} gives {_count(len(text))} values; a space may have at most "
+                f"{MAX_ROWS:,} rows (MAX_ROWS): give fewer values")
         try:
             values = list(text)
         except TypeError:
@@ -342,6 +395,7 @@ def parse_ints(text, name: str = "units", caller: str = "screen") -> tuple[int, 
     if not text.strip() or any(p == "" for p in parts):
         raise InvalidParameterError(f"{shape}. Got {text!r} instead.")
     values: list[int] = []
+    planned = 0
     for p in parts:
         m = _RANGE.match(p.replace(" ", ""))
         if not m:
@@ -356,6 +410,11 @@ def parse_ints(text, name: str = "units", caller: str = "screen") -> tuple[int, 
             raise InvalidParameterError(f"{shape}; the step in {p!r} must be >= 1. Got {text!r} instead.")
         if b < a:
             raise InvalidParameterError(f"{shape}; the range {p!r} ends below its start. Got {text!r} instead.")
+        planned += len(range(a, b + 1, step))
+        if planned > MAX_ROWS:  # every value is in some row: such a space could not be screened
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {caller} gives {_count(planned)} or more values in {text!r}; a space may "
+                f"have at most {MAX_ROWS:,} rows (MAX_ROWS): narrow the range or add a step (a:b:step)")
         values.extend(range(a, b + 1, step))
     return _clean_ints(values, name, caller)
 

@@ -27,14 +27,34 @@ order or the batching.
 Ctrl-C (``KeyboardInterrupt``) or SIGTERM stops submitting, keeps every finished row,
 stops the workers and re-raises (:class:`ScreenInterrupted` for SIGTERM, a
 ``KeyboardInterrupt``); rerunning the same call resumes.
+
+**Several screens on one database** (two terminals, two machines on a shared file) split
+the work instead of each computing every row: before each task is submitted a screen
+checks whether the store holds rows it has not seen (a cheap count) and, if so, re-reads
+which rows are done and skips them; when a row it computed turns out to be stored
+already (both screens were computing it), it moves to the middle of the largest run of
+rows that nobody has taken.  Rows in flight are not claimed in the database, so at most
+the tasks in flight at such a meeting are computed twice; the first write wins.
+
+**Scores that can mislead.**  When rows' MAEs fall outside the truncation bounds
+(``n_outside > 0``: a linear head, a GRU, a wide layer), their truncated-normal fit, and
+so their ``log p``, can mislead; rows whose every MAE lies above ``upper`` even rank
+first.  :func:`screen` then warns once per call (:class:`OutsideBoundsWarning`) with the
+number of rows affected and a wider ``upper`` that holds every MAE.
+
+Space limit: a space of more than :data:`~mae_ort.screening.space.MAX_ROWS` rows is
+refused before anything is enumerated.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import warnings
-from typing import Iterable, Iterator
+from typing import Iterator
+
+import numpy as np
 
 from .._checks import check_int, check_option, check_real
 from .._progress import as_progress
@@ -42,14 +62,24 @@ from .._system import default_threads, limit_numba_threads
 from .._workers import WorkerPool, main_guard_missing, sigterm_raises
 from ..data import prepare, sine
 from ..errors import DataError, Interrupted, MaeOrtError, MaeOrtWarning
-from ..model.keys import KEY_COLUMNS
+from ..model.architecture import Architecture
+from ..model.keys import KEY_COLUMNS, row_key
 from ..results.store import Settings, Store, open_store
 from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.sampler import GiB, Init, Sampler, SamplingResult
 from ..sampling.settings import SamplingSettings
-from .space import Row, as_space
+from .space import Row, as_space, check_size
 
-__all__ = ["screen", "ScreenInterrupted", "default_workers"]
+__all__ = ["screen", "ScreenInterrupted", "OutsideBoundsWarning", "default_workers"]
+
+
+class OutsideBoundsWarning(MaeOrtWarning):
+    """Some rows' MAEs fall outside the truncation bounds ``[lower, upper]``, so their log p can mislead.
+
+    The message gives the number of rows affected and a wider ``upper`` (``--upper``)
+    that holds every MAE.  (Defined here for now; its home is next to the other
+    warnings of :mod:`mae_ort.sampling.sampler`.)
+    """
 
 
 class ScreenInterrupted(Interrupted):
@@ -79,7 +109,25 @@ _WORKER: dict = {}
 
 
 def _init_worker(series, sampler: Sampler, settings: SamplingSettings) -> None:
+    _numba_without_semaphore()
     _WORKER.update(series=series, sampler=sampler, settings=settings)
+
+
+def _numba_without_semaphore() -> None:
+    """Give Numba's thread-pool start-up lock of this worker process a thread lock.
+
+    Under ``forkserver`` Numba makes it a named multiprocessing semaphore, registered with
+    the resource tracker; a worker killed by SIGKILL (out of memory) never unregisters it,
+    and the tracker then prints a "leaked semaphore" warning when the sweep exits.  A
+    worker starts no processes of its own, so a thread lock protects the same thing (Numba
+    itself uses no process lock under ``spawn``).  Does nothing if Numba's internals differ.
+    """
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return
+    if getattr(parallel, "_backend_init_process_lock", False) is None:
+        parallel._backend_init_process_lock = threading.RLock()
 
 
 def _run_in_worker(rows: list[Row]) -> list[SamplingResult]:
@@ -130,11 +178,31 @@ def _connect(scheduler, timeout: float):
     address = str(scheduler)
     try:
         client = distributed.Client(address, timeout=f"{timeout}s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as e:
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        _close_half_started(e, distributed.Client)
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise MaeOrtError(f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s ({first}); "
                           "nothing was computed") from e
     return client, True
+
+
+def _close_half_started(error: BaseException, client_type) -> None:
+    """Close the Client that a failed ``Client(...)`` left half started (found in the traceback).
+
+    Otherwise its ``__del__`` tries to close it at exit, times out and prints
+    "Exception ignored in: <function Client.__del__ ...>" with a traceback.
+    """
+    tb = error.__traceback__
+    while tb is not None:
+        client = tb.tb_frame.f_locals.get("self")
+        if isinstance(client, client_type):
+            try:
+                client.close(timeout=2)
+            except Exception:  # noqa: BLE001 - best effort: it never connected
+                pass
+            client.status = "closed"  # nothing left for __del__ to do
+            break
+        tb = tb.tb_next
 
 
 def _dask(batches: Iterator[list[Row]], series, sampler: Sampler, settings: SamplingSettings,
@@ -170,24 +238,176 @@ def _dask(batches: Iterator[list[Row]], series, sampler: Sampler, settings: Samp
             client.cancel(list(in_flight))
 
 
-# -- batches and progress -----------------------------------------------------------------------
+# -- the work: batches, shared with other screens of the same store -----------------------------
 
-def _batches(rows: Iterable[Row], *, done: set, n_in: int, n_out: int, length: int, samples: int,
-             batch_flops: float) -> Iterator[list[Row]]:
-    """Consecutive rows of one family and look-back, up to about ``batch_flops`` of work each
-    (all ``samples`` weight samples counted, so a killed task loses little whatever the sample count)."""
-    batch: list[Row] = []
-    work = 0.0
-    for row in rows:
-        if row.key in done:
-            continue
-        if batch and (row.group != batch[0].group or work >= batch_flops):
+_TODO, _MINE, _STORED = 0, 1, 2  # a row's state: to do, submitted by this screen, stored (by anyone)
+
+
+def _row_of(key: tuple) -> Row:
+    """The row of a natural key (:data:`KEY_COLUMNS` order)."""
+    cell, activation, recurrent, head, units, look_back = key
+    arch = Architecture(tuple(int(u) for u in units.split(",")), cell=cell, activation=activation,
+                        recurrent_activation=recurrent, head_activation=head)
+    return Row(arch, look_back)
+
+
+class _Work:
+    """The rows of a space still to do, as batches, skipping rows that other screens store meanwhile.
+
+    Batches are consecutive rows of one family and look-back, up to about ``batch_flops``
+    of work each (all ``samples`` weight samples counted, so a killed task loses little).
+    Before each batch the store's row count is compared with the rows this screen knows
+    of; when it grew (another screen is writing), the done keys are re-read (at most
+    about a tenth of the time is spent re-reading).  When a stored batch turns out to
+    have been stored first by someone else (:meth:`stored` with fewer rows inserted than
+    computed), the next batch starts at the middle of the largest run of rows nobody has
+    taken, so that two screens of one space split it.
+
+    Parameters
+    ----------
+    st : Store
+    sid : str
+        The settings id.
+    keys : list of tuple
+        The space's keys, in its order (rows of a group are consecutive).
+    n_in, n_out, length, samples, batch_flops
+        What a row's work is computed from.
+    """
+
+    def __init__(self, st: Store, sid: str, keys: list[tuple], *, n_in: int, n_out: int, length: int,
+                 samples: int, batch_flops: float) -> None:
+        self.st, self.sid, self.keys = st, sid, keys
+        self.n_in, self.n_out, self.length, self.samples, self.batch_flops = n_in, n_out, length, samples, batch_flops
+        self.state = np.zeros(len(keys), dtype=np.uint8)
+        self.pos = 0
+        self.mine: dict[tuple, int] = {}  # submitted here, not stored yet: key -> index
+        self._index: dict[tuple, int] | None = None  # key -> index, built when another writer shows up
+        self._refresh_seconds = 0.0
+        self._refreshed_at = -math.inf
+        done = st.done_keys(sid)
+        self.known = len(done)  # rows of these settings in the store that this screen knows of
+        for i, k in enumerate(keys):
+            if k in done:
+                self.state[i] = _STORED
+        self.done_at_start = int(np.count_nonzero(self.state == _STORED))
+        self.total = len(keys) - self.done_at_start  # rows to do at the start
+        self.computed = 0  # rows computed here
+        self.meetings = 0  # batches that another screen had stored first
+
+    @property
+    def finished(self) -> int:
+        """Rows of the space stored since the start (by this screen or another)."""
+        return int(np.count_nonzero(self.state == _STORED)) - self.done_at_start
+
+    def _count(self) -> int:
+        count = getattr(self.st, "count", None)
+        return int(count(self.sid)) if count is not None else len(self.st.done_keys(self.sid))
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Mark the rows that other screens stored (when the store holds rows not seen here)."""
+        now = time.perf_counter()
+        if not force and now - self._refreshed_at < 10 * self._refresh_seconds:
+            return
+        if not force and self._count() <= self.known:
+            return
+        done = self.st.done_keys(self.sid)
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self.keys)}
+        for k in done:
+            i = self._index.get(k)
+            if i is not None and self.state[i] == _TODO:
+                self.state[i] = _STORED
+        self.known = len(done)
+        self._refreshed_at = time.perf_counter()
+        self._refresh_seconds = self._refreshed_at - now
+
+    def stored(self, results: list[SamplingResult], inserted: int) -> None:
+        """Record a finished batch of which ``inserted`` rows were new to the store."""
+        for r in results:
+            i = self.mine.pop(row_key(r.arch, r.look_back), None)
+            if i is not None:
+                self.state[i] = _STORED
+        self.computed += len(results)
+        self.known += inserted
+        if inserted < len(results):  # another screen computed these rows too: go elsewhere
+            self.meetings += 1
+            self.refresh(force=True)
+            self.pos = self._largest_gap_middle(self.pos)
+
+    def _largest_gap_middle(self, default: int) -> int:
+        free = np.concatenate(([0], (self.state == _TODO).view(np.int8), [0]))
+        edges = np.flatnonzero(np.diff(free))
+        if edges.size == 0:
+            return default
+        starts, ends = edges[0::2], edges[1::2]
+        k = int(np.argmax(ends - starts))
+        return int((starts[k] + ends[k]) // 2)
+
+    def _next_todo(self) -> int | None:
+        n = len(self.state)
+        for lo, hi in ((self.pos, n), (0, min(self.pos, n))):
+            j = lo
+            while j < hi:
+                stop = min(hi, j + 65536)
+                hits = np.flatnonzero(self.state[j:stop] == _TODO)
+                if hits.size:
+                    return j + int(hits[0])
+                j = stop
+        return None
+
+    def batches(self) -> Iterator[list[Row]]:
+        """Yield the next batch until no row is left to do (rows submitted here are not offered again)."""
+        n = len(self.keys)
+        while True:
+            self.refresh()
+            i = self._next_todo()
+            if i is None:
+                return
+            batch: list[Row] = []
+            work = 0.0
+            while i < n and self.state[i] == _TODO:
+                row = _row_of(self.keys[i])
+                if batch and (row.group != batch[0].group or work >= self.batch_flops):
+                    break
+                batch.append(row)
+                self.state[i] = _MINE
+                self.mine[self.keys[i]] = i
+                work += self.samples * row.arch.flops(self.n_in, self.n_out, row.look_back,
+                                                      max(1, self.length - row.look_back))
+                i += 1
+            self.pos = i
             yield batch
-            batch, work = [], 0.0
-        batch.append(row)
-        work += samples * row.arch.flops(n_in, n_out, row.look_back, max(1, length - row.look_back))
-    if batch:
-        yield batch
+
+
+def _outside_bounds(df, lower: float, upper: float) -> str | None:
+    """The warning about rows whose MAEs fall outside ``[lower, upper]``, or None when there are none."""
+    if len(df) == 0 or "n_outside" not in df:
+        return None
+    hit = df[df["n_outside"] > 0]
+    if len(hit) == 0:
+        return None
+    finite = [m[np.isfinite(m)] for m in hit["maes"]] if "maes" in hit else []
+    all_above = sum(1 for m in finite if m.size and bool(np.all(m > upper)))
+    below = any(m.size and float(m.min()) < lower for m in finite)
+    top = max((float(m.max()) for m in finite if m.size), default=upper)
+    fixes = []
+    if top > upper:
+        fixes.append(f"upper={_round_up(top):g} (--upper {_round_up(top):g})")
+    if below:
+        fixes.append("lower=0 (--lower 0)")
+    worst = f", {all_above} with every MAE above {upper:g} (their log p is meaningless and ranks them high)" \
+        if all_above else ""
+    return (f"{len(hit)} of {len(df)} rows have MAEs outside the truncation bounds [{lower:g}, {upper:g}] "
+            f"(column n_outside{worst}), so their log p can mislead; screen again with wider bounds, "
+            f"e.g. {' and '.join(fixes) or 'a larger upper'}, which holds every MAE")
+
+
+def _round_up(x: float) -> float:
+    """``x`` rounded up to two significant digits (13.7 -> 14, 1234 -> 1300)."""
+    if not math.isfinite(x) or x <= 0:
+        return x
+    step = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return math.ceil(x / step) * step
 
 
 # -- the sweep ------------------------------------------------------------------------------------
@@ -207,6 +427,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         The data (:func:`mae_ort.data.prepare`); default: the paper's sine.
     store : None, str, Path or Store
         Where rows live (:func:`~mae_ort.results.store.open_store`); default: a new in-memory store.
+        Several screens may share one database: each skips the rows the others store.
     samples, threshold, lower, upper, fit, init
         As :func:`mae_ort.sample`.
     seed : int
@@ -235,13 +456,23 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     pandas.DataFrame
         One line per row of the space, in the space's order, with the columns of
         :meth:`mae_ort.results.store.SQLiteStore.frame` and ``maes`` (float64 arrays of shape (S,)).
-        ``df.attrs`` holds ``settings_id``, ``new_rows`` and ``seconds``.
+        ``df.attrs`` holds ``settings_id``, ``new_rows`` (rows this call added),
+        ``computed_rows`` (rows this call computed: more than ``new_rows`` when another
+        screen stored some of them first), ``meetings`` (how often that happened) and
+        ``seconds``.
+
+    Warns
+    -----
+    OutsideBoundsWarning
+        Once per call, when rows of the space have MAEs outside ``[lower, upper]``
+        (``n_outside > 0``): how many, and a wider ``upper`` that holds every MAE.
 
     Raises
     ------
     MaeOrtError
-        Bad parameters, an empty space, a series too short for a look-back, an unusable
-        store, an unreachable scheduler.
+        Bad parameters, an empty space, a space of more than
+        :data:`~mae_ort.screening.space.MAX_ROWS` rows, a series too short for a look-back,
+        an unusable store, an unreachable scheduler (then no database file is created).
     KeyboardInterrupt
         On Ctrl-C (or :class:`ScreenInterrupted` on SIGTERM), after storing every
         finished row and stopping the workers.
@@ -265,8 +496,12 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     auto_workers = workers is None
     workers = default_workers(device) if workers is None else check_int(workers, "workers", caller, low=0)
     threads = None if threads is None else check_int(threads, "threads", caller, low=1)
+    if progress is not True:
+        as_progress(progress, description=space.name, caller=caller)  # a bad value is refused before any work
+    bar = None
     series = prepare(sine(), name="sine") if series is None else prepare(series)
 
+    check_size(space)  # before enumerating anything
     keys = list(space.keys())
     if not keys:
         raise MaeOrtError(f"the space {space.name!r} is empty: nothing to screen")
@@ -274,20 +509,21 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     if series.length < longest + 1:
         raise DataError(f"series has {series.length} points; look_back={longest} needs at least {longest + 1}")
 
-    own_store = not isinstance(store, Store) and store is not None  # opened here from a path: closed here
-    st: Store = open_store(store)
     settings = Settings.of(series, sampling)
     client, own_client = (None, False)
-    bar = None
+    st: Store | None = None
+    own_store = False
     new = 0
     try:
-        if scheduler is not None:  # connect before writing anything
+        if scheduler is not None:  # connect before creating or writing anything
             client, own_client = _connect(scheduler, connect_timeout)
+        own_store = not isinstance(store, Store) and store is not None  # opened here from a path: closed here
+        st = open_store(store)
         sid = st.add_settings(settings)
-        done = st.done_keys(sid)
-        total = sum(1 for k in keys if k not in done)
-        batches = _batches(space, done=done, n_in=series.inputs.shape[1], n_out=series.targets.shape[1],
-                           length=series.length, samples=sampling.samples, batch_flops=batch_flops)
+        work = _Work(st, sid, keys, n_in=series.inputs.shape[1], n_out=series.targets.shape[1],
+                     length=series.length, samples=sampling.samples, batch_flops=batch_flops)
+        total = work.total
+        batches = work.batches()
         # Short sweeps run here by default: starting workers costs seconds (imports, sessions, JIT).
         inline = client is None and (workers <= 1 or total <= 1 or (auto_workers and total < 4 * workers))
         if not inline and client is None:
@@ -316,23 +552,28 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
             bar = as_progress(progress, description=f"screening {space.name}{resumed}", caller=caller)
             if bar is not None:
                 bar(0, total)
-        finished = 0
         with sigterm_raises(ScreenInterrupted):
             try:
                 for batch in results:
-                    new += st.add_results(sid, batch)
-                    finished += len(batch)
+                    inserted = st.add_results(sid, batch)
+                    new += inserted
+                    work.stored(batch, inserted)
                     if bar is not None:
-                        bar(finished, total)
+                        bar(min(work.finished, total), total)
             finally:
                 results.close()
-        return _frame(st, sid, keys, new=new, seconds=time.perf_counter() - t0)
+        df = _frame(st, sid, keys, new=new, seconds=time.perf_counter() - t0)
+        df.attrs.update(computed_rows=work.computed, meetings=work.meetings)
+        message = _outside_bounds(df, sampling.lower, sampling.upper)
+        if message is not None:
+            warnings.warn(message, OutsideBoundsWarning, stacklevel=2)
+        return df
     finally:
         if bar is not None and hasattr(bar, "close"):
             bar.close()
         if own_client:
             client.close()
-        if own_store:
+        if own_store and st is not None:
             st.close()
 
 

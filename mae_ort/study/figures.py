@@ -10,11 +10,18 @@
 Each takes the DataFrame of :meth:`mae_ort.results.store.SQLiteStore.frame` (or of
 :func:`mae_ort.screening.sweep.screen`) holding **one** settings id and one model family (filter
 first; a mix raises an error that says how), and returns a
-``matplotlib.figure.Figure``; :func:`save` writes it as PNG.
+``matplotlib.figure.Figure``; :func:`save` writes it as PNG (atomically).
+
+``p`` spans many decades (a linear ``p`` axis shows one or two spikes), so the line
+figures draw it on a logarithmic axis unless told otherwise (rows with ``p = 0`` are
+left out and counted in the title).  Rows too sparse for a figure (a small random
+subset: no line with two points, a heat map with few cells filled) raise a one-line
+:class:`~mae_ort.errors.DataError` that says what is missing, instead of empty panels.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +34,8 @@ __all__ = ["FIGURES", "p_vs_units", "p_vs_units_2layer", "heatmap", "save", "fig
 FIGURES = ("p-vs-units", "p-vs-units-2layer", "heatmap")
 #: How :func:`heatmap` aggregates the rows that fall on one cell.
 AGGS = ("mean", "median", "max", "min")
+#: The smallest share of a heat map's cells that must hold a value (else it is too sparse to read).
+MIN_FILLED = 0.1
 
 _LABELS = {
     "p": "p = P(MAE < threshold)",
@@ -65,9 +74,12 @@ def _one_study(frame, what: str):
         raise DataError(f"the rows hold {frame['settings_id'].nunique()} sampling settings ({ids}); "
                         f"choose one (--settings ID) for {what}")
     fam = [c for c in ("cell", "activation", "recurrent_activation", "head_activation") if c in frame]
-    if fam and len(frame[fam].drop_duplicates()) > 1:
-        cells = ", ".join(sorted(frame["cell"].unique())) if "cell" in frame else ""
-        raise DataError(f"the rows mix several models ({cells}); choose one cell and activations for {what}")
+    models = frame[fam].drop_duplicates() if fam else frame.iloc[:0]
+    if len(models) > 1:
+        names = "; ".join(" ".join(str(v) for v in m) for m in models.itertuples(index=False))
+        raise DataError(f"the rows mix {len(models)} models ({', '.join(fam)}: {names}); keep the rows of one "
+                        f"for {what} (mae-ort plot: --preset, or --cell/--activation/--recurrent-activation/"
+                        "--head-activation)")
     first = frame.iloc[0]
     parts = []
     if "cell" in frame:
@@ -83,12 +95,35 @@ def _one_study(frame, what: str):
     return ", ".join(parts)
 
 
-def _check_y(y: str, frame) -> str:
+def _check_y(y: str, frame, name: str = "y", caller: str = "the figure") -> str:
     if y not in frame.columns or not np.issubdtype(frame[y].dtype, np.number):
         numeric = [c for c in ("p", "log_p", "log_p_exact", "mean", "sd") if c in frame.columns]
-        raise InvalidParameterError(f"The 'y' parameter must be a numeric column such as {', '.join(numeric)}. "
-                                    f"Got {y!r} instead.")
+        raise InvalidParameterError(f"The {name!r} parameter of {caller} must be a numeric column such as "
+                                    f"{', '.join(numeric)}. Got {y!r} instead.")
     return y
+
+
+def _log_axis(log_y, y: str) -> bool:
+    """Whether the y axis is logarithmic: as asked, or by default for ``p`` (it spans many decades)."""
+    return y == "p" if log_y is None else bool(log_y)
+
+
+def _positive(rows, y: str, log: bool):
+    """On a log axis, the rows with ``y > 0`` and a note on how many were left out."""
+    if not log:
+        return rows, ""
+    keep = rows[rows[y].astype("float64") > 0]
+    dropped = len(rows) - len(keep)
+    if len(keep) == 0:
+        raise DataError(f"no row has {y} > 0 to draw on a logarithmic axis; plot log_p (--y log_p) instead")
+    return keep, (f" ({dropped} rows with {y} <= 0 not drawn)" if dropped else "")
+
+
+def _lines_or_fail(counts, figure: str, needs: str, have: str) -> None:
+    """Refuse a figure none of whose lines would have two points."""
+    if not counts or max(counts) < 2:
+        raise DataError(f"{figure} needs {needs}; {have}: screen the whole range (no --sample subset) or choose "
+                        "another figure")
 
 
 def _units_col(frame, k: int):
@@ -117,10 +152,10 @@ def _study_rows(frame, depth: int, figure: str, look_back, y: str):
         raise DataError(f"{figure} needs {words} rows (screen e.g. --space paper-{depth}layer)")
     what = _one_study(rows, figure)
     rows = _select(rows, look_back)
-    return rows, what, _check_y(y, rows)
+    return rows, what, _check_y(y, rows, "y", figure)
 
 
-def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool = False):
+def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool | None = None):
     """Fig. 2: ``y`` against the units of one-layer networks, one line per look-back.
 
     Parameters
@@ -131,8 +166,8 @@ def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool = False):
         The column to plot: ``"p"`` (the paper), ``"log_p"``, ``"mean"``, ...
     look_back : int or sequence of int, optional
         Only these look-backs (default: all).
-    log_y : bool
-        A logarithmic y axis (for ``p``, whose values span many decades).
+    log_y : bool, optional
+        A logarithmic y axis; default: for ``p`` (whose values span many decades) only.
 
     Returns
     -------
@@ -141,9 +176,15 @@ def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool = False):
     Raises
     ------
     DataError
-        No one-layer rows, several settings or models mixed, an absent look-back.
+        No one-layer rows, several settings or models mixed, an absent look-back, no
+        look-back with two widths (too sparse a subset).
     """
     rows, what, y = _study_rows(frame, 1, "p-vs-units", look_back, y)
+    log = _log_axis(log_y, y)
+    rows, dropped = _positive(rows, y, log)
+    widths = rows.assign(_u=_units_col(rows, 1)).groupby("look_back")["_u"].nunique()
+    _lines_or_fail(list(widths), "p-vs-units", "at least two widths at one look-back",
+                   f"the {len(rows)} one-layer rows have at most {int(widths.max())} per look-back")
     import matplotlib as mpl
 
     fig = _figure(figsize=(8, 5), layout="constrained")
@@ -155,11 +196,11 @@ def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool = False):
         r = rows[rows["look_back"] == lb].assign(_u=lambda d: _units_col(d, 1)).sort_values("_u")
         ax.plot(r["_u"], r[y], marker="o" if len(r) < 30 else None, ms=3, lw=1.2, color=cmap(norm(lb)),
                 label=f"LB {lb}")
-    if log_y:
+    if log:
         ax.set_yscale("log")
     ax.set_xlabel(_label("u1"))
     ax.set_ylabel(_label(y))
-    ax.set_title(f"{_label(y)} against units, one-layer networks\n{what}")
+    ax.set_title(f"{_label(y)} against units, one-layer networks{dropped}\n{what}")
     ax.grid(True, alpha=0.3)
     if len(lbs) <= 10:
         ax.legend(title="look-back", fontsize="small")
@@ -169,8 +210,10 @@ def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool = False):
     return fig
 
 
-def p_vs_units_2layer(frame, *, y: str = "p", look_back=None, log_y: bool = False):
+def p_vs_units_2layer(frame, *, y: str = "p", look_back=None, log_y: bool | None = None):
     """Fig. 3: ``y`` against the first layer's units, one colour per second-layer width, one panel per look-back.
+
+    The second-layer widths are discrete: each has its colour and an entry in the legend.
 
     Parameters
     ----------
@@ -180,8 +223,8 @@ def p_vs_units_2layer(frame, *, y: str = "p", look_back=None, log_y: bool = Fals
         The column to plot (``"p"``, the paper's, ``"log_p"``, ...).
     look_back : int or sequence of int, optional
         Only these look-backs (default: all, one panel each).
-    log_y : bool
-        A logarithmic y axis.
+    log_y : bool, optional
+        A logarithmic y axis; default: for ``p`` only.
 
     Returns
     -------
@@ -190,38 +233,54 @@ def p_vs_units_2layer(frame, *, y: str = "p", look_back=None, log_y: bool = Fals
     Raises
     ------
     DataError
-        No two-layer rows, several settings or models mixed, an absent look-back.
+        No two-layer rows, several settings or models mixed, an absent look-back, no
+        second-layer width with two first-layer widths at any look-back (too sparse a
+        subset).  Look-backs without such a line get no panel; the title names them.
     """
     rows, what, y = _study_rows(frame, 2, "p-vs-units-2layer", look_back, y)
+    log = _log_axis(log_y, y)
+    rows, dropped = _positive(rows, y, log)
     import matplotlib as mpl
 
     rows = rows.assign(_u1=_units_col(rows, 1), _u2=_units_col(rows, 2))
-    lbs = sorted(rows["look_back"].unique())
+    points = rows.groupby(["look_back", "_u2"])["_u1"].nunique()
+    longest = points.groupby(level="look_back").max()
+    _lines_or_fail(list(longest), "p-vs-units-2layer",
+                   "at least two first-layer widths for one second-layer width at one look-back",
+                   f"the {len(rows)} two-layer rows have at most {int(longest.max())}")
+    lbs = [int(lb) for lb, n in longest.items() if n >= 2]
+    missing = [int(lb) for lb, n in longest.items() if n < 2]
+    rows = rows[rows["look_back"].isin(lbs)]
     ncol = min(2, len(lbs))
     nrow = -(-len(lbs) // ncol)
     fig = _figure(figsize=(6 * ncol + 1, 4 * nrow), layout="constrained")
     axes = fig.subplots(nrow, ncol, sharex=True, sharey=True, squeeze=False).ravel()
-    u2s = sorted(rows["_u2"].unique())
+    u2s = [int(u) for u in sorted(rows["_u2"].unique())]
     cmap = mpl.colormaps["plasma"]
-    norm = mpl.colors.Normalize(vmin=min(u2s), vmax=max(max(u2s), min(u2s) + 1))
+    colours = {u2: cmap(0.85 * k / max(1, len(u2s) - 1)) for k, u2 in enumerate(u2s)}  # discrete, no yellow
+    handles = {}
     for ax, lb in zip(axes, lbs):
         panel = rows[rows["look_back"] == lb]
         for u2 in u2s:
             r = panel[panel["_u2"] == u2].sort_values("_u1")
             if len(r):
-                ax.plot(r["_u1"], r[y], lw=1.0, color=cmap(norm(u2)), label=f"{u2}")
+                (line,) = ax.plot(r["_u1"], r[y], lw=1.0, color=colours[u2], label=f"{u2}",
+                                  marker="o" if len(r) < 30 else None, ms=2.5)
+                handles.setdefault(u2, line)
         ax.set_title(f"look-back {lb}")
         ax.set_xlabel(_label("u1"))
         ax.xaxis.label.set_visible(ax.get_subplotspec().is_last_row() or lb == lbs[-1])
         ax.set_ylabel(_label(y))
         ax.grid(True, alpha=0.3)
-        if log_y:
+        if log:
             ax.set_yscale("log")
     for ax in axes[len(lbs):]:
         ax.set_visible(False)
-    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
-    fig.colorbar(sm, ax=list(axes[:len(lbs)]), label=_label("u2"))
-    fig.suptitle(f"{_label(y)} against first-layer units, two-layer networks\n{what}")
+    order = sorted(handles)
+    fig.legend([handles[u] for u in order], [str(u) for u in order], title=_label("u2"), loc="outside right upper",
+               fontsize="small", ncol=1 + len(order) // 26)
+    note = f"; look-back {', '.join(map(str, missing))}: too few rows for a line" if missing else ""
+    fig.suptitle(f"{_label(y)} against first-layer units, two-layer networks{dropped}{note}\n{what}")
     return fig
 
 
@@ -273,7 +332,7 @@ def heatmap(frame, *, x: str = "u1", y: str = "u2", value: str = "log_p", look_b
         rows = rows[rows["depth"] == int(depth)]
         if len(rows) == 0:
             raise DataError(f"no rows of depth {depth}")
-    value = _check_y(value, rows)
+    value = _check_y(value, rows, "value", "heatmap")
     rows = rows.copy()
     for c in (x, y):
         if c.startswith("u"):
@@ -282,6 +341,11 @@ def heatmap(frame, *, x: str = "u1", y: str = "u2", value: str = "log_p", look_b
     table = finite.pivot_table(index=y, columns=x, values=value, aggfunc=agg)
     if table.size == 0:
         raise DataError("no finite values to plot in the heat map")
+    filled = int(table.notna().to_numpy().sum())
+    if filled < 2 or filled < MIN_FILLED * table.size:
+        raise DataError(f"heatmap of {x} x {y}: only {filled} of its {table.size} cells ({table.shape[1]} x "
+                        f"{table.shape[0]}) have rows; it needs at least 2 and {MIN_FILLED:.0%}: screen more rows "
+                        "(a larger --sample) or choose coarser axes (look_back, depth)")
     import matplotlib as mpl  # noqa: F401 - colormaps registered
 
     fig = _figure(figsize=(8, 6.5), layout="constrained")
@@ -323,7 +387,7 @@ def figure(name: str, frame, **options):
 
 
 def save(fig, path, *, dpi: int = 120) -> Path:
-    """Write ``fig`` as PNG (Agg) to ``path``; returns the path.
+    """Write ``fig`` as PNG (Agg) to ``path`` (through a temporary file, replaced at once); returns the path.
 
     Raises
     ------
@@ -336,8 +400,13 @@ def save(fig, path, *, dpi: int = 120) -> Path:
     if not p.parent.exists():
         raise DataError(f"cannot write {str(p)!r}: the folder {str(p.parent)!r} does not exist")
     FigureCanvasAgg(fig)
+    tmp = p.with_name(p.name + ".partial")
     try:
-        fig.savefig(p, dpi=dpi, format="png")
+        fig.savefig(tmp, dpi=dpi, format="png")
+        os.replace(tmp, p)  # never a half-written file at ``path``
     except OSError as e:
         raise DataError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return p

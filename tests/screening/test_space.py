@@ -207,3 +207,37 @@ def test_read_rows_json_array(tmp_path):
     p = tmp_path / "rows.json"
     p.write_text(json.dumps([{"units": "7,7", "look_back": 1}, {"units": [9], "look_back": 30}]))
     assert [r.key[4:] for r in read_rows(p)] == [("9", 30), ("7,7", 1)]  # grouped: depth 1 first
+
+
+# -- issue 10: spaces too large to enumerate ----------------------------------------------------------
+
+def test_a_range_of_more_values_than_max_rows_is_refused_before_it_is_made():
+    import time
+
+    from mae_ort.screening.space import MAX_ROWS
+
+    t0 = time.perf_counter()
+    with pytest.raises(InvalidParameterError, match=f"at most {MAX_ROWS:,} rows") as e:
+        parse_ints("1:100000000", "units", "screen")
+    with pytest.raises(InvalidParameterError, match="MAX_ROWS"):
+        parse_ints("1:6000000,6000001:12000000")  # the parts together
+    with pytest.raises(InvalidParameterError, match="MAX_ROWS"):
+        parse_ints(range(1, 10**9))
+    assert time.perf_counter() - t0 < 1 and "\n" not in str(e.value) and "'units'" in str(e.value)
+    with pytest.raises(InvalidParameterError, match="MAX_ROWS"):
+        parse_ints(f"1:{MAX_ROWS + 1}")  # one more than the limit
+
+
+def test_check_size_counts_without_enumerating():
+    from mae_ort.screening.space import MAX_ROWS, check_size
+
+    g = grid(units="7:31", layers="1:3")
+    assert check_size(g) == len(g) == g.size()
+    huge = grid(units="7:31", layers="1:50")
+    assert huge.size() == sum(25**d for d in range(1, 51)) * 4  # beyond sys.maxsize: len() could not say it
+    assert "3.29e+70 rows" in huge.describe()
+    with pytest.raises(InvalidParameterError, match=f"3.29e\\+70 rows; a screen enumerates them all, and at most "
+                                                    f"{MAX_ROWS:,}"):
+        check_size(huge)
+    with pytest.raises(InvalidParameterError, match="a random subset"):
+        huge.subset(5, seed=0)

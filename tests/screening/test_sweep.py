@@ -7,7 +7,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,8 @@ import pytest
 from mae_ort import Sampler, prepare, sine
 from mae_ort.errors import DataError, InvalidParameterError, MaeOrtError
 from mae_ort.results.store import open_store
-from mae_ort.screening.space import RowList, grid
-from mae_ort.screening.sweep import screen
+from mae_ort.screening.space import MAX_ROWS, RowList, grid
+from mae_ort.screening.sweep import OutsideBoundsWarning, screen
 
 TINY = dict(units="3:5", layers="1:2", look_back="1,2")  # 24 rows
 SAMPLES = 5
@@ -146,7 +148,7 @@ def test_unreachable_scheduler_is_one_clear_error(tmp_path, tiny):
     with pytest.raises(MaeOrtError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:1'") as e:
         screen(tiny, samples=SAMPLES, store=db, scheduler="tcp://127.0.0.1:1", connect_timeout=1)
     assert "\n" not in str(e.value) and time.time() - t0 < 30
-    assert open_store(db).count() == 0
+    assert not db.exists()  # connected before the database was created: nothing left behind
 
 
 def test_dask_local_cluster_equals_local_run(tmp_path, tiny, inline_frame):
@@ -284,3 +286,131 @@ def test_signal_stops_cleanly(tmp_path, sig, code):
     while _alive(kids) and time.time() < deadline:
         time.sleep(0.1)
     assert not _alive(kids)
+
+
+@needs_proc
+def test_a_killed_worker_is_one_line_without_a_resource_tracker_warning(tmp_path):
+    db = tmp_path / "r.sqlite"
+    proc = _start(db, ["--samples", "100"])  # the last --samples wins: slower rows, so that a worker is busy
+    _wait_for_rows(db, 2, proc)
+    workers = _descendants(proc.pid) - _children(proc.pid)  # the forkserver's children
+    assert workers
+    os.kill(sorted(workers)[0], signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, err  # no "resource_tracker: ... leaked semaphore" warning
+    assert lines[0].startswith("error: a worker process died") and "rerun the same command" in lines[0]
+    df = open_store(db, create=False).frame(maes=True)
+    assert 2 <= len(df) < SWEEP_ROWS and all(len(m) == 100 for m in df.maes)  # finished rows kept, complete
+
+
+def _children(pid: int) -> set[int]:
+    return {c for c in _descendants(pid) if int(Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            == pid}
+
+
+# -- issue 10: scores that can mislead, spaces too large, screens that share a database ------------
+
+def test_outside_bounds_warns_once_with_the_count_and_the_remedy():
+    space = grid(units="3:20:4", look_back="1,10", cell="gru", head_activation="linear")  # MAEs well above 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = screen(space, samples=20, workers=1)
+    hits = [w for w in caught if issubclass(w.category, OutsideBoundsWarning)]
+    assert len(hits) == 1  # once per call, not once per row
+    n = int((df.n_outside > 0).sum())
+    assert n > 0
+    text = str(hits[0].message)
+    assert "\n" not in text and f"{n} of {len(df)} rows have MAEs outside the truncation bounds [0, 2]" in text
+    upper = float(text.split("upper=")[1].split(" ")[0])
+    assert upper >= max(float(np.nanmax(m)) for m in df.maes)
+    # With that upper the same rows are inside: no warning.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wide = screen(space, samples=20, workers=1, upper=upper)
+    assert not [w for w in caught if issubclass(w.category, OutsideBoundsWarning)]
+    assert int(wide.n_outside.sum()) == 0
+
+
+def test_rows_whose_every_mae_is_above_upper_are_named():
+    with pytest.warns(OutsideBoundsWarning, match=r"24 of 24 rows .*24 with every MAE above 0\.3"):
+        df = screen(grid(**TINY), samples=SAMPLES, workers=1, upper=0.3)
+    assert (df.n_outside == SAMPLES).all()
+
+
+def test_no_warning_when_every_mae_is_inside(inline_frame, tiny):
+    assert int(inline_frame.n_outside.sum()) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutsideBoundsWarning)
+        screen(tiny, samples=SAMPLES, seed=3, workers=1)
+
+
+def test_a_space_too_large_is_refused_before_anything_is_allocated(tmp_path):
+    huge = grid(units="7:31", layers="1:50")
+    t0 = time.perf_counter()
+    with pytest.raises(InvalidParameterError, match=f"at most {MAX_ROWS:,}"):
+        screen(huge, store=tmp_path / "r.sqlite", samples=SAMPLES)
+    with pytest.raises(InvalidParameterError, match="random subset"):
+        huge.subset(10)
+    assert time.perf_counter() - t0 < 5 and not (tmp_path / "r.sqlite").exists()
+
+
+def test_a_second_screen_skips_the_rows_another_one_stores(tmp_path, tiny):
+    """Deterministic: while one screen runs, another completes the space; the first computes no more."""
+    db = tmp_path / "r.sqlite"
+    other = {}
+
+    def meanwhile(done, total):
+        if done == 2 and not other:
+            other["df"] = screen(tiny, samples=SAMPLES, store=db, workers=1)  # a second screen, to the end
+
+    first = screen(tiny, samples=SAMPLES, store=db, workers=1, batch_flops=0, progress=meanwhile)
+    assert other["df"].attrs["new_rows"] == 22 and other["df"].attrs["computed_rows"] == 22
+    assert first.attrs["computed_rows"] == 2 and first.attrs["new_rows"] == 2 and len(first) == 24
+    assert open_store(db).count() == 24
+
+
+def test_two_concurrent_screens_split_the_work(tmp_path):
+    db = tmp_path / "r.sqlite"
+    space = grid(units="3:12", layers="1:2", look_back="1,2")  # 220 rows
+    start = threading.Barrier(2)
+    frames = {}
+
+    def run(name):
+        start.wait()
+        frames[name] = screen(space, samples=SAMPLES, store=db, workers=1, threads=1, batch_flops=0)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert set(frames) == {"a", "b"}
+    computed = [frames[n].attrs["computed_rows"] for n in "ab"]
+    new = [frames[n].attrs["new_rows"] for n in "ab"]
+    assert sum(new) == len(space) == open_store(db).count()
+    assert min(computed) > 0  # both worked ...
+    assert sum(computed) <= len(space) + 20  # ... on different rows: far from 2 x 220
+
+
+def test_meeting_another_screen_moves_to_the_largest_free_run(tmp_path, tiny):
+    from mae_ort.results.store import Settings
+    from mae_ort.screening.sweep import _Work
+
+    st = open_store(tmp_path / "r.sqlite")
+    series = prepare(sine(), name="sine")
+    from mae_ort.sampling.settings import SamplingSettings
+
+    sid = st.add_settings(Settings.of(series, SamplingSettings.checked("t", samples=SAMPLES)))
+    keys = list(tiny.keys())
+    work = _Work(st, sid, keys, n_in=1, n_out=1, length=series.length, samples=SAMPLES, batch_flops=0)
+    batches = work.batches()
+    batch = next(batches)
+    assert [r.key for r in batch] == keys[:1]
+    sampler = Sampler()
+    results = [sampler.run(series, r.arch, r.look_back, SamplingSettings.checked("t", samples=SAMPLES), warn=False)
+               for r in batch]
+    assert st.add_results(sid, results) == 1
+    work.stored(results, 0)  # as if another screen had stored it first
+    assert work.meetings == 1
+    assert [r.key for r in next(batches)] == [keys[(1 + 24) // 2]]  # the middle of rows 1..23
