@@ -48,7 +48,6 @@ from numba.extending import intrinsic
 
 __all__ = ["forward_maes", "forward_maes_group", "warmup", "activate", "activate_array", "ACTIVATION_CODES",
            "CELL_CODES", "choose_block"]
-           "choose_block"]
 
 #: Activation names and their integer codes in the kernels.
 ACTIVATION_CODES = {
