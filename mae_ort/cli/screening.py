@@ -27,6 +27,7 @@ import click
 from .._progress import Progress
 from ..errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning
 from ..model.architecture import ACTIVATIONS, CELLS, MODEL_FIELDS, PRESETS, Architecture
+from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
 from ..study.figures import AGGS, FIGURES
 from .options import apply_options, load_series, model_options, sampling_options, series_options
@@ -88,13 +89,17 @@ def _build_space(space_name, units, layers, look_back, list_path, subset, seed, 
 @click.option("--top", type=int, default=5, show_default=True,
               help="Rows of the best-by-log-p table printed at the end.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--share/--no-share", default=True, show_default=True,
+              help="Compute the layers that rows share once (the same results; --no-share for comparisons).")
+@click.option("--seeding", type=click.Choice(["1", "2"]), default=str(SEEDING), show_default=True,
+              help="Seeding version: 2 shares the weights of common first layers; 1 is mae-ort 0.1's rows.")
 @model_options
 @series_options
 @sampling_options
 def screen_command(space_name, units, layers, look_back, list_path, subset, sample_seed, db, workers, scheduler,
-                   connect_timeout, top, quiet, preset, cell, activation, recurrent_activation, head_activation,
-                   csv_path, input_cols,
-                   target_cols, scale, samples, threshold, lower, upper, fit, init, seed, runtime, device, threads,
+                   connect_timeout, top, quiet, share, seeding, preset, cell, activation, recurrent_activation,
+                   head_activation, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
+                   init, seed, runtime, device, threads,
                    memory_budget):
     """Sample every architecture x look-back of a search space into a database (resumable)."""
     from .._checks import parse_bytes
@@ -114,7 +119,7 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
             df = screen(space, series, store=db, samples=samples, threshold=threshold, lower=lower, upper=upper,
                         fit=fit, init=init, seed=seed, workers=workers, threads=threads, scheduler=scheduler,
                         connect_timeout=connect_timeout, runtime=runtime, device=device, memory_budget=budget,
-                        progress=reporter)
+                        progress=reporter, share=share, seeding=int(seeding))
     except KeyboardInterrupt as e:
         reporter.close()
         click.echo(f"interrupted: {reporter.done} new row(s) of {reporter.total} stored in {db}; rerun the same "

@@ -67,7 +67,7 @@ from ..model.keys import KEY_COLUMNS, row_key
 from ..results.store import Settings, Store, open_store
 from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.sampler import GiB, Init, Sampler, SamplingResult
-from ..sampling.settings import SamplingSettings
+from ..sampling.settings import SEEDING, SamplingSettings
 from .space import Row, as_space, check_size
 
 __all__ = ["screen", "ScreenInterrupted", "OutsideBoundsWarning", "default_workers"]
@@ -92,10 +92,34 @@ class ScreenInterrupted(Interrupted):
     """
 
 
-def _evaluate(sampler: Sampler, series, rows: list[Row], settings: SamplingSettings) -> list[SamplingResult]:
-    """Sample ``rows``, each with its own seed (the one function every executor runs)."""
-    return [sampler.run(series, row.arch, row.look_back, settings.replace(seed=row.seed(settings.seed)), warn=False)
-            for row in rows]
+def _evaluate(sampler: Sampler, series, rows: list[Row], settings: SamplingSettings,
+              share: bool = True) -> list[SamplingResult]:
+    """Sample ``rows`` (the one function every executor runs).
+
+    Seeding 1 samples each row with its own seed (:meth:`Row.seed`); seeding 2 samples every
+    row with the sweep's seed, and consecutive rows that differ only in their last layer's width
+    share the other layers' work (:meth:`~mae_ort.sampling.sampler.Sampler.run_group`, equal to
+    sampling each alone) unless ``share`` is off.
+    """
+    if settings.seeding == 1:
+        return [sampler.run(series, row.arch, row.look_back, settings.replace(seed=row.seed(settings.seed)),
+                            warn=False) for row in rows]
+    if not share:
+        return [sampler.run(series, row.arch, row.look_back, settings, warn=False) for row in rows]
+    out: list[SamplingResult] = []
+    i = 0
+    while i < len(rows):
+        j = i + 1
+        while j < len(rows) and _prefix(rows[j]) == _prefix(rows[i]):
+            j += 1
+        out += sampler.run_group(series, [r.arch for r in rows[i:j]], rows[i].look_back, settings, warn=False)
+        i = j
+    return out
+
+
+def _prefix(row: Row) -> tuple:
+    """What rows must have in common to share work: family, look-back and all widths but the last."""
+    return (row.arch.family, row.look_back, row.arch.units[:-1])
 
 
 def default_workers(device: str = "cpu") -> int:
@@ -108,9 +132,9 @@ def default_workers(device: str = "cpu") -> int:
 _WORKER: dict = {}
 
 
-def _init_worker(series, sampler: Sampler, settings: SamplingSettings) -> None:
+def _init_worker(series, sampler: Sampler, settings: SamplingSettings, share: bool = True) -> None:
     _numba_without_semaphore()
-    _WORKER.update(series=series, sampler=sampler, settings=settings)
+    _WORKER.update(series=series, sampler=sampler, settings=settings, share=share)
 
 
 def _numba_without_semaphore() -> None:
@@ -131,13 +155,14 @@ def _numba_without_semaphore() -> None:
 
 
 def _run_in_worker(rows: list[Row]) -> list[SamplingResult]:
-    return _evaluate(_WORKER["sampler"], _WORKER["series"], rows, _WORKER["settings"])
+    return _evaluate(_WORKER["sampler"], _WORKER["series"], rows, _WORKER["settings"], _WORKER.get("share", True))
 
 
 _LOCAL = threading.local()
 
 
-def _run_in_dask(rows: list[Row], series, sampler: Sampler, settings: SamplingSettings) -> list[SamplingResult]:
+def _run_in_dask(rows: list[Row], series, sampler: Sampler, settings: SamplingSettings,
+                 share: bool = True) -> list[SamplingResult]:
     """A Dask task: one Sampler per worker thread (its sessions and buffers), kept across tasks."""
     cache = getattr(_LOCAL, "samplers", None)
     if cache is None:
@@ -145,26 +170,26 @@ def _run_in_dask(rows: list[Row], series, sampler: Sampler, settings: SamplingSe
         limit_numba_threads(sampler.threads or 1)
     key = (sampler.runtime, sampler.device, sampler.threads, sampler.memory_budget)
     sampler = cache.setdefault(key, sampler)
-    return _evaluate(sampler, series, rows, settings)
+    return _evaluate(sampler, series, rows, settings, share)
 
 
-def _inline(batches: Iterator[list[Row]], series, sampler: Sampler,
-            settings: SamplingSettings) -> Iterator[list[SamplingResult]]:
+def _inline(batches: Iterator[list[Row]], series, sampler: Sampler, settings: SamplingSettings,
+            share: bool = True) -> Iterator[list[SamplingResult]]:
     import numba
 
     before = numba.get_num_threads()  # per calling thread: restored below
     limit_numba_threads(sampler.threads or default_threads())
     try:
         for rows in batches:
-            yield _evaluate(sampler, series, rows, settings)
+            yield _evaluate(sampler, series, rows, settings, share)
     finally:
         numba.set_num_threads(before)
 
 
 def _processes(batches: Iterator[list[Row]], series, sampler: Sampler, settings: SamplingSettings,
-               workers: int) -> Iterator[list[SamplingResult]]:
+               workers: int, share: bool = True) -> Iterator[list[SamplingResult]]:
     pool = WorkerPool(workers, threads=sampler.threads, initializer=_init_worker,
-                      initargs=(series, sampler, settings), preload=__name__, what="rows")
+                      initargs=(series, sampler, settings, share), preload=__name__, what="rows")
     return pool.run(_run_in_worker, batches)
 
 
@@ -206,7 +231,7 @@ def _close_half_started(error: BaseException, client_type) -> None:
 
 
 def _dask(batches: Iterator[list[Row]], series, sampler: Sampler, settings: SamplingSettings,
-          client) -> Iterator[list[SamplingResult]]:
+          client, share: bool = True) -> Iterator[list[SamplingResult]]:
     from distributed import as_completed
 
     nthreads = sum(client.nthreads().values())
@@ -218,7 +243,7 @@ def _dask(batches: Iterator[list[Row]], series, sampler: Sampler, settings: Samp
         rows = next(batches, None)
         if rows is None:
             return False
-        f = client.submit(_run_in_dask, rows, series, sampler, settings, pure=False)
+        f = client.submit(_run_in_dask, rows, series, sampler, settings, share, pure=False)
         in_flight.add(f)
         running.add(f)
         return True
@@ -241,6 +266,10 @@ def _dask(batches: Iterator[list[Row]], series, sampler: Sampler, settings: Samp
 # -- the work: batches, shared with other screens of the same store -----------------------------
 
 _TODO, _MINE, _STORED = 0, 1, 2  # a row's state: to do, submitted by this screen, stored (by anyone)
+
+
+#: The most rows that share their first layers which one task takes together.
+SHARE_ROWS = 32
 
 
 def _row_of(key: tuple) -> Row:
@@ -272,10 +301,13 @@ class _Work:
         The space's keys, in its order (rows of a group are consecutive).
     n_in, n_out, length, samples, batch_flops
         What a row's work is computed from.
+    share : bool
+        Keep rows that share all layers but the last in one batch (up to :data:`SHARE_ROWS`).
     """
 
     def __init__(self, st: Store, sid: str, keys: list[tuple], *, n_in: int, n_out: int, length: int,
-                 samples: int, batch_flops: float) -> None:
+                 samples: int, batch_flops: float, share: bool = False) -> None:
+        self.share = share
         self.st, self.sid, self.keys = st, sid, keys
         self.n_in, self.n_out, self.length, self.samples, self.batch_flops = n_in, n_out, length, samples, batch_flops
         self.state = np.zeros(len(keys), dtype=np.uint8)
@@ -367,7 +399,9 @@ class _Work:
             work = 0.0
             while i < n and self.state[i] == _TODO:
                 row = _row_of(self.keys[i])
-                if batch and (row.group != batch[0].group or work >= self.batch_flops):
+                if batch and self.share and _prefix(row) == _prefix(batch[0]) and len(batch) < SHARE_ROWS:
+                    pass  # rows that share their first layers stay together: their work is shared
+                elif batch and (row.group != batch[0].group or work >= self.batch_flops):
                     break
                 batch.append(row)
                 self.state[i] = _MINE
@@ -415,7 +449,8 @@ def _round_up(x: float) -> float:
 def screen(space, series=None, *, store=None, samples: int = 100, threshold: float = 0.01, lower: float = 0.0,
            upper: float = 2.0, fit: str = "moments", init="normal", seed: int = 0, workers: int | None = None,
            threads: int | None = None, scheduler=None, connect_timeout: float = 10.0, runtime: str = "auto",
-           device: str = "cpu", memory_budget: int = GiB, progress=False, batch_flops: float = 1e10):
+           device: str = "cpu", memory_budget: int = GiB, progress=False, batch_flops: float = 1e10,
+           share: bool = True, seeding: int = SEEDING):
     """Sample every row of a space that the store does not hold yet; return the space's rows.
 
     Parameters
@@ -431,7 +466,15 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     samples, threshold, lower, upper, fit, init
         As :func:`mae_ort.sample`.
     seed : int
-        The sweep's seed; row ``r`` is sampled with ``r.seed(seed)``.
+        The sweep's seed.  With seeding 2 (the default) every row is sampled with it, so a row's
+        result equals ``mae_ort.sample`` of that architecture with ``seed``; with seeding 1
+        (mae-ort 0.1's rows) row ``r`` is sampled with ``r.seed(seed)``.
+    share : bool
+        Compute the layers that consecutive rows share once (seeding 2, the Numba runtime):
+        rows of one family, look-back and widths but the last go to one task.  The results are
+        the same to the bit either way; ``False`` is for comparisons.
+    seeding : {1, 2}
+        The seeding version (:data:`mae_ort.sampling.settings.SEEDINGS`; part of the settings).
     workers : int, optional
         Worker processes; 0 or 1 runs in this process.  Default: one per core
         (:func:`default_workers`), or this process when fewer than ``4 x`` that many rows
@@ -449,7 +492,9 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         ``True``: a progress bar on stderr; a callable is called as ``progress(done, total)``
         after each stored batch (rows done in this call, rows to do in this call).
     batch_flops : float
-        Work per task (rows of one family and look-back are grouped up to this many FLOPs).
+        Work per task (rows of one family and look-back are grouped up to this many FLOPs; with
+        sharing, rows that share their first layers go together whatever their work, up to
+        :data:`SHARE_ROWS` rows).
 
     Returns
     -------
@@ -487,7 +532,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     t0 = time.perf_counter()
     space = as_space(space)
     sampling = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                        fit=fit, init=Init.parse(init), seed=seed)
+                                        fit=fit, init=Init.parse(init), seed=seed, seeding=seeding)
+    share = bool(share) and sampling.seeding >= 2
     runtime = check_option(runtime, "runtime", caller, RUNTIMES)
     device = check_option(device, "device", caller, DEVICES)
     memory_budget = check_int(memory_budget, "memory_budget", caller, low=1)
@@ -521,7 +567,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         st = open_store(store)
         sid = st.add_settings(settings)
         work = _Work(st, sid, keys, n_in=series.inputs.shape[1], n_out=series.targets.shape[1],
-                     length=series.length, samples=sampling.samples, batch_flops=batch_flops)
+                     length=series.length, samples=sampling.samples, batch_flops=batch_flops, share=share)
         total = work.total
         batches = work.batches()
         # Short sweeps run here by default: starting workers costs seconds (imports, sessions, JIT).
@@ -542,11 +588,11 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
             threads = 1 if client is not None else max(1, default_threads() // parallel)
         sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
         if client is not None:
-            results = _dask(batches, series, sampler, settings, client)
+            results = _dask(batches, series, sampler, settings, client, share)
         elif inline:
-            results = _inline(batches, series, sampler, settings)
+            results = _inline(batches, series, sampler, settings, share)
         else:
-            results = _processes(batches, series, sampler, settings, parallel)
+            results = _processes(batches, series, sampler, settings, parallel, share)
         if total:
             resumed = f" ({len(keys) - total} already done)" if len(keys) > total else ""
             bar = as_progress(progress, description=f"screening {space.name}{resumed}", caller=caller)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import mae_ort
 from mae_ort import Sampler, prepare, sine
 from mae_ort.errors import DataError, InvalidParameterError, MaeOrtError
 from mae_ort.results.store import open_store
@@ -36,19 +37,35 @@ def inline_frame(tiny):
 
 
 def test_rows_equal_direct_sampler_calls(tiny, inline_frame):
+    """Seeding 2: every row is `sample` of its architecture with the sweep's seed, exactly (shared work or not)."""
     df = inline_frame
     assert len(df) == len(tiny) == 24
     assert list(zip(df.units, df.look_back)) == [(r.units, r.look_back) for r in tiny]  # the space's order
     series = prepare(sine(), name="sine")
     sampler = Sampler()
-    for i in (0, 7, 23):
+    for i in range(len(df)):
         row = list(tiny)[i]
-        r = sampler.sample(series, row.arch, look_back=row.look_back, samples=SAMPLES, seed=row.seed(3))
+        r = sampler.sample(series, row.arch, look_back=row.look_back, samples=SAMPLES, seed=3)
         got = df.iloc[i]
-        assert got.seed == row.seed(3)
+        assert got.seed == 3
         np.testing.assert_array_equal(got.maes, r.maes)
         assert got["mean"] == r.mean and got.log_p == r.log_p and got.p == r.p
     assert df.attrs["new_rows"] == 24 and df.attrs["settings_id"]
+    alone = screen(tiny, samples=SAMPLES, seed=3, workers=1, share=False)
+    for a, b in zip(df.maes, alone.maes):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_seeding_1_rows_keep_their_own_seeds(tiny):
+    df = screen(tiny, samples=SAMPLES, seed=3, workers=1, seeding=1)
+    series = prepare(sine(), name="sine")
+    for i in (0, 7, 23):
+        row = list(tiny)[i]
+        got = df.iloc[i]
+        assert got.seed == row.seed(3)
+        r = Sampler().run(series, row.arch, row.look_back,
+                          mae_ort.sampling.SamplingSettings(samples=SAMPLES, seed=row.seed(3), seeding=1))
+        np.testing.assert_array_equal(got.maes, r.maes)
 
 
 def test_worker_processes_give_identical_maes(tiny, inline_frame):
@@ -364,7 +381,8 @@ def test_a_second_screen_skips_the_rows_another_one_stores(tmp_path, tiny):
         if done == 2 and not other:
             other["df"] = screen(tiny, samples=SAMPLES, store=db, workers=1)  # a second screen, to the end
 
-    first = screen(tiny, samples=SAMPLES, store=db, workers=1, batch_flops=0, progress=meanwhile)
+    first = screen(tiny, samples=SAMPLES, store=db, workers=1, batch_flops=0, share=False,
+                   progress=meanwhile)  # one row per task
     assert other["df"].attrs["new_rows"] == 22 and other["df"].attrs["computed_rows"] == 22
     assert first.attrs["computed_rows"] == 2 and first.attrs["new_rows"] == 2 and len(first) == 24
     assert open_store(db).count() == 24
@@ -378,7 +396,8 @@ def test_two_concurrent_screens_split_the_work(tmp_path):
 
     def run(name):
         start.wait()
-        frames[name] = screen(space, samples=SAMPLES, store=db, workers=1, threads=1, batch_flops=0)
+        frames[name] = screen(space, samples=SAMPLES, store=db, workers=1, threads=1, batch_flops=0,
+                              share=False)  # one row per task
 
     threads = [threading.Thread(target=run, args=(n,)) for n in "ab"]
     for t in threads:
