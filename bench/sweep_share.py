@@ -76,7 +76,8 @@ def main(argv=None) -> dict:
 
 | | rows | seconds | rows/s |
 |---|---|---|---|
-| sub-grid ({a.widths} per layer, 4 look-backs), every row alone | {len(sub)} | {t_alone:.1f} | {len(sub) / t_alone:.2f} |
+| sub-grid ({a.widths} per layer, 4 look-backs), every row alone | {len(sub)} | {t_alone:.1f} | \
+{len(sub) / t_alone:.2f} |
 | the same rows, shared prefixes | {len(sub)} | {t_shared:.1f} | {len(sub) / t_shared:.2f} |
 | {len(prefixes)} full-width prefixes (25 last widths x 4 look-backs each), shared | {len(rows)} | {t_full:.1f} | \
 {len(rows) / t_full:.2f} |
