@@ -18,7 +18,7 @@ from .data import Series, Windows, prepare, read_csv, sine, windows
 from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning, StoreError
 from .model.architecture import PRESETS, Architecture
 from .results.store import open_store
-from .sampling.sampler import Init, Sampler, SamplingResult, sample
+from .sampling.sampler import Init, OutsideBoundsWarning, Sampler, SamplingResult, results_frame, sample
 from .sampling.scores import scores
 from .screening.sweep import screen
 
@@ -35,6 +35,7 @@ __all__ = [
     "InvalidParameterError",
     "MaeOrtError",
     "MaeOrtWarning",
+    "OutsideBoundsWarning",
     "PRESETS",
     "Sampler",
     "SamplingResult",
@@ -45,6 +46,7 @@ __all__ = [
     "open_store",
     "prepare",
     "read_csv",
+    "results_frame",
     "sample",
     "scores",
     "screen",

@@ -111,10 +111,28 @@ def _watch_parent(lifeline) -> None:
     _quit_worker()
 
 
+def _numba_without_semaphore() -> None:
+    """Give Numba's thread-pool start-up lock of this worker process a thread lock.
+
+    Under ``forkserver`` Numba makes it a named multiprocessing semaphore, registered with
+    the resource tracker; a worker killed by SIGKILL (out of memory) never unregisters it,
+    and the tracker then prints a "leaked semaphore" warning when the sweep exits.  A
+    worker starts no processes of its own, so a thread lock protects the same thing (Numba
+    itself uses no process lock under ``spawn``).  Does nothing if Numba's internals differ.
+    """
+    try:
+        from numba.np.ufunc import parallel
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return
+    if getattr(parallel, "_backend_init_process_lock", False) is None:
+        parallel._backend_init_process_lock = threading.RLock()
+
+
 def _bootstrap(lifeline, threads, initializer, initargs) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     signal.signal(signal.SIGTERM, _quit_worker)  # how the parent stops a worker early
     limit_threads(threads)
+    _numba_without_semaphore()
     threading.Thread(target=_watch_parent, args=(lifeline,), daemon=True, name="mae-ort-parent-watch").start()
     if initializer is not None:
         initializer(*initargs)

@@ -490,10 +490,18 @@ class SQLiteStore(Store):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
-        """Close the connection (reopened lazily on next use)."""
+        """Close the connection (reopened lazily on next use).
+
+        The last writer to close a file store leaves it as one self-contained file (journal
+        mode ``DELETE``: no ``-wal``/``-shm`` beside it), which a read-only reader (a read-only
+        folder, a copy) opens without creating anything; the next writer turns WAL on again.
+        """
         with self._lock:
             if self._conn is not None:
                 try:
+                    if not self.readonly and not self.in_memory:
+                        with contextlib.suppress(sqlite3.Error):  # other connections open: they keep WAL
+                            self._conn.execute("PRAGMA journal_mode=DELETE")
                     self._conn.close()
                 finally:
                     self._conn = None

@@ -7,7 +7,9 @@ functions) and :class:`~.sampler.Sampler` / :func:`~.sampler.sample`.
 Must not import: results, screening, study, cli.
 """
 
-from .sampler import Sampler, SamplingResult, sample
-from .settings import Init, SamplingSettings
+from .sampler import OutsideBoundsWarning, Sampler, SamplingResult, results_frame, sample
+from .scores import SCORES, scores, scores_of
+from .settings import SEEDING, Init, SamplingSettings
 
-__all__ = ["Init", "Sampler", "SamplingResult", "SamplingSettings", "sample"]
+__all__ = ["Init", "OutsideBoundsWarning", "SCORES", "SEEDING", "Sampler", "SamplingResult", "SamplingSettings",
+           "results_frame", "sample", "scores", "scores_of"]

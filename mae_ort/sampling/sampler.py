@@ -31,7 +31,9 @@ GiB = 1 << 30
 
 
 class OutsideBoundsWarning(MaeOrtWarning):
-    """Some finite MAEs fall outside the truncation bounds ``[lower, upper]`` (see ``SamplingResult.n_outside``).
+    """Some finite MAEs fall outside the truncation bounds ``[lower, upper]`` (see ``SamplingResult.n_outside``),
+    so their log p can mislead; raised once per call by :func:`sample`, :meth:`Sampler.sample` and
+    :func:`mae_ort.screen` (there with the number of rows affected).
 
     The ``moments`` fit keeps them in the mean and sd (as the reference did), the
     ``mle`` fit leaves them out; either way the truncated normal does not describe

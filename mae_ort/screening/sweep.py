@@ -66,20 +66,11 @@ from ..model.architecture import Architecture
 from ..model.keys import KEY_COLUMNS, row_key
 from ..results.store import Settings, Store, open_store
 from ..runtimes import DEVICES, RUNTIMES
-from ..sampling.sampler import GiB, Init, Sampler, SamplingResult
+from ..sampling.sampler import GiB, Init, OutsideBoundsWarning, Sampler, SamplingResult
 from ..sampling.settings import SEEDING, SamplingSettings
 from .space import Row, as_space, check_size
 
 __all__ = ["screen", "ScreenInterrupted", "OutsideBoundsWarning", "default_workers"]
-
-
-class OutsideBoundsWarning(MaeOrtWarning):
-    """Some rows' MAEs fall outside the truncation bounds ``[lower, upper]``, so their log p can mislead.
-
-    The message gives the number of rows affected and a wider ``upper`` (``--upper``)
-    that holds every MAE.  (Defined here for now; its home is next to the other
-    warnings of :mod:`mae_ort.sampling.sampler`.)
-    """
 
 
 class ScreenInterrupted(Interrupted):
@@ -133,25 +124,7 @@ _WORKER: dict = {}
 
 
 def _init_worker(series, sampler: Sampler, settings: SamplingSettings, share: bool = True) -> None:
-    _numba_without_semaphore()
     _WORKER.update(series=series, sampler=sampler, settings=settings, share=share)
-
-
-def _numba_without_semaphore() -> None:
-    """Give Numba's thread-pool start-up lock of this worker process a thread lock.
-
-    Under ``forkserver`` Numba makes it a named multiprocessing semaphore, registered with
-    the resource tracker; a worker killed by SIGKILL (out of memory) never unregisters it,
-    and the tracker then prints a "leaked semaphore" warning when the sweep exits.  A
-    worker starts no processes of its own, so a thread lock protects the same thing (Numba
-    itself uses no process lock under ``spawn``).  Does nothing if Numba's internals differ.
-    """
-    try:
-        from numba.np.ufunc import parallel
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return
-    if getattr(parallel, "_backend_init_process_lock", False) is None:
-        parallel._backend_init_process_lock = threading.RLock()
 
 
 def _run_in_worker(rows: list[Row]) -> list[SamplingResult]:

@@ -383,8 +383,6 @@ def test_reading_commands_leave_the_database_file_unchanged(db, tmp_path, capsys
     assert _snapshot(fresh)["r.sqlite"] == before["r.sqlite"]  # the same bytes, the same mtime
 
 
-@pytest.mark.xfail(strict=True, reason="results/store.py: a read-only open of a WAL database creates -wal/-shm "
-                                       "files it cannot remove (fix belongs to the store)")
 def test_reading_commands_create_no_side_files(db, tmp_path, capsys):
     import shutil
 
