@@ -6,6 +6,7 @@ import json
 import sys
 
 import click
+import numpy as np
 
 from .._progress import Progress
 from .options import load_series, model_options, sampling_options, series_options
@@ -22,9 +23,12 @@ __all__ = ["COMMANDS", "sample_command"]
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (the Python result's field names).")
 @click.option("--save-model", type=click.Path(dir_okay=False), default=None,
               help="Also write the architecture's ONNX graph (weights as inputs) to this file.")
+@click.option("--scores", "score_names", default=None,
+              help="Also the other training-free scores: 'all' or names such as hidden_cov,naswot,q05 (see "
+                   "mae_ort.sampling.scores.SCORES); from the same MAEs and one extra forward pass.")
 def sample_command(arch, look_back, preset, cell, activation, recurrent_activation, head_activation, csv_path,
                    input_cols, target_cols, sep, decimal, index_col, scale, samples, threshold, lower, upper, fit, init,
-                   seed, runtime, device, threads, memory_budget, as_json, save_model):
+                   seed, runtime, device, threads, memory_budget, as_json, save_model, score_names):
     """Sample one architecture: MAEs of random weights, truncated-normal fit, log p (natural logarithm)."""
     from .._checks import parse_bytes
     from ..model.architecture import resolve
@@ -38,13 +42,35 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
     model_path = None if save_model is None else writable_path(save_model)  # before the work, not after it
     sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=parse_bytes(memory_budget))
     bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
+    which = None
+    if score_names is not None:
+        from ..sampling.scores import score_names as _names
+
+        from ..errors import InvalidParameterError
+
+        try:
+            which = _names(a, "all" if score_names.strip().lower() == "all" else
+                           [n.strip() for n in score_names.split(",") if n.strip()], caller="sample")
+        except InvalidParameterError as e:
+            raise InvalidParameterError(str(e).replace("The 'which' parameter of sample", "--scores")) from None
     with bar:
         r = sampler.sample(series, a, look_back=look_back, samples=samples, threshold=threshold, lower=lower,
                            upper=upper, fit=fit, seed=seed, init=init, progress=bar)
+    extra = {}
+    if which is not None:
+        from ..sampling.scores import scores_of
+
+        extra = dict(scores_of(a, sampler.windows_of(series, look_back), r.maes, settings=r.settings, which=which,
+                               sampler=sampler))
     if as_json:
-        click.echo(json.dumps(r.to_dict(), allow_nan=False))
+        d = r.to_dict()
+        if which is not None:
+            d["scores"] = {k: (float(v) if np.isfinite(v) else None) for k, v in extra.items()}
+        click.echo(json.dumps(d, allow_nan=False))
     else:
         _print(r, a, look_back, threshold, lower, upper)
+        if extra:
+            click.echo("  scores: " + "  ".join(f"{k} = {v:.6g}" for k, v in extra.items()))
     if model_path is not None:
         written = _save(a, look_back, model_path)
         click.echo(f"wrote the ONNX graph of {a.label()} at look_back={look_back} to {written}", err=as_json)

@@ -220,3 +220,22 @@ def test_unwritable_stdout_returns_1_without_a_traceback(capsys, monkeypatch):
     assert main(["sample", "--arch", "3", "--look-back", "2", "--samples", "4"]) == 1
     monkeypatch.undo()
     assert capsys.readouterr().err == ""
+
+
+def test_sample_scores_are_those_of_the_scores_function(capsys):
+    import json
+
+    from mae_ort.data import prepare, sine
+    from mae_ort.sampling.scores import scores
+
+    code = main(["sample", "--arch", "5,4", "--look-back", "3", "--samples", "12", "--seed", "2", "--scores", "all",
+                 "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    want = scores(prepare(sine(), name="sine"), [5, 4], 3, samples=12, seed=2)
+    assert set(out["scores"]) == set(want)
+    for k, v in want.items():
+        assert out["scores"][k] == (None if not np.isfinite(v) else pytest.approx(v, rel=1e-12, abs=1e-12))
+    code = main(["sample", "--arch", "5", "--look-back", "3", "--samples", "12", "--scores", "nope"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith("error: --scores must be")
