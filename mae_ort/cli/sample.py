@@ -44,9 +44,8 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
     bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
     which = None
     if score_names is not None:
-        from ..sampling.scores import score_names as _names
-
         from ..errors import InvalidParameterError
+        from ..sampling.scores import score_names as _names
 
         try:
             which = _names(a, "all" if score_names.strip().lower() == "all" else
