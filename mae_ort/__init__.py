@@ -8,6 +8,10 @@ on this path.
 
 >>> import mae_ort
 >>> r = mae_ort.sample(mae_ort.sine(), arch=[7], look_back=1, samples=10, seed=0)  # doctest: +SKIP
+
+``mae_ort.search(space, series, ...)`` (an Optuna study; the callable package
+:mod:`mae_ort.search`) and :mod:`mae_ort.optuna` (helpers for your own Optuna loops) are
+imported on first use: ``import mae_ort`` does not import Optuna.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ __all__ = [
     "Windows",
     "from_keras",
     "open_store",
+    "optuna",
     "prepare",
     "read_csv",
     "sample",
@@ -59,3 +64,12 @@ def from_keras(model):
     from .model.keras_interop import from_keras as _from_keras
 
     return _from_keras(model)
+
+
+def __getattr__(name: str):
+    """``mae_ort.search`` and ``mae_ort.optuna``, imported on first use (they import Optuna)."""
+    if name in ("search", "optuna"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
