@@ -205,15 +205,16 @@ def _open_storage(storage, store: Store | None):
 
     if isinstance(storage, BaseStorage):
         return storage, type(storage).__name__
+    shown = None
     if storage is None:
         if isinstance(store, SQLiteStore) and not store.in_memory:
-            storage = "sqlite:///" + os.path.abspath(store.path)
+            storage, shown = "sqlite:///" + os.path.abspath(store.path), store.path
         else:
             return InMemoryStorage(), "memory"
     if not isinstance(storage, str):
         raise InvalidParameterError(f"The 'storage' parameter of search must be a database URL (sqlite:///file.db, "
                                     f"postgresql://...) or an Optuna storage. Got {storage!r} instead.")
-    shown = _redact(storage)
+    shown = shown or _redact(storage)
     sqlite = storage.startswith("sqlite")
     kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}
     try:
