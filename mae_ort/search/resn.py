@@ -76,7 +76,6 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from .._checks import check_int, check_real, check_seed
-from ..errors import InvalidParameterError
 from .space import PARAM_CELL, PARAM_DEPTH, PARAM_LOOK_BACK, as_search_space, unit_param
 
 __all__ = ["RESNSampler", "Individual", "RESNState", "TAG"]
@@ -420,12 +419,3 @@ def _nearest_index(choices, value) -> int:
 def _nearest(choices, value):
     return choices[_nearest_index(choices, value)]
 
-
-def check_resn_options(options: dict) -> dict:
-    """Raise on unknown RESN options (for callers that pass them through a dict)."""
-    known = {"population", "offspring", "p_mutation", "p_length", "max_step", "evaluations", "restarts", "migration",
-             "adapt", "keep_adaptation"}
-    bad = sorted(set(options) - known)
-    if bad:
-        raise InvalidParameterError(f"unknown RESN option(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
-    return options

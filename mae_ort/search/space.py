@@ -18,7 +18,6 @@ the same key.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..errors import InvalidParameterError
@@ -187,7 +186,3 @@ def as_search_space(space) -> SearchSpace:
     """A :class:`SearchSpace` from itself, a :class:`Grid` or a preset name."""
     return space if isinstance(space, SearchSpace) else SearchSpace(space)
 
-
-def space_key(space: SearchSpace) -> str:
-    """The grid's fields as canonical JSON text."""
-    return json.dumps(space.to_dict(), sort_keys=True, separators=(",", ":"))

@@ -302,3 +302,38 @@ def test_import_mae_ort_does_not_import_optuna_and_search_is_callable():
             "assert 'optuna' in mae_ort.__all__")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_the_same_seeds_give_the_same_trials(tmp_path):
+    db = tmp_path / "r.sqlite"
+    mae_ort.screen(GRID, SERIES, store=db, workers=1, **KW)  # every row stored: the searches only look up
+
+    def params(sampler, seed):
+        study = search(GRID, SERIES, trials=12, sampler=sampler, sampler_seed=seed, db=db,
+                       storage=optuna.storages.InMemoryStorage(), **KW)
+        return [t.params for t in study.trials]
+
+    for sampler in ("tpe", "resn", "random"):
+        assert params(sampler, 3) == params(sampler, 3) != params(sampler, 4)
+
+
+_PROCESS = """
+import sys, mae_ort
+from mae_ort.screening import grid
+mae_ort.search(grid(units="3:5", layers="1:2", look_back="1,3"), mae_ort.sine(120), trials=8, samples=5, seed=4,
+               db=sys.argv[1], study="together", sampler="random", sampler_seed=int(sys.argv[2]))
+"""
+
+
+def test_several_processes_work_on_one_study(tmp_path):
+    db = tmp_path / "r.sqlite"
+    search(GRID, SERIES, trials=1, db=db, study="together", sampler="random", **KW)  # both processes load it
+    procs = [subprocess.Popen([sys.executable, "-c", _PROCESS, str(db), str(s)], stderr=subprocess.PIPE, text=True)
+             for s in (1, 2)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    study = optuna.load_study(study_name="together", storage=f"sqlite:///{db}")
+    owners = {t.system_attrs[OWNER] for t in study.trials}
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert 8 <= len(done) <= 9 and len(owners) == 3  # each stops when the study has enough (one may overshoot by one)
+    assert open_store(db).count() == len({t.user_attrs["row_id"] for t in done})

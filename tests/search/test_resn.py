@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import optuna
 import pytest
@@ -184,7 +182,7 @@ def test_bad_settings_are_refused():
         RESNSampler(GRID, population=2, migration=3)
     with pytest.raises(InvalidParameterError, match="'evaluations' parameter"):
         RESNSampler(GRID, population=4, evaluations=3)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=RESNSampler(GRID))
     with pytest.raises(ValueError, match="single-objective"):
-        optuna.create_study(directions=["maximize", "minimize"], sampler=RESNSampler(GRID)).optimize(
-            lambda t: (SearchSpace(GRID).suggest(t) and 1.0, 2.0), n_trials=1, catch=())
-    assert math.isfinite(RESNSampler(GRID).p_length)
+        study.optimize(lambda t: (float(SearchSpace(GRID).suggest(t).look_back), 2.0), n_trials=1, catch=())
+    assert RESNSampler(GRID, p_mutation=0.3).p_length == 0.3  # the reference uses one value for both
