@@ -25,8 +25,11 @@ Resuming and parallel work
 --------------------------
 ``trials`` is the number of evaluated trials the study should hold: rerunning an
 interrupted search runs only the rest, several processes may work on one study (each
-stops when the study has enough), and ``jobs`` runs worker processes that evaluate
-trials while this process asks and tells (this process alone writes the database).
+stops when the study has enough, so the study may end a trial or so per process over;
+give each process its own ``sampler_seed``, or they propose the same rows), and ``jobs``
+runs worker processes that evaluate trials while this process asks and tells (this
+process alone writes the database; with ``jobs > 1`` the trials depend on the order in
+which results arrive, so a seed no longer fixes them).
 With ``scheduler`` the trials are asked in batches of ``jobs`` and each batch is scored
 by :func:`mae_ort.screening.screen` on the Dask cluster.  On Ctrl-C or SIGTERM the
 finished trials are kept, the unfinished ones are marked failed, and the exception is
@@ -373,8 +376,8 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     MaeOrtError
         Bad parameters (an unknown sampler or objective, ``trials < 1``), a grid with a
         look-back too long for the series, a storage that cannot be opened, a study of the
-        same name made with another grid, other settings or another objective.  Nothing
-        is written before these checks pass.
+        same name made with another grid, other settings or another objective.  No
+        trial and no row is written before these checks pass.
     KeyboardInterrupt
         On Ctrl-C (:class:`SearchInterrupted` on SIGTERM), after keeping every finished trial.
 
