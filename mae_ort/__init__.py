@@ -8,6 +8,10 @@ on this path.
 
 >>> import mae_ort
 >>> r = mae_ort.sample(mae_ort.sine(), arch=[7], look_back=1, samples=10, seed=0)  # doctest: +SKIP
+
+``mae_ort.search(space, series, ...)`` (an Optuna study; the callable package
+:mod:`mae_ort.search`) and :mod:`mae_ort.optuna` (helpers for your own Optuna loops) are
+imported on first use: ``import mae_ort`` does not import Optuna.
 """
 
 from __future__ import annotations
@@ -44,12 +48,14 @@ __all__ = [
     "Windows",
     "from_keras",
     "open_store",
+    "optuna",
     "prepare",
     "read_csv",
     "results_frame",
     "sample",
     "scores",
     "screen",
+    "search",
     "sine",
     "train_top",
     "windows",
@@ -74,3 +80,12 @@ def train_top(db, split=None, **options):
     from .study.winners import train_top as _train_top
 
     return _train_top(db, split, **options)
+
+
+def __getattr__(name: str):
+    """``mae_ort.search`` and ``mae_ort.optuna``, imported on first use (they import Optuna)."""
+    if name in ("search", "optuna"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

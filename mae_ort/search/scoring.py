@@ -1,0 +1,155 @@
+"""MRS of single rows, with the results store as the cache: what a search trial evaluates.
+
+A :class:`Scorer` answers "the statistics of this row under these sampling settings":
+from the store when it holds the row (written by ``screen`` or an earlier search, under
+the same settings id), else by sampling the row with its own seed
+(:meth:`~mae_ort.screening.space.Row.seed` of the sweep seed, exactly as ``screen``
+does) and storing it.  So no (architecture, look-back, settings) is ever scored twice,
+and a search's rows equal a screen's with the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from .._checks import check_option
+from .._system import default_threads, limit_numba_threads
+from ..model.keys import KEY_COLUMNS
+from ..results.store import Settings, Store
+from ..sampling.sampler import GiB, Sampler, SamplingResult
+from ..sampling.settings import SamplingSettings
+from ..screening.space import Row
+from .names import OBJECTIVES
+
+__all__ = ["OBJECTIVES", "STATISTICS", "Scorer", "evaluate_row", "check_objective", "objective_value", "trial_attrs"]
+
+#: The statistics of a row stored on each trial as user attributes (with ``row_id``).
+STATISTICS = ("mean", "sd", "p", "log_p", "log_p_exact", "n_outside", "n_nonfinite")
+
+
+def check_objective(objective, direction=None, caller: str = "search") -> tuple[str, str]:
+    """``(objective, direction)`` checked; the direction defaults to the objective's own."""
+    objective = check_option(objective, "objective", caller, OBJECTIVES)
+    direction = OBJECTIVES[objective] if direction is None else check_option(direction, "direction", caller,
+                                                                             ("maximize", "minimize"))
+    return objective, direction
+
+
+def evaluate_row(sampler: Sampler, series, row: Row, sampling: SamplingSettings) -> SamplingResult:
+    """Sample ``row`` with its own seed (derived from ``sampling.seed``, as ``screen`` does)."""
+    return sampler.run(series, row.arch, row.look_back, sampling.replace(seed=row.seed(sampling.seed)), warn=False)
+
+
+def _num(v):
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _record(r) -> dict:
+    rec = {c: getattr(r, c) for c in KEY_COLUMNS}
+    rec["look_back"] = int(rec["look_back"])
+    rec["id"] = int(r.id)
+    rec["depth"] = int(r.depth)
+    rec["seed"] = int(r.seed)
+    for c in ("mean", "sd", "p", "log_p", "log_p_exact"):
+        rec[c] = _num(getattr(r, c))
+    for c in ("n_outside", "n_nonfinite"):
+        rec[c] = int(getattr(r, c))
+    return rec
+
+
+def objective_value(record: dict, objective: str) -> float | None:
+    """The objective's value in a stored record; ``None`` where it is undefined (no finite MAE)."""
+    return record.get(objective)
+
+
+def trial_attrs(record: dict, settings_id: str, *, cached: bool) -> dict:
+    """The user attributes of a trial: the row, its statistics, its id in the store, whether it was reused."""
+    out = {"units": record["units"], "look_back": record["look_back"], "cell": record["cell"]}
+    out.update({k: record[k] for k in STATISTICS})
+    out.update(row_id=record["id"], settings_id=settings_id, cached=bool(cached))
+    return out
+
+
+class Scorer:
+    """The statistics of single rows under one set of sampling settings, cached in a store.
+
+    Parameters
+    ----------
+    series : Series
+        A prepared series (:func:`mae_ort.data.prepare`).
+    sampling : SamplingSettings
+        Samples, threshold, bounds, fit, init and the sweep seed (rows derive their seeds from it).
+    store : Store
+        Where rows are looked up and written.
+    runtime, device, threads, memory_budget
+        As :class:`~mae_ort.sampling.sampler.Sampler` (threads: default all cores).
+
+    Attributes
+    ----------
+    settings : Settings
+    settings_id : str
+    new_rows, reused_rows : int
+        Rows sampled and rows found in the store by :meth:`score`.
+    """
+
+    def __init__(self, series, sampling: SamplingSettings, store: Store, *, runtime: str = "auto",
+                 device: str = "cpu", threads: int | None = None, memory_budget: int = GiB) -> None:
+        self.series = series
+        self.sampling = sampling.sampling if isinstance(sampling, Settings) else sampling
+        self.store = store
+        self.settings = Settings.of(series, self.sampling)
+        self.settings_id = store.add_settings(self.settings)
+        self.sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
+        self.new_rows = 0
+        self.reused_rows = 0
+        self._known: dict[tuple, dict] = {}
+        self._lock = threading.RLock()
+
+    def lookup(self, row: Row) -> dict | None:
+        """The stored record of ``row`` under these settings, or ``None``."""
+        with self._lock:
+            rec = self._known.get(row.key)
+            if rec is None:
+                df = self.store.frame(self.settings_id, look_back=row.look_back, depth=row.arch.depth)
+                for r in df.itertuples(index=False):
+                    record = _record(r)
+                    self._known[tuple(record[c] for c in KEY_COLUMNS)] = record
+                rec = self._known.get(row.key)
+            return rec
+
+    def evaluate(self, row: Row) -> SamplingResult:
+        """Sample ``row`` here (not stored)."""
+        import numba
+
+        before = numba.get_num_threads()
+        limit_numba_threads(self.sampler.threads or default_threads())
+        try:
+            return evaluate_row(self.sampler, self.series, row, self.sampling)
+        finally:
+            numba.set_num_threads(before)
+
+    def add(self, results) -> int:
+        """Store finished results (rows already stored are left alone); returns the rows inserted."""
+        with self._lock:
+            n = self.store.add_results(self.settings_id, list(results))
+            self.new_rows += n
+            return n
+
+    def score(self, row: Row) -> tuple[dict, bool]:
+        """``(record, cached)``: the stored record of ``row``, sampled and stored first if missing."""
+        with self._lock:
+            rec = self.lookup(row)
+            if rec is not None:
+                self.reused_rows += 1
+                return rec, True
+            self.add([self.evaluate(row)])
+            rec = self.lookup(row)
+            assert rec is not None, row
+            return rec, False
