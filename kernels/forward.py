@@ -479,17 +479,24 @@ def _run_group_task(s, n0, nvalid, Xt, y, Wp, units, woff, Wl, last_units, loff,
         out[v] = _head_error(wl, lhoff[v], H, n_out, Bv1, d + 1, R, hact, y, n0, nvalid, s, False, no_pred)
 
 
+@njit(cache=True, inline="always")
+def _block(task, nblocks, R, N):
+    """Sample, block, first window, valid windows and width of a task; the last block is only as wide as
+    the windows left, rounded up to 8 (``Xt`` is padded)."""
+    s = task // nblocks
+    blk = task - s * nblocks
+    n0 = blk * R
+    nvalid = min(R, N - n0)
+    return s, blk, n0, nvalid, min(R, ((nvalid + 7) // 8) * 8)
+
+
 @njit(parallel=True, cache=True, error_model="numpy")
 def _group_kernel(Xt, y, Wp, units, woff, Wl, last_units, loff, lhoff, cell, act, ract, hact, R, partial):
     V, S, nblocks = partial.shape
     N = y.shape[0]
     n_out = y.shape[1]
     for task in prange(S * nblocks):
-        s = task // nblocks
-        blk = task - s * nblocks
-        n0 = blk * R
-        nvalid = min(R, N - n0)
-        Rt = min(R, ((nvalid + 7) // 8) * 8)
+        s, blk, n0, nvalid, Rt = _block(task, nblocks, R, N)
         out = np.empty(V, dtype=np.float64)
         _run_group_task(s, n0, nvalid, Xt, y, Wp, units, woff, Wl, last_units, loff, lhoff, n_out, cell, act, ract,
                         hact, Rt, out)
@@ -503,12 +510,7 @@ def _forward_kernel(Xt, y, Wp, units, woff, hoff_w, cell, act, ract, hact, R, wa
     N = y.shape[0]
     n_out = y.shape[1]
     for task in prange(S * nblocks):
-        s = task // nblocks
-        blk = task - s * nblocks
-        n0 = blk * R
-        nvalid = min(R, N - n0)
-        # the last block: only as many windows as are left, rounded up to 8 (Xt is padded)
-        Rt = min(R, ((nvalid + 7) // 8) * 8)
+        s, blk, n0, nvalid, Rt = _block(task, nblocks, R, N)
         partial[s, blk] = _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, ract, hact, Rt,
                                     want_pred, pred)
 

@@ -42,12 +42,13 @@ def check_real(
     low: float | None = None,
     high: float | None = None,
     low_open: bool = False,
+    high_open: bool = False,
 ) -> float:
-    """Return ``value`` as a finite float, or raise if it is outside the interval."""
+    """Return ``value`` as a finite float, or raise if it is outside the interval (open ends on request)."""
     lo = "-inf" if low is None else repr(float(low))
     hi = "inf" if high is None else repr(float(high))
     opening = "(" if low_open or low is None else "["
-    closing = "]" if high is not None else ")"
+    closing = "]" if high is not None and not high_open else ")"
     rule = f"a finite real number in the range {opening}{lo}, {hi}{closing}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _fail(name, caller, rule, value)
@@ -56,7 +57,7 @@ def check_real(
         raise _fail(name, caller, rule, value)
     if low is not None and (value < low or (low_open and value == low)):
         raise _fail(name, caller, rule, value)
-    if high is not None and value > high:
+    if high is not None and (value > high or (high_open and value == high)):
         raise _fail(name, caller, rule, value)
     return value
 

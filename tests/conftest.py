@@ -34,3 +34,20 @@ def rng():
 @pytest.fixture
 def eunite_csv() -> Path:
     return DATA / "eunite-training.csv"
+
+
+def run_cli(capsys, *args):
+    """Run ``mae-ort ARGS`` in this process: (exit code, stdout, stderr)."""
+    from mae_ort.cli import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(code, err):
+    """Assert exit code 2 and a single ``error:`` line on stderr; return that line."""
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    return lines[0]

@@ -15,7 +15,8 @@ from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.stats import FITS
 
 __all__ = ["series_options", "model_options", "sampling_options", "load_series", "build_split", "split_list",
-           "apply_options", "csv_options_in_use", "CSV_FORMAT_KEY"]
+           "apply_options", "csv_options_in_use", "CSV_FORMAT_KEY", "MODEL_FILTERS", "model_filter_options",
+           "split_options", "exit_interrupted", "space_options"]
 
 _ACT = click.Choice(ACTIVATIONS, case_sensitive=False)
 
@@ -174,3 +175,59 @@ def build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points,
         raise MaeOrtError("give one of --test-csv and --test-points, not both")
     return csv_split(csv_path, test_csv, input=split_list(input_cols), target=split_list(target_cols), scale=scale,
                      test_points=test_points, **fmt)
+
+
+#: Options that choose which model's rows a reading command uses (a preset fixes all four fields).
+MODEL_FILTERS = [
+    click.option("--preset", type=click.Choice(list(PRESETS)), default=None,
+                 help="Only this model: paper (LSTM, Keras 2 hard_sigmoid gates, tanh head) or keras3 "
+                      "(sigmoid gates)."),
+    click.option("--cell", type=click.Choice(CELLS), default=None, help="Only this cell (replaces the preset's)."),
+    click.option("--activation", type=_ACT, default=None, help="Only this cell activation."),
+    click.option("--recurrent-activation", type=_ACT, default=None,
+                 help="Only this gate activation (e.g. hard_sigmoid_keras2: the paper's)."),
+    click.option("--head-activation", type=_ACT, default=None, help="Only this head activation."),
+]
+
+
+def model_filter_options(f):
+    """The :data:`MODEL_FILTERS` options."""
+    return apply_options(f, MODEL_FILTERS)
+
+
+def split_options(f):
+    """Where the test part of a train/test split comes from (with :func:`series_options`)."""
+    return apply_options(f, [
+        click.option("--test-csv", default=None,
+                     help="Test data file (same columns; scaled like the --csv training data)."),
+        click.option("--test-points", type=int, default=None,
+                     help="Sine: test points after the 1000 training points [200]; CSV: test on its last N rows."),
+    ])
+
+
+def exit_interrupted(error: KeyboardInterrupt, message: str):
+    """Print ``message`` (what was kept, how to resume) and leave: 128 + the signal's number after SIGTERM,
+    Ctrl-C's own exit otherwise."""
+    from ..errors import Interrupted
+
+    click.echo(message, err=True)
+    if isinstance(error, Interrupted):
+        raise SystemExit(128 + error.signum) from None
+    raise error
+
+
+def space_options(f):
+    """Options that build a search space: a paper preset, or per-layer units, depths and look-backs."""
+    from ..screening.space import SPACE_PRESETS
+
+    return apply_options(f, [
+        click.option("--space", "space_name", type=click.Choice(tuple(SPACE_PRESETS)), default=None,
+                     help="A search space of the paper (on its Keras 2.1 model); --units/--layers/--look-back "
+                          "override parts."),
+        click.option("--units", multiple=True,
+                     help="Units of every layer: 7:31, 7:31:2 or 7,15,31; repeat for layer 1, 2, ... (deeper layers "
+                          "repeat the last)."),
+        click.option("--layers", default=None, help="Depths, e.g. 1:3 [default: the number of --units]."),
+        click.option("--look-back", "look_back", default=None,
+                     help="Look-backs, e.g. 1,10,20,30 or 1:30 [1,10,20,30]."),
+    ])

@@ -26,11 +26,20 @@ import click
 
 from .._progress import Progress
 from ..errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning
-from ..model.architecture import ACTIVATIONS, CELLS, MODEL_FIELDS, PRESETS, Architecture
+from ..model.architecture import MODEL_FIELDS, PRESETS, Architecture, model_fields
 from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
 from ..study.figures import AGGS, FIGURES
-from .options import apply_options, load_series, model_options, sampling_options, series_options
+from .options import (
+    MODEL_FILTERS,
+    apply_options,
+    exit_interrupted,
+    load_series,
+    model_options,
+    sampling_options,
+    series_options,
+    space_options,
+)
 
 __all__ = ["COMMANDS", "screen_command", "rank_command", "export_command", "plot_command"]
 
@@ -66,13 +75,7 @@ def _build_space(space_name, units, layers, look_back, list_path, subset, seed, 
 
 
 @click.command("screen")
-@click.option("--space", "space_name", type=click.Choice(_SPACES), default=None,
-              help="A search space of the paper (on its Keras 2.1 model); --units/--layers/--look-back override parts.")
-@click.option("--units", multiple=True,
-              help="Units of every layer: 7:31, 7:31:2 or 7,15,31; repeat for layer 1, 2, ... (deeper layers repeat "
-                   "the last).")
-@click.option("--layers", default=None, help="Depths, e.g. 1:3 [default: the number of --units].")
-@click.option("--look-back", "look_back", default=None, help="Look-backs, e.g. 1,10,20,30 or 1:30 [1,10,20,30].")
+@space_options
 @click.option("--list", "list_path", default=None,
               help="Screen the rows of a CSV or JSON-lines file (columns units, e.g. \"31,31\", and look_back).")
 @click.option("--sample", "subset", type=int, default=None,
@@ -103,7 +106,7 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                    memory_budget):
     """Sample every architecture x look-back of a search space into a database (resumable)."""
     from .._checks import parse_bytes
-    from ..screening.sweep import ScreenInterrupted, screen
+    from ..screening.sweep import screen
 
     space = _build_space(space_name, units, layers, look_back, list_path, subset,
                          seed if sample_seed is None else sample_seed, preset, cell, activation,
@@ -122,11 +125,8 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                         progress=reporter, share=share, seeding=int(seeding))
     except KeyboardInterrupt as e:
         reporter.close()
-        click.echo(f"interrupted: {reporter.done} new row(s) of {reporter.total} stored in {db}; rerun the same "
-                   "command to resume", err=True)
-        if isinstance(e, ScreenInterrupted):
-            raise SystemExit(128 + e.signum) from None
-        raise
+        exit_interrupted(e, f"interrupted: {reporter.done} new row(s) of {reporter.total} stored in {db}; rerun the "
+                            "same command to resume")
     finally:
         reporter.close()
     a = df.attrs
@@ -205,11 +205,8 @@ def _models_text(df) -> str:
 
 def _model_filter(preset, cell, activation, recurrent_activation, head_activation) -> dict:
     """The model fields to keep: a preset's, replaced by the single options given."""
-    wanted = dict(PRESETS[preset]) if preset is not None else {}
-    for field, value in zip(MODEL_FIELDS, (cell, activation, recurrent_activation, head_activation)):
-        if value is not None:
-            wanted[field] = value.lower()
-    return wanted
+    return model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                        head_activation=head_activation, caller="rank")
 
 
 def _ints(text, option: str, command: str):
@@ -270,16 +267,7 @@ _filters = [
     click.option("--settings", default=None, help="Only the rows of these sampling settings (an id or its prefix)."),
     click.option("--look-back", "look_back", default=None, help="Only these look-backs, e.g. 1,10 or 1:30."),
     click.option("--depth", default=None, help="Only these depths, e.g. 2 or 1:3."),
-    click.option("--preset", type=click.Choice(list(PRESETS)), default=None,
-                 help="Only this model: paper (LSTM, Keras 2 hard_sigmoid gates, tanh head) or keras3 "
-                      "(sigmoid gates)."),
-    click.option("--cell", type=click.Choice(CELLS), default=None, help="Only this cell (replaces the preset's)."),
-    click.option("--activation", type=click.Choice(ACTIVATIONS, case_sensitive=False), default=None,
-                 help="Only this cell activation."),
-    click.option("--recurrent-activation", type=click.Choice(ACTIVATIONS, case_sensitive=False), default=None,
-                 help="Only this gate activation (e.g. hard_sigmoid_keras2: the paper's)."),
-    click.option("--head-activation", type=click.Choice(ACTIVATIONS, case_sensitive=False), default=None,
-                 help="Only this head activation."),
+    *MODEL_FILTERS,
 ]
 
 

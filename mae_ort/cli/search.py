@@ -15,7 +15,7 @@ from .._progress import Progress
 from ..errors import InvalidParameterError
 from ..screening.space import SPACE_PRESETS
 from ..search.names import OBJECTIVES, SAMPLERS
-from .options import load_series, model_options, sampling_options, series_options
+from .options import exit_interrupted, load_series, model_options, sampling_options, series_options, space_options
 
 __all__ = ["COMMANDS", "search_command"]
 
@@ -40,13 +40,7 @@ def _grid(space_name, units, layers, look_back, preset, cell, activation, recurr
 
 
 @click.command("search")
-@click.option("--space", "space_name", type=click.Choice(_SPACES), default=None,
-              help="A search space of the paper (on its Keras 2.1 model); --units/--layers/--look-back override parts.")
-@click.option("--units", multiple=True,
-              help="Units of every layer: 7:31, 7:31:2 or 7,15,31; repeat for layer 1, 2, ... (deeper layers repeat "
-                   "the last).")
-@click.option("--layers", default=None, help="Depths, e.g. 1:3 [default: the number of --units].")
-@click.option("--look-back", "look_back", default=None, help="Look-backs, e.g. 1:30 or 1,10,20,30 [1,10,20,30].")
+@space_options
 @click.option("--trials", type=int, default=100, show_default=True,
               help="Evaluated trials the study should hold (a rerun resumes an interrupted search).")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
@@ -77,7 +71,7 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
                    lower, upper, fit, init, seed, runtime, device, threads, memory_budget):
     """Search a grid with an Optuna sampler, scoring each trial by MAE random sampling (resumable)."""
     from .._checks import parse_bytes
-    from ..search.engine import SearchInterrupted, best_frame, search
+    from ..search.engine import best_frame, search
 
     space = _grid(space_name, units, layers, look_back, preset, cell, activation, recurrent_activation,
                   head_activation)
@@ -93,11 +87,8 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
                        memory_budget=budget, progress=reporter)
     except KeyboardInterrupt as e:
         reporter.close()
-        click.echo(f"interrupted: {reporter.done} new trial(s) kept in {storage or db}; rerun the same command to "
-                   "resume", err=True)
-        if isinstance(e, SearchInterrupted):
-            raise SystemExit(128 + e.signum) from None
-        raise
+        exit_interrupted(e, f"interrupted: {reporter.done} new trial(s) kept in {storage or db}; rerun the same "
+                            "command to resume")
     finally:
         reporter.close()
     last = study.user_attrs.get("mae_ort_last_run", {})

@@ -11,27 +11,11 @@ from __future__ import annotations
 import click
 
 from .._progress import Progress
-from ..errors import Interrupted, InvalidParameterError, MaeOrtError
-from ..model.architecture import ACTIVATIONS, CELLS, PRESETS
+from ..errors import InvalidParameterError, MaeOrtError
 from ..study.train import LOSSES, OPTIMIZERS, TEST_MODES, TRAINERS
-from .options import apply_options, build_split, series_options
+from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options
 
 __all__ = ["COMMANDS", "validate_command", "report_command"]
-
-_ACT = click.Choice(ACTIVATIONS, case_sensitive=False)
-
-
-def model_filter_options(f):
-    """Options that choose which model's rows a command reads (a preset fixes all four fields)."""
-    return apply_options(f, [
-        click.option("--preset", type=click.Choice(list(PRESETS)), default=None,
-                     help="Only rows of this preset's model (paper: Keras 2 hard_sigmoid gates)."),
-        click.option("--cell", type=click.Choice(CELLS), default=None, help="Only rows of this cell."),
-        click.option("--activation", type=_ACT, default=None, help="Only rows with this cell activation."),
-        click.option("--recurrent-activation", type=_ACT, default=None, help="Only rows with this gate activation."),
-        click.option("--head-activation", type=_ACT, default=None, help="Only rows with this head activation."),
-    ])
-
 
 def _ints(text, name):
     if text is None:
@@ -73,9 +57,7 @@ def _pick(text):
 @click.option("--depth", default=None, help="Only these depths, e.g. 2 or 1:3.")
 @click.option("--look-back", "look_back", default=None, help="Only these look-backs, e.g. 1,10 or 1:30.")
 @series_options
-@click.option("--test-csv", default=None, help="Test data file (same columns; scaled like the --csv training data).")
-@click.option("--test-points", type=int, default=None,
-              help="Sine: test points after the 1000 training points [200]; CSV: test on its last N rows.")
+@split_options
 @click.option("--trainer", type=click.Choice(list(TRAINERS)), default="paper", show_default=True,
               help="Named trainer: paper (Adam 5e-5, batch 5, dropout 0.3, early stopping), reference (the same at "
                    "batch 512), modern (Adam 1e-3, batch 32, shuffled). The options below override its settings.")
@@ -131,11 +113,8 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_
                       model=model, sample_on=sample_on, test_mode=test_mode, jobs=jobs, threads=threads,
                       progress=progress)
     except KeyboardInterrupt as e:
-        click.echo(f"interrupted: finished architectures are stored in {db}; rerun the same command to resume",
-                   err=True)
-        if isinstance(e, Interrupted):
-            raise SystemExit(128 + e.signum) from None
-        raise
+        exit_interrupted(e, f"interrupted: finished architectures are stored in {db}; rerun the same command to "
+                            "resume")
     a = df.attrs
     click.echo(f"{a['trained'] + a['skipped']} training(s) ({a['trainer']} trainer, {a['repeats']} per architecture) "
                f"of settings {a['settings_id']} in {db}: {a['trained']} now, {a['skipped']} already done, "

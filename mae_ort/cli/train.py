@@ -5,11 +5,9 @@ from __future__ import annotations
 import click
 
 from .._progress import Progress
-from ..errors import Interrupted
 from ..study.train import TRAINERS
 from ..study.winners import RANK_BY
-from .options import build_split, series_options
-from .study import model_filter_options
+from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options
 
 __all__ = ["COMMANDS", "train_command"]
 
@@ -30,9 +28,7 @@ __all__ = ["COMMANDS", "train_command"]
 @click.option("--depth", default=None, help="Only rows of these depths, e.g. 2 or 1:3.")
 @click.option("--look-back", "look_back", default=None, help="Only rows of these look-backs.")
 @series_options
-@click.option("--test-csv", default=None, help="Test data file (same columns; scaled like the --csv training data).")
-@click.option("--test-points", type=int, default=None,
-              help="Sine: test points after the 1000 training points [200]; CSV: test on its last N rows.")
+@split_options
 @click.option("--jobs", type=int, default=1, show_default=True, help="Training processes.")
 @click.option("--threads", type=int, default=None, help="Threads per training [cores // jobs].")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
@@ -56,10 +52,7 @@ def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, loo
                         look_back=list(parse_ints(look_back, "look_back", "train")) if look_back else None,
                         model=model, progress=progress)
     except KeyboardInterrupt as e:
-        click.echo(f"interrupted: finished trainings are stored in {db}; rerun the same command to resume", err=True)
-        if isinstance(e, Interrupted):
-            raise SystemExit(128 + e.signum) from None
-        raise
+        exit_interrupted(e, f"interrupted: finished trainings are stored in {db}; rerun the same command to resume")
     click.echo(res.table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     b = res.best
     click.echo(f"best: {b['model']} look_back={b['look_back']}: test MAE {b['test_mae']:.6g} ({res.seconds:.1f} s)")

@@ -199,7 +199,9 @@ class Architecture:
         ...                        "recurrent_activation": "sigmoid", "head_activation": "tanh"}).label()
         'lstm[31,31]'
         """
-        get = row.get if hasattr(row, "get") and not hasattr(row, "_fields") else (lambda k: getattr(row, k, None))
+        def get(name):
+            return row_field(row, name)
+
         units = get("units")
         if units is None:
             raise InvalidParameterError(f"a stored row needs a 'units' field to rebuild its architecture: {row!r}")
@@ -226,6 +228,13 @@ PRESETS: dict[str, dict] = {
         head_activation="tanh",
     ),
 }
+
+
+def row_field(row, name: str):
+    """Field ``name`` of a stored row: a mapping, a pandas row (``Series``) or a namedtuple (``None`` if absent)."""
+    if hasattr(row, "get") and not hasattr(row, "_fields"):
+        return row.get(name)
+    return getattr(row, name, None)
 
 
 #: The fields besides the units that make a model (its cell and activations).
@@ -270,6 +279,24 @@ def resolve(arch, *, preset: str | None = None, cell=None, activation=None, recu
                 f"Got {arch!r} instead."
             ) from None
     return Architecture(parse_units(arch, caller), **base)
+
+
+def model_fields(*, preset: str | None = None, cell=None, activation=None, recurrent_activation=None,
+                 head_activation=None, caller: str = "model_fields") -> dict:
+    """The model fields that a preset and single overrides fix, e.g. to filter stored rows.
+
+    A preset fixes all four (:data:`MODEL_FIELDS`), and a single option replaces its field;
+    without a preset only the fields given are returned.  Checked like :func:`resolve`.
+    """
+    given = dict(cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                 head_activation=head_activation)
+    if preset is not None:
+        arch = resolve([1], preset=preset, **given, caller=caller)
+        return {f: getattr(arch, f) for f in MODEL_FIELDS}
+    if any(v is not None for v in given.values()):
+        probe = Architecture((1,), **{k: v for k, v in given.items() if v is not None})
+        return {k: getattr(probe, k) for k, v in given.items() if v is not None}
+    return {}
 
 
 def preset(name: str, units) -> Architecture:

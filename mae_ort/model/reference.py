@@ -91,21 +91,7 @@ def hidden_states(arch: Architecture, X: np.ndarray, weights: list[np.ndarray], 
 
 
 def predict(arch: Architecture, X: np.ndarray, weights: list[np.ndarray], *, dtype=np.float64) -> np.ndarray:
-    """Predictions of every weight sample.
-
-    Parameters
-    ----------
-    arch : Architecture
-    X : array of shape (N, LB, n_in)
-    weights : list of arrays of shape (S, *shape)
-        In the order of ``arch.weight_shapes``.
-    dtype : numpy dtype
-        The precision of the whole computation.
-
-    Returns
-    -------
-    ndarray of shape (S, N, n_out)
-    """
+    """Predictions of every weight sample, an array of shape (S, N, n_out) (parameters as :func:`hidden_states`)."""
     for seq in _layers(arch, X, weights, dtype):  # keeps one layer's states at a time
         pass
     Wd, bd = (np.asarray(w, dtype=dtype) for w in weights[-2:])

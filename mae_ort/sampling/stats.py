@@ -50,7 +50,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special
 
 from .._checks import check_option, check_real
 from ..errors import InvalidParameterError, MaeOrtWarning
@@ -263,6 +263,8 @@ def _mle(x: np.ndarray, lower: float, upper: float) -> tuple[float, float]:
     bounds = [(lo - 10.0 * width, hi + 10.0 * width), (math.log(1e-3), math.log(1e3 * width))]
     args = (ybar, y2bar, lo, hi)
     start = np.array([0.0, 0.0])
+    from scipy import optimize  # imported on first use: scipy.optimize and scipy.stats take ~0.8 s to load
+
     best = optimize.minimize(
         _neg_loglik_std, start, args=args, jac=True, method="L-BFGS-B", bounds=bounds,
         options={"ftol": 1e-15, "gtol": 1e-11, "maxiter": 1000},
@@ -354,6 +356,8 @@ def fit_truncnorm(maes, *, threshold: float = 0.01, lower: float = 0.0, upper: f
     elif scale == 0.0:
         p = n_used / n if loc < threshold else 0.0
     else:
+        from scipy import stats
+
         p = float(stats.truncnorm.cdf(threshold, (lower - loc) / scale, (upper - loc) / scale,
                                       loc, scale))
         if n_used < n:

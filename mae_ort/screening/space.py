@@ -41,7 +41,7 @@ from typing import Iterable, Iterator
 
 from .._checks import check_int, check_option, check_seed
 from ..errors import DataError, InvalidParameterError
-from ..model.architecture import MODEL_FIELDS, Architecture, parse_units, resolve
+from ..model.architecture import MODEL_FIELDS, Architecture, parse_units, resolve, row_field
 from ..model.keys import KEY_COLUMNS, hashed_rank, key_text, row_key
 
 __all__ = [
@@ -101,9 +101,7 @@ class Row:
     @classmethod
     def from_record(cls, record) -> "Row":
         """The row of a stored record (a mapping, a pandas row or a namedtuple with the key columns)."""
-        get = record.get if hasattr(record, "get") and not hasattr(record, "_fields") else \
-            (lambda k: getattr(record, k, None))
-        return cls(Architecture.from_row(record), int(get("look_back")))
+        return cls(Architecture.from_row(record), int(row_field(record, "look_back")))
 
     @property
     def group(self) -> tuple:

@@ -144,21 +144,11 @@ class TrainSettings:
         object.__setattr__(self, "learning_rate",
                            check_real(self.learning_rate, "learning_rate", caller, low=0.0, low_open=True))
         object.__setattr__(self, "loss", check_option(self.loss, "loss", caller, LOSSES))
-        dropout = check_real(self.dropout, "dropout", caller, low=0.0)
-        if dropout >= 1.0:
-            raise InvalidParameterError(
-                f"The 'dropout' parameter of {caller} must be a real number in the range [0.0, 1.0). "
-                f"Got {dropout!r} instead."
-            )
-        object.__setattr__(self, "dropout", dropout)
+        object.__setattr__(self, "dropout", check_real(self.dropout, "dropout", caller, low=0.0, high=1.0,
+                                                       high_open=True))
         object.__setattr__(self, "batch_size", check_int(self.batch_size, "batch_size", caller, low=1))
-        vs = check_real(self.validation_split, "validation_split", caller, low=0.0)
-        if vs >= 1.0:
-            raise InvalidParameterError(
-                f"The 'validation_split' parameter of {caller} must be a real number in the range [0.0, 1.0). "
-                f"Got {vs!r} instead."
-            )
-        object.__setattr__(self, "validation_split", vs)
+        object.__setattr__(self, "validation_split", check_real(self.validation_split, "validation_split", caller,
+                                                                low=0.0, high=1.0, high_open=True))
         if not isinstance(self.shuffle, bool):
             raise InvalidParameterError(
                 f"The 'shuffle' parameter of {caller} must be a bool. Got {self.shuffle!r} instead."

@@ -38,7 +38,7 @@ from .._system import default_threads, limit_threads
 from .._workers import WorkerPool, sigterm_raises
 from ..data import TrainTestSplit, sine_split
 from ..errors import InvalidParameterError, MaeOrtError
-from ..model.architecture import MODEL_FIELDS, Architecture, resolve
+from ..model.architecture import MODEL_FIELDS, Architecture, model_fields
 from ..model.keys import KEY_COLUMNS, hashed_rank
 from ..results.store import open_store
 from .train import TEST_MODES, TrainSettings, parse_epochs
@@ -145,16 +145,10 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
 
 def model_filter(*, preset: str | None = None, cell=None, activation=None, recurrent_activation=None,
                  head_activation=None) -> dict:
-    """The model fields that a preset and overrides fix (for :func:`candidates`' ``model``).
-
-    A preset fixes all four fields; without one only the given fields filter.
-    """
-    given = dict(cell=cell, activation=activation, recurrent_activation=recurrent_activation,
-                 head_activation=head_activation)
-    if preset is not None:
-        arch = resolve([1], preset=preset, **given, caller="validate")
-        return {f: getattr(arch, f) for f in MODEL_FIELDS}
-    return {k: v for k, v in given.items() if v is not None}
+    """The model fields that a preset and overrides fix (for :func:`candidates`' ``model``);
+    see :func:`mae_ort.model.architecture.model_fields`."""
+    return model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                        head_activation=head_activation, caller="validate")
 
 
 def pick_rows(df, pick, *, seed: int = 0):

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import optuna
 
-from mae_ort.cli import COMMANDS, main
+from mae_ort.cli import COMMANDS
 from mae_ort.results.store import open_store
+from tests.conftest import one_line_error, run_cli
 
 TINY = ["--units", "3:4", "--layers", "1:2", "--look-back", "1,2", "--samples", "5", "--quiet"]
 
 
-def run(capsys, *args):
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line_error(code, err):
-    assert code == 2
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:"), err
-    return lines[0]
+run = run_cli
 
 
 def test_search_is_registered_once():
