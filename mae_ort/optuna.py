@@ -107,7 +107,7 @@ def objective(series=None, space="paper-2layer", samples: int = 100, store=None,
         What ``f`` returns (create the study with its direction:
         ``mae_ort.search.OBJECTIVES[objective]``).
     threshold, lower, upper, fit, init, seed
-        As :func:`mae_ort.screen` (rows are sampled with ``row.seed(seed)``).
+        As :func:`mae_ort.screen` (seeding 2: every row is sampled with this seed).
     runtime, device, threads, memory_budget
         As :class:`mae_ort.Sampler`.
 

@@ -46,3 +46,35 @@ def test_main_guard_detection_in_a_script(tmp_path, guarded):
     script.write_text(textwrap.dedent(body))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ("GUARDED" if guarded else "MISSING")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_sigterm_dropped_inside_a_weakref_callback_is_raised_at_the_next_check():
+    """Python prints "Exception ignored" and drops an exception raised in a weakref callback or a finalizer;
+    the guard remembers the signal so the next check (the pool loop, the training callback) stops the work."""
+    import signal
+    import weakref
+
+    from mae_ort._workers import sigterm_raises
+    from mae_ort.errors import Interrupted
+
+    class Thing:
+        pass
+
+    calls = []
+
+    def callback(_):
+        calls.append("killed")
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs here, inside the callback: its exception is dropped
+            pass
+        calls.append("not interrupted")
+
+    with pytest.raises(Interrupted):
+        with sigterm_raises():
+            t = Thing()
+            ref = weakref.ref(t, callback)  # noqa: F841 - kept alive until t dies
+            del t
+            assert calls == ["killed"]  # the callback was interrupted and Python went on
+            sigterm_raises.check_active()  # the dropped signal is raised here
+            pytest.fail("the SIGTERM was lost")

@@ -347,7 +347,7 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     samples, threshold, lower, upper, fit, init
         As :func:`mae_ort.screen`.
     seed : int
-        The sweep seed: each row is sampled with ``row.seed(seed)``, as ``screen`` does.
+        The sweep seed: each row is sampled as ``screen`` samples it (seeding 2: with this seed).
     sampler_seed : int, optional
         The sampler's seed (default: ``seed``): the same seeds give the same trials.
     sampler_options : dict, optional

@@ -2,8 +2,8 @@
 
 A :class:`Scorer` answers "the statistics of this row under these sampling settings":
 from the store when it holds the row (written by ``screen`` or an earlier search, under
-the same settings id), else by sampling the row with its own seed
-(:meth:`~mae_ort.screening.space.Row.seed` of the sweep seed, exactly as ``screen``
+the same settings id), else by sampling the row as ``screen`` does (seeding 2: with the
+sweep's seed; seeding 1: with :meth:`~mae_ort.screening.space.Row.seed` of it), exactly as ``screen``
 does) and storing it.  So no (architecture, look-back, settings) is ever scored twice,
 and a search's rows equal a screen's with the same seed.
 """
@@ -37,8 +37,10 @@ def check_objective(objective, direction=None, caller: str = "search") -> tuple[
 
 
 def evaluate_row(sampler: Sampler, series, row: Row, sampling: SamplingSettings) -> SamplingResult:
-    """Sample ``row`` with its own seed (derived from ``sampling.seed``, as ``screen`` does)."""
-    return sampler.run(series, row.arch, row.look_back, sampling.replace(seed=row.seed(sampling.seed)), warn=False)
+    """Sample ``row`` as ``screen`` does: with the sweep's seed (seeding 2), or with the row's own seed
+    derived from it (seeding 1)."""
+    seed = row.seed(sampling.seed) if sampling.seeding == 1 else sampling.seed
+    return sampler.run(series, row.arch, row.look_back, sampling.replace(seed=seed), warn=False)
 
 
 def _num(v):

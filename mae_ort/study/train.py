@@ -427,6 +427,22 @@ def _make_recorder(keras, *, budgets, evaluate, early_stopping):
     return BudgetRecorder()
 
 
+def _signal_check(keras):
+    """A callback that raises a SIGTERM which Python dropped (one that arrived inside a finalizer or a weakref
+    callback prints "Exception ignored" and is lost; :class:`mae_ort._workers.sigterm_raises` remembers it),
+    at the next batch, so that a stopped training stops."""
+    from .._workers import sigterm_raises
+
+    class SignalCheck(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            sigterm_raises.check_active()
+
+        def on_epoch_end(self, epoch, logs=None):
+            sigterm_raises.check_active()
+
+    return SignalCheck()
+
+
 def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="1,10,100", seed: int = 0,
           settings: TrainSettings | None = None, recursive: bool | None = None, threads: int | None = None,
           keep_model: bool = False, verbose: int = 0, jit_compile: bool = True,
@@ -524,6 +540,7 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
     recorder = _make_recorder(keras, budgets=budgets, evaluate=evaluate,
                               early_stopping=es if settings.restore_best else None)
     callbacks.append(recorder)
+    callbacks.append(_signal_check(keras))
     hist = model.fit(
         tr.X, tr.y, epochs=budgets[-1], batch_size=settings.batch_size,
         validation_split=settings.validation_split, shuffle=settings.shuffle,

@@ -29,7 +29,7 @@ def test_objective_scores_trials_by_mrs_and_reuses_the_store(tmp_path):
     space = SearchSpace(GRID)
     for t in study.trials:
         row = space.from_params(t.params)
-        ref = mae_ort.sample(SERIES, arch=row.arch, look_back=row.look_back, samples=SAMPLES, seed=row.seed(2))
+        ref = mae_ort.sample(SERIES, arch=row.arch, look_back=row.look_back, samples=SAMPLES, seed=2)
         assert t.value == pytest.approx(ref.log_p, rel=1e-12) and t.user_attrs["mean"] == pytest.approx(ref.mean)
     assert f.scorer.new_rows == len({t.user_attrs["row_id"] for t in study.trials}) == open_store(db).count()
     f.close()
