@@ -14,7 +14,7 @@
 # committed report in docs/report-<mode>/, so a newcomer's run leaves the working tree clean.
 #
 # Environment overrides (any mode): PER_STUDY, ROBUST (architectures per study for the modern trainer; 0 =
-# none), EPOCHS, JOBS, MEASURE (Table 4 architectures), MEASURE_EPOCHS, SEED, DB (results database), OUT
+# none), SEEDING (2, the default; 1 resumes a database screened by mae-ort 0.1), EPOCHS, JOBS, MEASURE (Table 4 architectures), MEASURE_EPOCHS, SEED, DB (results database), OUT
 # (report folder), SCREEN_SAMPLE (full: screen a random subset of each space instead of all of it).
 # Reruns resume: finished rows and trainings are kept.
 set -euo pipefail
@@ -38,6 +38,7 @@ mae() { .venv/bin/mae-ort "$@"; }
 cores=$(nproc 2>/dev/null || echo 2)
 JOBS="${JOBS:-$cores}"
 SEED="${SEED:-0}"
+SEEDING="${SEEDING:-2}"
 
 case "$mode" in
   small)
@@ -65,7 +66,7 @@ if [ "$mode" = eunite ]; then
   series=(--csv data/eunite-training.csv --input MaxLoads --scale minmax)
   # the reference on [0,1]-scaled series: sigmoid head, truncation bounds [0, 1]
   model=(--preset paper --head-activation sigmoid)
-  sampling=(--samples 100 --threshold 0.01 --lower 0 --upper 1 --seed "$SEED")
+  sampling=(--samples 100 --threshold 0.01 --lower 0 --upper 1 --seed "$SEED" --seeding "$SEEDING")
   step "screen EUNITE 1-layer study (1-100 units, look-back 1,7,14,30; $PER_STUDY random rows)" \
     mae screen --units 1:100 --layers 1 --look-back 1,7,14,30 --sample "$PER_STUDY" "${model[@]}" \
       "${series[@]}" "${sampling[@]}" --db "$DB" --quiet --top 0
@@ -97,7 +98,7 @@ EOF
   paper_flag=--no-paper
   title="Validation on a real series: EUNITE daily maximum load ($PER_STUDY architectures per study, epochs $EPOCHS)"
 else
-  sampling=(--samples 100 --threshold 0.01 --lower 0 --upper 2 --seed "$SEED")
+  sampling=(--samples 100 --threshold 0.01 --lower 0 --upper 2 --seed "$SEED" --seeding "$SEEDING")
   for d in 1 2 3; do
     if [ "$mode" = small ]; then
       subset=(--sample "$PER_STUDY"); what="$PER_STUDY random rows"
