@@ -265,7 +265,6 @@ class Sampler:
         self._runtimes: dict[str, object] = {}
         self._buffers: dict[tuple, list[np.ndarray]] = {}
         self._windows: dict[tuple, Windows] = {}
-        self.compute_seconds = 0.0
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -382,7 +381,6 @@ class Sampler:
         self.check_memory(arch, win, samples, chunk, lanes)
         out = np.empty(samples, dtype=np.float64)
         starts = range(0, samples, chunk)
-        t0 = time.perf_counter()
 
         def run(start: int, slot: int) -> int:
             m = min(chunk, samples - start)
@@ -418,7 +416,6 @@ class Sampler:
                     done += m
                     if progress is not None:
                         progress(done, samples)
-        self.compute_seconds += time.perf_counter() - t0
         return out
 
     def windows_of(self, series: Series, look_back: int) -> Windows:

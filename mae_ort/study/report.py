@@ -268,14 +268,6 @@ def differences(corr, *, tolerance: float = 0.2) -> list[str]:
     return out
 
 
-def _critical_r(n: int, alpha: float = 0.05) -> float:
-    """The smallest |r| significant at level ``alpha`` (two-sided) with ``n`` pairs."""
-    from scipy import stats
-
-    t = stats.t.ppf(1 - alpha / 2, n - 2)
-    return float(t / math.sqrt(n - 2 + t * t))
-
-
 # -- figures --------------------------------------------------------------------------------
 def scatter(df, depth: int, path, *, mae: str = "test_mae",
             statistics=("mean", "sd", "log_p_exact", "log_p_mle")) -> Path:
