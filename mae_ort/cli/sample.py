@@ -84,7 +84,9 @@ def _print(r, a, look_back, threshold, lower, upper) -> None:
     click.echo(f"  p = P(MAE < {threshold:g}) = {r.p:.6g}   log p = {r.log_p:.6g}"
                + (f"   (exact log p = {r.log_p_exact:.6g})" if r.log_p_exact != r.log_p else "")
                + f"   [{r.fit} fit, bounds {lower:g}..{upper:g}]")
-    click.echo(f"  {r.seconds:.3f} s")
+    once = f" (of which {r.setup_seconds:.3f} s one-time: loading or compiling kernels, exporting graphs)" \
+        if r.setup_seconds >= 0.0005 else ""
+    click.echo(f"  {r.seconds:.3f} s{once}")
 
 
 COMMANDS = (("sample", sample_command),)

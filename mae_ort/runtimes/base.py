@@ -58,6 +58,10 @@ class Runtime(Protocol):
     @property
     def parallel_runs(self) -> int: ...
 
+    def warmup(self) -> None:
+        """Pay the one-time costs that do not depend on a shape now (timed in ``setup_seconds``)."""
+        ...
+
     def maes(self, arch: Architecture, win: Windows, weights: list[np.ndarray], *,
              predictions: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """MAEs of shape (S,) float64, and predictions (S, N, n_out) float32 when asked (else None)."""

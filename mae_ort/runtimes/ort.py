@@ -78,6 +78,10 @@ class OrtRuntime:
         """Threads inside one run (1 when runs go in parallel)."""
         return 1 if self.parallel_runs > 1 else self.threads
 
+    def warmup(self) -> None:
+        """Nothing to do before a shape is known: each graph is exported and opened by :meth:`session`
+        (timed in ``setup_seconds``)."""
+
     def session(self, arch: Architecture, look_back: int):
         """The open session of ``arch``'s family at ``look_back`` (exported and opened once)."""
         from .export import graph_key, model_bytes

@@ -309,3 +309,14 @@ def test_run_group_equals_each_architecture_alone(cell):
     # and equal to the public one-call sample with the same seed
     np.testing.assert_array_equal(group[1].maes, mae_ort.sample(series, arch=archs[1], look_back=4, samples=9,
                                                                 seed=5, runtime="numba").maes)
+
+
+@pytest.mark.parametrize("runtime", ["numba", "onnxruntime"])
+def test_one_time_costs_are_reported_apart_and_paid_once(runtime):
+    s = Sampler(runtime=runtime)
+    first = s.sample(SINE, [4, 3], look_back=3, samples=4, seed=0)
+    again = s.sample(SINE, [4, 3], look_back=3, samples=4, seed=0)
+    assert 0.0 <= first.setup_seconds <= first.seconds
+    assert again.setup_seconds == 0.0  # kernels loaded, graph exported and session open: nothing paid again
+    assert again.to_dict()["setup_seconds"] == 0.0
+    np.testing.assert_array_equal(first.maes, again.maes)
