@@ -20,6 +20,7 @@ __all__ = [
     "thread_environment",
     "limit_threads",
     "limit_numba_threads",
+    "once_per_process",
     "machine_info",
     "machine_line",
     "library_versions",
@@ -88,6 +89,21 @@ def limit_threads(threads: int | None) -> None:
             pass
     if "numba" in sys.modules:
         limit_numba_threads(threads)
+
+
+_DONE_ONCE: set[str] = set()
+
+
+def once_per_process(key: str, load) -> float:
+    """Run ``load()`` the first time ``key`` is asked for in this process; return its seconds (0.0 after)."""
+    if key in _DONE_ONCE:
+        return 0.0
+    import time
+
+    t0 = time.perf_counter()
+    load()
+    _DONE_ONCE.add(key)
+    return time.perf_counter() - t0
 
 
 # -- machine facts -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_int
-from .._system import default_threads, limit_numba_threads
+from .._system import default_threads, limit_numba_threads, once_per_process
 from ..data import Windows
 from ..model.architecture import Architecture
 
@@ -18,8 +18,6 @@ class NumbaRuntime:
     name = "numba"
     device = "cpu"
 
-    _loaded = False  # per process: the compiled kernels are in memory
-
     def __init__(self, *, threads: int | None = None) -> None:
         self.threads = default_threads() if threads is None else check_int(threads, "threads", "NumbaRuntime", low=1)
         self.setup_seconds = 0.0
@@ -28,16 +26,9 @@ class NumbaRuntime:
     def warmup(self) -> None:
         """Load the compiled kernels (from Numba's disk cache, or compile them on a first run) once per
         process; the seconds count as this runtime's one-time cost (``setup_seconds``), not as sampling."""
-        if NumbaRuntime._loaded:
-            return
-        import time
-
-        t0 = time.perf_counter()
         from ..kernels import forward
 
-        forward.warmup()
-        NumbaRuntime._loaded = True
-        self.setup_seconds += time.perf_counter() - t0
+        self.setup_seconds += once_per_process("numba-forward", forward.warmup)
 
     @property
     def preferred_chunk(self) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._checks import check_int, check_option, resolve_seed
-from .._system import default_threads, limit_numba_threads
+from .._system import default_threads, limit_numba_threads, once_per_process
 from ..data import Series, Windows, prepare, windows
 from ..errors import InvalidParameterError, MaeOrtWarning, NonFiniteWarning
 from ..model.architecture import Architecture, resolve
@@ -233,8 +233,6 @@ as_architecture = resolve
 class Sampler:
     """Reusable MAE random sampler; keeps sessions and buffers across calls.
 
-    (``_fill_loaded``: whether this process has loaded the weight fill's kernel.)
-
     Parameters
     ----------
     runtime : {'auto', 'onnxruntime', 'numba'}
@@ -254,8 +252,6 @@ class Sampler:
     >>> s = Sampler()
     >>> r = s.sample(sine(), arch=[7], look_back=1, samples=10, seed=0)   # doctest: +SKIP
     """
-
-    _fill_loaded = False
 
     def __init__(self, *, runtime: str = "auto", device: str = "cpu", threads: int | None = None,
                  memory_budget: int = GiB, chunk_size: int | None = None) -> None:
@@ -297,14 +293,9 @@ class Sampler:
 
     def _warm_fill(self) -> None:
         """Load the seeded weight fill's kernel once per process (timed as a one-time cost)."""
-        if Sampler._fill_loaded:
-            return
-        t0 = time.perf_counter()
         from ..kernels import random as krandom
 
-        krandom.warmup()
-        Sampler._fill_loaded = True
-        self._fill_setup += time.perf_counter() - t0
+        self._fill_setup += once_per_process("numba-fill", krandom.warmup)
 
     def bytes_per_sample(self, arch: Architecture, win: Windows) -> int:
         """Estimated peak bytes one weight sample needs during a run."""
