@@ -22,7 +22,7 @@ PRESET = "keras3"
 
 #: Tolerances of the MAE check (max |dMAE| against mae-ort's onnxruntime runtime).
 TOL_SMALL = 1e-4   # <= 2 layers and look-back <= 10: float32 implementations agree to ~1e-6
-TOL_DEEP = 2e-3    # deeper or longer: float32 round-off grows through saturating gates (FACTS.md)
+TOL_DEEP = 2e-3    # deeper or longer: float32 round-off grows through saturating gates
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def weights(case: Case, samples: int | None = None):
 
 
 def gflop(case: Case, samples: int | None = None) -> float:
-    """Useful product GFLOP of sampling ``case`` (FACTS.md cost model)."""
+    """Useful product GFLOP of sampling ``case`` (the cost model of ``Architecture.flops``)."""
     win = windows(case.series, case.look_back)
     s = case.samples if samples is None else samples
     return case.arch().flops(win.n_in, win.n_out, win.look_back, win.n) * s / 1e9

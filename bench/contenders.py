@@ -306,7 +306,8 @@ def keras_lstm_to_onnx(kernel, recurrent_kernel, bias):
     """One sample's Keras LSTM weights as ONNX ``LSTM`` inputs ``W [1,4H,d]``, ``R [1,4H,H]``, ``B [1,8H]``.
 
     Gate blocks reordered from i,f,c,o to i,o,f,c, kernels transposed, the Keras bias
-    in the first half of ``B`` (``Wb``) and zeros in the second (``Rb``) (FACTS.md).
+    in the first half of ``B`` (``Wb``) and zeros in the second (``Rb``)
+    (the ONNX ``LSTM`` operator's layout).
     """
     d, g4 = kernel.shape
     H = g4 // 4

@@ -179,7 +179,7 @@ def render(res: dict, gpu: dict | None = None) -> str:
           "contender once, in a shuffled order); 'speedup' divides the baseline's median by the contender's. "
           "mae-ort rows time a whole `Sampler.sample` call (weight drawing, evaluation and the fit), warm (sessions "
           "open, kernels compiled); the other rows get the weights ready-made. Useful GFLOP/s: "
-          "`Architecture.flops × samples / median` (FACTS.md cost model).", ""]
+          "`Architecture.flops × samples / median` (the cost model of `Architecture.flops`).", ""]
     for k, why in un.items():
         L.append(f"- **{titles.get(k, k)}**: not available — {why}")
     if un:
@@ -291,7 +291,7 @@ def render(res: dict, gpu: dict | None = None) -> str:
           "- **MAE check first**: every contender runs each case once before timing; its MAEs are compared with "
           f"mae-ort's onnxruntime runtime (`maeort_ort`) for the same weights: max |ΔMAE| ≤ {cfg.get('tol_small')} on "
           f"small cases (≤ 2 layers and LB ≤ 10), ≤ {cfg.get('tol_deep')} on deeper or longer ones, where float32 "
-          "round-off grows through saturating gates (FACTS.md). Every timed run is compared again.",
+          "round-off grows through saturating gates. Every timed run is compared again.",
           "- **Contenders** each run in their own worker process (spawned; TensorFlow never shares a process with "
           "onnxruntime or Numba); the suite interleaves them round by round in a shuffled order.",
           "- **Keras loop**: one model built once; per sample `set_weights` then `predict_on_batch(X_all_windows)`; "

@@ -1,7 +1,7 @@
 """Fused float32 forward pass of stacked Keras RNNs over many weight samples (Numba).
 
 ``forward_maes`` evaluates, for every weight sample, the Keras ``Sequential`` of
-FACTS.md (stacked LSTM / GRU (``reset_after=True``) / SimpleRNN layers, then a Dense
+Keras 3 (stacked LSTM / GRU (``reset_after=True``) / SimpleRNN layers, then a Dense
 head) on all windows, and returns each sample's MAE.  It is "fused": one task per
 (weight sample, block of windows) runs every time step of every layer, the gates,
 the cell update, the head and the absolute errors in small per-task buffers; nothing

@@ -114,7 +114,7 @@ def test_throughput_slice_is_seeded_and_in_space():
 
 def test_main_cases_flops_match_cost_model():
     deep = {c.key: c for c in C.main_cases(100)}["lstm31x3_lb30"]
-    assert abs(C.gflop(deep) - 112.6) < 0.5  # FACTS.md: about 113 GFLOP
+    assert abs(C.gflop(deep) - 112.6) < 0.5  # the cost model: about 113 GFLOP
 
 
 def test_micro_suite_results_shape(tmp_path):

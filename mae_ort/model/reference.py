@@ -1,7 +1,7 @@
 """A plain numpy forward pass of the Keras model, batched over weight samples.
 
 This is the oracle of the tests (in float64) and the "plain numpy" contender of the
-benchmark (in float32).  It follows the Keras cell equations of FACTS.md literally,
+benchmark (in float32).  It follows the Keras cell equations (keras.layers.LSTMCell, GRUCell, SimpleRNNCell) literally,
 gates in Keras order (LSTM i, f, c, o; GRU z, r, h), and shares no code with the
 ONNX exporter or the Numba kernels.
 """

@@ -441,7 +441,7 @@ def _as_layers(units) -> list:
 
 # -- constructors -----------------------------------------------------------------------------
 
-#: The paper's spaces (FACTS.md): units, layers and look-backs, on the paper's model.
+#: The paper's spaces (Camero, Toutouh and Alba, 2018, Section 4): units, layers and look-backs, on its model.
 SPACE_PRESETS: dict[str, dict] = {
     "paper-1layer": dict(units="1:100", layers="1", look_back="1:30"),
     "paper-2layer": dict(units="7:31", layers="2", look_back="1,10,20,30"),

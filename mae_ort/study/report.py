@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The paper's Tables 1-3: ``(layers, epochs) -> (r Mean, r Sd, r log p, mean MAE, sd MAE)``
-#: (Pearson correlations with the MAE after training; FACTS.md).
+#: (Pearson correlations with the MAE after training; Camero, Toutouh and Alba, 2018, Tables 1-3).
 PAPER: dict[tuple[int, int], tuple[float, float, float, float, float]] = {
     (1, 1): (-0.447, -0.317, -0.211, 0.618, 0.017),
     (1, 10): (-0.726, -0.431, -0.321, 0.517, 0.111),

@@ -12,7 +12,7 @@ callback evaluates the test MAE whenever an epoch budget is reached
 ``restore_best=True`` (Keras restores the best weights at the end of every
 ``fit``), that is the best-validation-loss weights among epochs ``1..b``.
 
-Defaults are the reference implementation's trainer (FACTS.md): Adam with
+Defaults are the ``paper`` trainer (:data:`TRAINERS`; evidence in docs/REPRODUCING.md): Adam with
 learning rate 5e-5, MSE loss, dropout 0.3 after each recurrent layer, batch 512,
 ``validation_split=0.3`` (the last 30 % of the training windows), no shuffling,
 early stopping on the validation loss with patience 50 and ``min_delta=1e-4``,

@@ -21,7 +21,7 @@ def test_weight_shapes_follow_keras_order():
 
 
 def test_flops_match_the_cost_model():
-    # FACTS.md: [31,31,31], LB 30, 970 windows, 100 samples is about 113 GFLOP
+    # the cost model: [31,31,31], LB 30, 970 windows, 100 samples is about 113 GFLOP
     assert 100 * Architecture((31, 31, 31)).flops(1, 1, 30, 970) / 1e9 == pytest.approx(112.6, abs=0.1)
 
 

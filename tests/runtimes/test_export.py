@@ -113,7 +113,7 @@ def test_deep_long_case_within_float32_roundoff(rng):
     W = draw(a, 1, 1, 3, rng)
     _, pred = run(a, w.X, w.y, W)
     err = np.abs(pred - reference.predict(a, w.X, W))
-    # FACTS.md: float32 implementations differ from float64 by up to ~1.7e-3 here
+    # measured: float32 implementations differ from float64 by up to ~1.7e-3 here
     assert np.median(err) < 1e-5 and np.quantile(err, 0.99) < 2e-3
 
 

@@ -7,7 +7,7 @@ output equals ``mean |pred - y|`` of Keras' predictions.  Weights are Normal(0, 
 as in MAE random sampling, several samples per case.
 
 Both are float32 computations, and with Normal(0, 1) weights round-off is amplified
-(docs/FACTS.md), so every case is also compared with the float64 numpy reference
+(measured: up to ~2e-4 in a MAE), so every case is also compared with the float64 numpy reference
 (:func:`mae_ort.model.reference.predict`).  Errors are scaled by ``max(1, |prediction|)``.
 
 * Small cases (<= 2 layers, look-back <= 10), :func:`check_small`: the median
