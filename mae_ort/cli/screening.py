@@ -27,6 +27,7 @@ import click
 from .._progress import Progress
 from ..errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning
 from ..model.architecture import MODEL_FIELDS, PRESETS, Architecture, model_fields
+from ..sampling.scores import RANK_ASCENDING
 from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
 from ..study.figures import AGGS, FIGURES
@@ -44,7 +45,7 @@ from .options import (
 __all__ = ["COMMANDS", "screen_command", "rank_command", "export_command", "plot_command"]
 
 _SPACES = tuple(SPACE_PRESETS)
-_RANK_BY = {"log_p": False, "log_p_exact": False, "p": False, "mean": True, "sd": False}
+_RANK_BY = RANK_ASCENDING
 
 
 def _build_space(space_name, units, layers, look_back, list_path, subset, seed, preset, cell, activation,

@@ -13,6 +13,7 @@ import click
 
 from .._progress import Progress
 from ..errors import InvalidParameterError
+from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
 from ..search.names import OBJECTIVES, SAMPLERS
 from .options import exit_interrupted, load_series, model_options, sampling_options, series_options, space_options
@@ -62,11 +63,13 @@ def _grid(space_name, units, layers, look_back, preset, cell, activation, recurr
 @click.option("--sampler-seed", type=int, default=None, help="Seed of the sampler [--seed].")
 @click.option("--top", type=int, default=5, show_default=True, help="Rows of the best-trials table printed at the end.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--seeding", type=click.Choice(["1", "2"]), default=str(SEEDING), show_default=True,
+              help="Seeding version, as for screen (rows of a --seeding 1 screen are reused only with 1).")
 @model_options
 @series_options
 @sampling_options
 def search_command(space_name, units, layers, look_back, trials, sampler, objective, db, study_name, storage, jobs,
-                   scheduler, connect_timeout, sampler_seed, top, quiet, preset, cell, activation,
+                   scheduler, connect_timeout, sampler_seed, top, quiet, seeding, preset, cell, activation,
                    recurrent_activation, head_activation, csv_path, input_cols, target_cols, scale, samples, threshold,
                    lower, upper, fit, init, seed, runtime, device, threads, memory_budget):
     """Search a grid with an Optuna sampler, scoring each trial by MAE random sampling (resumable)."""
@@ -84,7 +87,7 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
                        study=study_name, samples=samples, threshold=threshold, lower=lower, upper=upper, fit=fit,
                        init=init, seed=seed, sampler_seed=sampler_seed, jobs=jobs, scheduler=scheduler,
                        connect_timeout=connect_timeout, runtime=runtime, device=device, threads=threads,
-                       memory_budget=budget, progress=reporter)
+                       memory_budget=budget, progress=reporter, seeding=int(seeding))
     except KeyboardInterrupt as e:
         reporter.close()
         exit_interrupted(e, f"interrupted: {reporter.done} new trial(s) kept in {storage or db}; rerun the same "

@@ -570,9 +570,9 @@ class SQLiteStore(Store):
                 f"({_package_version()}) reads version {SCHEMA_VERSION}: upgrade mae-ort (pip install -U mae-ort)"
             )
         if version < SCHEMA_VERSION and self.readonly:
-            raise StoreError(f"{self.path!r} has schema version {version} and needs an upgrade to version "
-                             f"{SCHEMA_VERSION}; open it once where it can be written (e.g. mae-ort rank --db on a "
-                             "copy)")
+            raise _NeedsUpgrade(f"{self.path!r} has schema version {version} and needs an upgrade to version "
+                                f"{SCHEMA_VERSION}, which a read-only file or folder does not allow; upgrade a "
+                                "writable copy (any mae-ort command on it) and read that")
         return version
 
     @property
@@ -808,6 +808,10 @@ class SQLiteStore(Store):
         return pd.DataFrame(rows, columns=list(_COST_COLUMNS))
 
 
+class _NeedsUpgrade(StoreError):
+    """A read-only open of a database of an older schema."""
+
+
 def open_store(store=None, *, create: bool = True, readonly: bool = False) -> Store:
     """Resolve a store argument.
 
@@ -836,5 +840,13 @@ def open_store(store=None, *, create: bool = True, readonly: bool = False) -> St
             text = text[len("sqlite:///"):]
         if not text:
             raise StoreError("the results database path is empty")
-        return SQLiteStore(text, create=create, readonly=readonly)
+        try:
+            return SQLiteStore(text, create=create, readonly=readonly)
+        except _NeedsUpgrade:
+            import os
+
+            if not (os.access(text, os.W_OK) and os.access(os.path.dirname(os.path.abspath(text)), os.W_OK)):
+                raise
+            SQLiteStore(text, create=False).close()  # a writable file: upgrade it in place, then read it
+            return SQLiteStore(text, create=create, readonly=True)
     raise StoreError(f"The 'store' parameter must be None, a path or a Store. Got {store!r} instead.")

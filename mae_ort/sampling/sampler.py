@@ -533,7 +533,7 @@ class Sampler:
         init = settings.weights
         S = settings.samples
         depth = first.depth
-        chunk = max(1, min(S, max(self.chunk_for(a, win, S, rt) for a in archs)))
+        chunk = max(1, min(S, min(self.chunk_for(a, win, S, rt) for a in archs)))  # every variant within budget
         for a in archs:
             self.check_memory(a, win, S, chunk, 1)
         maes = np.empty((len(archs), S), dtype=np.float64)

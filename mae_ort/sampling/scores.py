@@ -134,6 +134,13 @@ _FORWARD = ("hidden_cov", "naswot")
 _LAYER = re.compile(r"hidden_cov_l([1-9][0-9]*)\Z")
 
 
+#: How ``rank``, ``train --top`` and ``search`` order the stored statistics: ``True`` ascending (smaller
+#: first).  The mean MAE goes smallest first, the natural reading of "random networks already close";
+#: :data:`SCORES` gives the direction the paper's correlations point (larger Mean trains better), and the
+#: validation report measures which of the two holds on a series.
+RANK_ASCENDING = {"log_p": False, "log_p_exact": False, "p": False, "sd": False, "mean": True}
+
+
 class Scores(dict):
     """The scores by name (a ``dict[str, float]``), with what produced them in :attr:`info`.
 

@@ -63,7 +63,7 @@ from ..model.architecture import MODEL_FIELDS, resolve
 from ..results.store import Settings, SQLiteStore, Store, open_store
 from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.sampler import GiB, Init, Sampler
-from ..sampling.settings import SamplingSettings
+from ..sampling.settings import SEEDING, SamplingSettings
 from ..screening.space import Grid, RowList, as_space
 from .names import SAMPLERS
 from .resn import RESNSampler
@@ -315,7 +315,7 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
            direction: str | None = None, db=None, storage=None, study: str | None = None, samples: int = 100,
            threshold: float = 0.01, lower: float = 0.0, upper: float = 2.0, fit: str = "moments", init="normal",
            seed: int = 0, sampler_seed: int | None = None, sampler_options: dict | None = None,
-           preset: str | None = None, cell: str | None = None, activation: str | None = None,
+           seeding: int = SEEDING, preset: str | None = None, cell: str | None = None, activation: str | None = None,
            recurrent_activation: str | None = None, head_activation: str | None = None, jobs: int | None = None,
            scheduler=None, connect_timeout: float = 10.0, runtime: str = "auto", device: str = "cpu",
            threads: int | None = None, memory_budget: int = GiB, progress=False):
@@ -348,6 +348,8 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
         As :func:`mae_ort.screen`.
     seed : int
         The sweep seed: each row is sampled as ``screen`` samples it (seeding 2: with this seed).
+    seeding : {1, 2}
+        As :func:`mae_ort.screen` (part of the settings: rows of a screen are reused only with its seeding).
     sampler_seed : int, optional
         The sampler's seed (default: ``seed``): the same seeds give the same trials.
     sampler_options : dict, optional
@@ -400,7 +402,7 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     sampler_seed = seed if sampler_seed is None else sampler_seed
     sampler_seed = check_seed(sampler_seed, "sampler_seed", caller)
     sampling = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                        fit=fit, init=Init.parse(init), seed=seed)
+                                        fit=fit, init=Init.parse(init), seed=seed, seeding=seeding)
     runtime = check_option(runtime, "runtime", caller, RUNTIMES)
     device = check_option(device, "device", caller, DEVICES)
     memory_budget = check_int(memory_budget, "memory_budget", caller, low=1)

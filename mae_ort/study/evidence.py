@@ -110,8 +110,9 @@ def bootstrap_correlation(x, y, method: str = "spearman", *, boot: int = 1000, l
         r = _pearson_rows(xb, yb)
     elif method == "spearman":
         r = _pearson_rows(_ranks(xb), _ranks(yb))
-    else:
-        r = _kendall_rows(xb, yb)
+    else:  # pairwise signs take boot x n^2 memory: a few resamples at a time
+        step = max(1, 2_000_000 // max(1, n * n))
+        r = np.concatenate([_kendall_rows(xb[i:i + step], yb[i:i + step]) for i in range(0, boot, step)])
     r = r[np.isfinite(r)]
     if r.size < boot // 2:
         return value, math.nan, math.nan, n

@@ -36,6 +36,7 @@ import numpy as np
 from .._checks import check_int, check_option
 from .._system import library_versions, machine_line, peak_rss_bytes, thread_environment
 from ..errors import MaeOrtError
+from ..model.architecture import MODEL_FIELDS
 
 __all__ = [
     "PAPER",
@@ -542,7 +543,10 @@ def score_frame(df, *, mae: str = "test_mae", forward: bool = True):
         spec = (json.loads(r.split) or {}).get("spec") or {}
         key = json.dumps(spec, sort_keys=True)
         if key not in splits:
-            splits[key] = split_from_spec(spec) if spec else None
+            try:
+                splits[key] = split_from_spec(spec) if spec else None
+            except MaeOrtError:  # the data moved (a copied database): the scores of the stored MAEs only
+                splits[key] = None
         split = splits[key]
         names = ["min", "q05", "q10", "n_weights"] + (["hidden_cov", "naswot"] if forward and split else [])
         names += [f"hidden_cov_l{k}" for k in range(2, arch.depth + 1)] if forward and split else []
@@ -557,7 +561,9 @@ def score_frame(df, *, mae: str = "test_mae", forward: bool = True):
         extra[int(r.scored_id)] = dict(sc)
     for name in sorted({k for d in extra.values() for k in d}):
         f[name] = [extra[int(i)].get(name, np.nan) for i in f.scored_id]
-    f["trainer"] = [_trainer_name(t) for t in f.train_settings]
+    names = {k: _trainer_name(t) for k, t in zip(f.train_key, f.train_settings)}
+    shared = {n for n in names.values() if sum(1 for m in names.values() if m == n) > 1}
+    f["trainer"] = [names[k] if names[k] not in shared else f"{names[k]}-{k[:6]}" for k in f.train_key]
     keys = ["trainer", "train_key", "depth", "epochs", "sampling_id"]
     f = f.sort_values(keys + ["seed"]).reset_index(drop=True)
     g = f.groupby(keys, sort=True)
@@ -566,6 +572,18 @@ def score_frame(df, *, mae: str = "test_mae", forward: bool = True):
                          mae_first=lambda v: v.iloc[0],
                          mae_second=lambda v: v.iloc[1] if len(v) > 1 else np.nan).reset_index()
     return out.drop(columns=[c for c in ("mae", "repeats") if c in out]).merge(by_arch, on=keys, how="left")
+
+
+def _paper_style_rows(fits, sf):
+    """The rows of the paper-style tables: one trainer (``paper`` when present, else the first by name) and one
+    training per architecture (its first seed), as the paper trained each architecture once."""
+    labels = dict(zip(sf.train_key, sf.trainer))
+    fits = fits.assign(trainer=[labels.get(k, "custom") for k in fits.train_key])
+    names = sorted(set(fits.trainer), key=lambda n: (n != "paper", n))
+    one = fits[fits.trainer == names[0]]
+    one = one[one.seed == one.groupby("sampling_id").seed.transform("min")].reset_index(drop=True)
+    one.attrs["trainer"] = names[0]
+    return one
 
 
 def _trainer_name(settings_json: str) -> str:
@@ -618,12 +636,11 @@ def evidence(sf, *, scores=None, boot: int = 1000, seed: int = 0):
             for method in ("pearson", "spearman", "kendall"):
                 v, lo, hi, n = bootstrap_correlation(x, y, method, boot=boot, seed=seed)
                 rows.append(dict(base, scope="pooled", method=method, value=v, low=lo, high=hi, n=n, good=v * d))
-            if g.look_back.nunique() > 1:
-                for method in ("spearman", "kendall"):
-                    xs, ys = _within(x, y, g.look_back.to_numpy(), method)
-                    v, lo, hi, n = bootstrap_correlation(xs, ys, "pearson", boot=boot, seed=seed)
-                    rows.append(dict(base, scope="within look-back", method=method, value=v, low=lo, high=hi, n=n,
-                                     good=v * d))
+            if g.look_back.nunique() > 1:  # Spearman of the ranks centred within each look-back
+                xs, ys = _within(x, y, g.look_back.to_numpy(), "spearman")
+                v, lo, hi, n = bootstrap_correlation(xs, ys, "pearson", boot=boot, seed=seed)
+                rows.append(dict(base, scope="within look-back", method="spearman", value=v, low=lo, high=hi, n=n,
+                                 good=v * d))
                 for lb, h in g.groupby("look_back"):
                     v, lo, hi, n = bootstrap_correlation(h[s], h["mae"], "spearman", boot=boot, seed=seed)
                     rows.append(dict(base, scope=f"look-back {int(lb)}", method="spearman", value=v, low=lo,
@@ -718,7 +735,7 @@ def verdict(ev, dec, ceil, sf, *, min_n: int = 5) -> list[str]:
 
 
 def write_report(db, out, *, test_mode: str = "one-step", title: str | None = None, notes: str | None = None,
-                 where: dict | None = None, paper: bool = True, boot: int = 1000) -> Path:
+                 where: dict | None = None, paper: bool = True, boot: int = 1000, model: dict | None = None) -> Path:
     """Write the report of a database's trained architectures into folder ``out``.
 
     Parameters
@@ -738,6 +755,9 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
         settings (the report says so otherwise); ``False`` for other series.
     boot : int
         Bootstrap resamples of every interval.
+    model : dict, optional
+        Only the trained rows of this model (fields of :data:`mae_ort.model.MODEL_FIELDS`); rows of
+        several models without it are refused.
 
     Returns
     -------
@@ -750,13 +770,24 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
         No trained rows; the database cannot be read.
     """
     from ..data import split_from_spec
-    from .evidence import baseline_maes
+    from .evidence import baseline_maes, direction
     from .validation import joined, load_costs
 
     test_mode = check_option(test_mode, "test_mode", "write_report", ("one-step", "recursive"))
     df = joined(db, **(where or {}))
     if df.empty:
         raise MaeOrtError(f"{db}: no trained architectures yet; run `mae-ort validate --db {db}` first")
+    for field, value in (model or {}).items():
+        df = df[df[field] == value]
+    models = df[list(MODEL_FIELDS)].drop_duplicates()
+    if df.empty:
+        raise MaeOrtError(f"{db}: no trained architectures of the model {model}")
+    if len(models) > 1:
+        listing = "; ".join("/".join(m) for m in models.itertuples(index=False))
+        raise MaeOrtError(f"{db}: the trained rows hold {len(models)} models (cell/activation/gates/head: {listing}); "
+                          "report one with --preset, --cell, --activation, --recurrent-activation or "
+                          "--head-activation")
+    df = df.reset_index(drop=True)
     mae = "test_mae" if test_mode == "one-step" else "test_mae_recursive"
     if not np.isfinite(df[mae].to_numpy(dtype=float)).any():
         raise MaeOrtError(f"{db}: no {test_mode} test MAE recorded (recursive needs the inputs to be the targets)")
@@ -777,7 +808,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
         ceil.to_csv(out / "noise_ceiling.csv", index=False)
     keep = [c for c in sf.columns if c != "maes"]
     sf[keep].to_csv(out / "trained.csv", index=False)
-    fits = add_fits(df)
+    fits = _paper_style_rows(add_fits(df), sf)
     corr = correlations(fits, mae=mae)
     corr.to_csv(out / "correlations.csv", index=False)
 
@@ -793,10 +824,8 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     for (trainer, depth), g in sf.groupby(["trainer", "depth"], sort=True):
         name = f"scatter-{trainer}-depth{int(depth)}.png"
         figures.append(scatter_scores(g, out / name, title=f"{int(depth)}-layer study, {trainer} trainer"))
-    for depth in sorted(set(int(d) for d in fits.depth)):  # the paper-style figure of the first trainer
-        first = fits[fits.train_key == sorted(set(fits.train_key))[0]]
-        if (first.depth == depth).any():
-            figures.append(scatter(first, depth, out / f"scatter-depth{depth}.png", mae=mae))
+    for depth in sorted(set(int(d) for d in fits.depth)):  # the paper-style figure (one trainer, one seed)
+        figures.append(scatter(fits, depth, out / f"scatter-depth{depth}.png", mae=mae))
     costs = load_costs(db)
     if len(costs):
         costs.to_csv(out / "table4.csv", index=False)
@@ -819,12 +848,16 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
         lines += [notes.strip(), ""]
     lines += ["## Verdict", ""]
     lines += [f"- {t}" for t in verdict(ev, dec, ceil, sf)] + [""]
-    lines += ["Correlations are with the trained test MAE: a score that works has a **negative** ρ for log p, Sd, "
-              "parameters, hidden covariance and NASWOT (larger should train better) and a **positive** one for "
-              "Mean and the MAE quantiles (smaller should train better). Intervals are 95 % percentile bootstrap "
-              f"intervals over architectures ({boot} resamples). *Within look-back* removes the look-back's own "
-              "effect (ranks centred within each look-back), which on the sine separates the architectures by "
-              "itself. log is the natural logarithm.", ""]
+    higher = [SCORES[k] for k in SCORES if direction(k) > 0 and k in set(ev.score)]
+    lower = [SCORES[k] for k in SCORES if direction(k) < 0 and k in set(ev.score)]
+    lines += ["Correlations are with the trained test MAE. Each score has a direction "
+              "(`mae_ort.sampling.scores.SCORES`): a score that works has a **negative** ρ where larger should "
+              f"train better ({', '.join(higher)}; for Mean and Sd that is the paper's finding, its negative "
+              "correlations)" + (f" and a **positive** one where smaller should ({', '.join(lower)})" if lower else "")
+              + ". Intervals are 95 % percentile bootstrap intervals over architectures "
+              f"({boot} resamples). *Within look-back* removes the look-back's own effect (Spearman of the ranks "
+              "centred within each look-back), which on the sine separates the architectures by itself. log is the "
+              "natural logarithm.", ""]
     if paper and mismatch:
         lines += ["The paper's numbers are not shown beside ours: these rows were not sampled with the paper's "
                   "settings (" + "; ".join(mismatch) + ").", ""]
@@ -842,9 +875,8 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
                                   for r in c.itertuples()) + ".", ""]
         lines += [f"![scatter](scatter-{trainer}-depth{int(depth)}.png)", ""]
     if show_paper:
-        lines += ["## Beside the paper's Tables 1-3 (Pearson r; first trainer)", ""]
-        first = fits[fits.train_key == sorted(set(fits.train_key))[0]]
-        c1 = correlations(first, mae=mae)
+        lines += [f"## Beside the paper's Tables 1-3 (Pearson r; {fits.attrs['trainer']} trainer)", ""]
+        c1 = corr
         for depth in sorted(set(int(d) for d in c1.depth)):
             lines += [f"### {depth}-layer study" + (f" (paper's Table {depth})" if depth <= 3 else ""), "",
                       study_table(c1, depth, paper=True), ""]

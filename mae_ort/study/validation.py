@@ -223,13 +223,13 @@ def _test_rows(db, split: TrainTestSplit, picked, settings_row) -> dict:
     df = screen(RowList(rows, name="validation picks"), split.test, store=str(db), samples=int(settings_row.samples),
                 threshold=float(settings_row.threshold), lower=float(settings_row.lower),
                 upper=float(settings_row.upper), fit=str(settings_row.fit), init=str(settings_row.init),
-                seed=int(settings_row.sweep_seed), workers=1)
+                seed=int(settings_row.sweep_seed), seeding=int(getattr(settings_row, "seeding", 1)), workers=1)
     return {tuple(r): int(i) for r, i in zip(df[list(KEY_COLUMNS)].itertuples(index=False), df["id"])}
 
 
 def train_rows(store, split: TrainTestSplit, rows, *, budgets, settings: TrainSettings, seeds=(0,), jobs: int = 1,
                threads: int = 1, test_ids: dict | None = None, test_mode: str = "one-step", save_dir=None,
-               progress=None) -> int:
+               save_tag: str = "", progress=None) -> int:
     """Train screened rows (a DataFrame of :func:`candidates`) with every seed; store each as it finishes.
 
     Rows already stored for every budget (same data, settings and seed) are skipped.  With
@@ -246,7 +246,7 @@ def train_rows(store, split: TrainTestSplit, rows, *, budgets, settings: TrainSe
             "look_back": int(r.look_back), "epochs": tuple(budgets), "seed": int(s), "settings": settings.to_dict(),
             "recursive": split.recursive_ok,
             "label": f"{r.cell}[{r.units}] lb={r.look_back}" + (f" seed {s}" if len(seeds) > 1 else ""),
-            "save": None if save_dir is None else str(Path(save_dir) / f"{int(r.id)}-seed{int(s)}.keras"),
+            "save": None if save_dir is None else str(Path(save_dir) / f"{int(r.id)}-{save_tag}-seed{int(s)}.keras"),
         } for r in rows.itertuples() if not set(budgets) <= done.get(int(r.id), set())]
     split_json = json.dumps({**split.to_dict(), "spec": split.spec}, sort_keys=True)
     settings_json = json.dumps(settings.to_dict(), sort_keys=True)

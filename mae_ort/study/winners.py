@@ -21,17 +21,17 @@ import numpy as np
 from .._checks import check_int, check_option, check_seed
 from .._system import default_threads
 from ..data import TrainTestSplit, sine_split
-from ..errors import DataError, InvalidParameterError
+from ..errors import DataError, InvalidParameterError, MaeOrtError
 from ..model.architecture import Architecture
 from ..results.store import open_store
-from .evidence import direction
+from ..sampling.scores import RANK_ASCENDING
 from .train import TrainSettings, parse_epochs
 from .validation import candidates, joined, split_key, train_rows
 
 __all__ = ["RANK_BY", "TopResult", "train_top"]
 
-#: Stored columns a ranking may use.
-RANK_BY = ("log_p", "log_p_exact", "mean", "sd", "p")
+#: Stored columns a ranking may use (ordered as :data:`mae_ort.sampling.scores.RANK_ASCENDING` says).
+RANK_BY = tuple(RANK_ASCENDING)
 
 
 @dataclass
@@ -71,8 +71,8 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
         screened on its training part.
     k : int
         How many rows to train.
-    by : {'log_p', 'log_p_exact', 'mean', 'sd', 'p'}
-        The ranking score (its direction from :data:`mae_ort.sampling.scores.SCORES`).
+    by : {'log_p', 'log_p_exact', 'p', 'sd', 'mean'}
+        The ranking statistic (larger first, the mean MAE smaller first: as ``mae-ort rank``).
     trainer, settings
         The named trainer (:data:`mae_ort.study.train.TRAINERS`) or explicit settings.
     epochs : str or sequence of int
@@ -122,12 +122,12 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     if k > len(cand):
         raise InvalidParameterError(f"The 'k' parameter of {caller} (--top) asks for {k} rows; the database holds "
                                     f"{len(cand)} matching screened row(s)")
-    sign = direction("log_p" if by == "p" else by)
-    order = cand.sort_values(by, ascending=sign < 0, na_position="last", kind="stable")
+    order = cand.sort_values(by, ascending=RANK_ASCENDING[by], na_position="last", kind="stable")
     top = order.head(k).reset_index(drop=True)
     with open_store(str(db), create=False) as store:
         train_rows(store, split, top, budgets=budgets, settings=settings, seeds=(seed,), jobs=jobs, threads=threads,
-                   save_dir=None if out_dir is None else out_dir / "models", progress=progress)
+                   save_dir=None if out_dir is None else out_dir / "models", progress=progress,
+                   save_tag=_model_tag(split, settings))
     trained = joined(db, sampling_ids=[int(i) for i in top.id], split_key=split_key(split),
                      train_key=settings.key(), seed=seed)
     last = trained[trained.epochs == max(budgets)].set_index("sampling_id")
@@ -144,6 +144,11 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     return TopResult(table=table, best=best, paths=paths, seconds=time.perf_counter() - t0)
 
 
+def _model_tag(split, settings) -> str:
+    """What a saved model depends on besides its row and seed: the data and the training settings."""
+    return f"{split_key(split)[:8]}-{settings.key()[:8]}"
+
+
 def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: int, threads: int) -> dict:
     """``best.keras`` (copied from ``models/``, or trained again in this process when a resumed run lacks
     it) and ``best.onnx``, checked against Keras' ``predict`` on the test windows."""
@@ -155,14 +160,15 @@ def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: i
     row = top[top.id == sid].iloc[0]
     arch = Architecture.from_row(row)
     look_back = int(row.look_back)
-    saved = out_dir / "models" / f"{sid}-seed{seed}.keras"
+    saved = out_dir / "models" / f"{sid}-{_model_tag(split, settings)}-seed{seed}.keras"
     keras = _keras()
-    if saved.exists():
-        model = keras.models.load_model(saved, compile=False, custom_objects=custom_objects())
-    else:
+    retrained = not saved.exists()
+    if retrained:  # a resumed run whose trainings were stored without their models: train the best again
         model = train(split, arch, look_back=look_back, epochs=budgets, seed=seed, settings=settings,
                       threads=threads, keep_model=True).model
         model.save(saved)
+    else:
+        model = keras.models.load_model(saved, compile=False, custom_objects=custom_objects())
     shutil.copyfile(saved, out_dir / "best.keras")
     km = from_keras(model)
     te = split.test_windows(look_back)
@@ -174,9 +180,12 @@ def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: i
     want = np.asarray(model.predict_on_batch(te.X), dtype=np.float32).reshape(got.shape)
     err = float(np.max(np.abs(got - want)))
     if not err <= 1e-4 * max(1.0, float(np.max(np.abs(want)))):
-        raise RuntimeError(f"the ONNX graph of the best network differs from Keras' predict by {err:g}")
+        raise MaeOrtError(f"the ONNX graph of the best network differs from Keras' predict by {err:g}; "
+                          "please report this")
+    saved_mae = float(np.mean(np.abs(got.astype(np.float64) - te.y.astype(np.float64))))
     (out_dir / "best.json").write_text(json.dumps({**{k: (v if not isinstance(v, float) or np.isfinite(v) else None)
                                                         for k, v in best.items()},
+                                                   "saved_model_test_mae": saved_mae, "retrained": retrained,
                                                    "look_back": look_back, "architecture": arch.to_dict(),
                                                    "trainer": settings.trainer(), "settings": settings.to_dict(),
                                                    "epochs": list(budgets), "seed": seed,
