@@ -574,6 +574,11 @@ def score_frame(df, *, mae: str = "test_mae", forward: bool = True):
     return out.drop(columns=[c for c in ("mae", "repeats") if c in out]).merge(by_arch, on=keys, how="left")
 
 
+def _paper_first(groups):
+    """Groups keyed by (trainer, ...), the paper trainer's first, then by name and the rest of the key."""
+    return sorted(groups, key=lambda kv: (kv[0][0] != "paper", kv[0]))
+
+
 def _paper_style_rows(fits, sf):
     """The rows of the paper-style tables: one trainer (``paper`` when present, else the first by name) and one
     training per architecture (its first seed), as the paper trained each architecture once."""
@@ -627,7 +632,7 @@ def evidence(sf, *, scores=None, boot: int = 1000, seed: int = 0):
 
     scores = [c for c in (scores or SCORES) if c in sf.columns and np.isfinite(sf[c].to_numpy(dtype=float)).any()]
     rows = []
-    for (trainer, depth, epochs), g in sf.groupby(["trainer", "depth", "epochs"], sort=True):
+    for (trainer, depth, epochs), g in _paper_first(sf.groupby(["trainer", "depth", "epochs"], sort=True)):
         y = g["mae"].to_numpy(dtype=float)
         for s in scores:
             x = g[s].to_numpy(dtype=float)
@@ -657,7 +662,7 @@ def decisions(sf, *, scores=None, ks=(1, 3, 5)):
 
     scores = [c for c in (scores or SCORES) if c in sf.columns and np.isfinite(sf[c].to_numpy(dtype=float)).any()]
     rows = []
-    for (trainer, depth, epochs), g in sf.groupby(["trainer", "depth", "epochs"], sort=True):
+    for (trainer, depth, epochs), g in _paper_first(sf.groupby(["trainer", "depth", "epochs"], sort=True)):
         for s in scores:
             for d in decision_view(g[s], g["mae"], direction=direction(s), ks=ks):
                 rows.append(dict(trainer=trainer, depth=int(depth), epochs=int(epochs), score=s, **d))
@@ -671,7 +676,7 @@ def ceilings(sf, *, boot: int = 1000):
     from .evidence import noise_ceiling
 
     rows = []
-    for (trainer, depth, epochs), g in sf.groupby(["trainer", "depth", "epochs"], sort=True):
+    for (trainer, depth, epochs), g in _paper_first(sf.groupby(["trainer", "depth", "epochs"], sort=True)):
         h = g[np.isfinite(g.mae_second.to_numpy(dtype=float))]
         if len(h) >= 3:
             rows.append(dict(trainer=trainer, depth=int(depth), epochs=int(epochs),
@@ -694,7 +699,7 @@ def _pick(ev, trainer, depth, epochs, score, scope="pooled", method="spearman"):
 def verdict(ev, dec, ceil, sf, *, min_n: int = 5) -> list[str]:
     """A few plain sentences per study (trainer and depth) at its largest budget."""
     lines = []
-    for (trainer, depth), g in sf.groupby(["trainer", "depth"], sort=True):
+    for (trainer, depth), g in _paper_first(sf.groupby(["trainer", "depth"], sort=True)):
         e = int(g.epochs.max())
         n = int(g[g.epochs == e].sampling_id.nunique())
         head = f"**{depth}-layer study, {trainer} trainer, {e} epochs ({n} architectures)**: "
@@ -821,7 +826,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
             except MaeOrtError:
                 pass
     figures = []
-    for (trainer, depth), g in sf.groupby(["trainer", "depth"], sort=True):
+    for (trainer, depth), g in _paper_first(sf.groupby(["trainer", "depth"], sort=True)):
         name = f"scatter-{trainer}-depth{int(depth)}.png"
         figures.append(scatter_scores(g, out / name, title=f"{int(depth)}-layer study, {trainer} trainer"))
     for depth in sorted(set(int(d) for d in fits.depth)):  # the paper-style figure (one trainer, one seed)
@@ -863,7 +868,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
                   "settings (" + "; ".join(mismatch) + ").", ""]
     lines += ["## Did the networks train? (calibration)", "",
               _calibration_table(sf, baselines, df, paper=show_paper), ""]
-    for (trainer, depth), g in sf.groupby(["trainer", "depth"], sort=True):
+    for (trainer, depth), g in _paper_first(sf.groupby(["trainer", "depth"], sort=True)):
         lines += [f"## {int(depth)}-layer study, {trainer} trainer", "",
                   _study_scores_table(ev, trainer, int(depth)), "",
                   _decision_table(dec, trainer, int(depth)), ""]
@@ -902,7 +907,7 @@ def _calibration_table(sf, baselines, df, *, paper: bool) -> str:
     head = ["trainer", "layers", "epochs", "n", "trained MAE mean", "sd"] + (["paper: Mean MAE"] if paper else [])
     base = next(iter(baselines.values()), None)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (trainer, depth, epochs), g in sf.groupby(["trainer", "depth", "epochs"], sort=True):
+    for (trainer, depth, epochs), g in _paper_first(sf.groupby(["trainer", "depth", "epochs"], sort=True)):
         ref = PAPER.get((int(depth), int(epochs)))
         cells = [trainer, str(int(depth)), str(int(epochs)), str(len(g)), _f(g.mae.mean()), _f(g.mae.std())]
         if paper:
