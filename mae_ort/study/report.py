@@ -696,15 +696,23 @@ def _pick(ev, trainer, depth, epochs, score, scope="pooled", method="spearman"):
     return r.iloc[0] if len(r) else None
 
 
-def verdict(ev, dec, ceil, sf, *, min_n: int = 5) -> list[str]:
-    """A few plain sentences per study (trainer and depth) at its largest budget."""
+def verdict(ev, dec, ceil, sf, *, min_n: int = 5, baseline: dict | None = None) -> list[str]:
+    """A few plain sentences per study (trainer and depth) at its largest budget; with ``baseline`` (the trivial
+    predictors' test MAEs), whether the trained networks beat them."""
     lines = []
     for (trainer, depth), g in _paper_first(sf.groupby(["trainer", "depth"], sort=True)):
         e = int(g.epochs.max())
         n = int(g[g.epochs == e].sampling_id.nunique())
         head = f"**{depth}-layer study, {trainer} trainer, {e} epochs ({n} architectures)**: "
+        trained = float(g[g.epochs == e].mae.mean())
+        if baseline:
+            best_trivial = min(v for v in baseline.values() if math.isfinite(v))
+            which = min((k for k in baseline if math.isfinite(baseline[k])), key=lambda k: baseline[k])
+            name = {"zero": "predicting 0", "train_mean": "the training mean", "persistence": "persistence"}[which]
+            head += (f"the networks {'beat' if trained < best_trivial else 'do not beat'} {name} on average "
+                     f"(mean test MAE {trained:.4f} against {best_trivial:.4f}). ")
         if n < min_n:
-            lines.append(head + f"too few trained architectures for correlations (need {min_n}).")
+            lines.append(head + f"Too few trained architectures for correlations (need {min_n}).")
             continue
         lp = _pick(ev, trainer, depth, e, "log_p")
         within = _pick(ev, trainer, depth, e, "log_p", "within look-back")
@@ -715,7 +723,7 @@ def verdict(ev, dec, ceil, sf, *, min_n: int = 5) -> list[str]:
             sure = lp.high < 0 or lp.low > 0
             sign = "predicts" if lp.value < 0 and lp.high < 0 else ("points the wrong way" if lp.low > 0 else
                                                                        "does not clearly predict")
-            text += (f"log p {sign} the trained MAE (Spearman ρ = {_ci(lp.value, lp.low, lp.high)}, 95 % bootstrap "
+            text += (f"Log p {sign} the trained MAE (Spearman ρ = {_ci(lp.value, lp.low, lp.high)}, 95 % bootstrap "
                      f"interval{'' if sure else ', which includes 0'})")
             if within is not None and math.isfinite(within.value):
                 text += f"; within look-back ρ = {_ci(within.value, within.low, within.high)}"
@@ -852,7 +860,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     if notes:
         lines += [notes.strip(), ""]
     lines += ["## Verdict", ""]
-    lines += [f"- {t}" for t in verdict(ev, dec, ceil, sf)] + [""]
+    lines += [f"- {t}" for t in verdict(ev, dec, ceil, sf, baseline=next(iter(baselines.values()), None))] + [""]
     higher = [SCORES[k] for k in SCORES if direction(k) > 0 and k in set(ev.score)]
     lower = [SCORES[k] for k in SCORES if direction(k) < 0 and k in set(ev.score)]
     lines += ["Correlations are with the trained test MAE. Each score has a direction "
