@@ -117,3 +117,12 @@ def test_every_package_is_in_the_readme_layout_table():
         if info.ispkg and info.name != "kernels":
             assert f"`mae_ort/{info.name}/`" in table, info.name
     assert "`kernels/`" in table
+
+
+def test_every_package_is_listed_for_the_wheel():
+    import re
+
+    text = (ROOT / "pyproject.toml").read_text()
+    listed = set(re.findall(r'"([\w.]+)"', re.search(r"^packages = \[(.*?)\]", text, re.S | re.M).group(1)))
+    found = {"mae_ort"} | {f"mae_ort.{i.name}" for i in pkgutil.iter_modules(mae_ort.__path__) if i.ispkg}
+    assert found <= listed, sorted(found - listed)
