@@ -719,14 +719,14 @@ def forward_maes_group(X, y, shared, variants, *, cell, activation, recurrent_ac
     maes = np.empty((len(variants), S), dtype=np.float64)
     if S == 0:
         return maes
-    Wp, woff, _ = _pack(shared, depth, cell, S) if depth else (np.zeros((S, 1), np.float32), [], 0)
+    Wp, woff, _ = _pack(shared, depth, cell, S)  # one padding column when nothing is shared
     i64 = np.int64
     # The block size of each architecture alone decides its products' shapes: run one kernel per block size.
     by_block: dict[int, list[int]] = {}
     for i, H in enumerate(last):
         by_block.setdefault(choose_block(cell, n_in, units + [H], N, block), []).append(i)
     for R, idx in by_block.items():
-        packs = [_pack(variants[i][:3] + variants[i][3:], 1, cell, S) for i in idx]
+        packs = [_pack(variants[i], 1, cell, S) for i in idx]
         loff, lhoff, pos = [], [], 0
         for Wv, _, h in packs:
             loff.append(pos)
@@ -737,7 +737,7 @@ def forward_maes_group(X, y, shared, variants, *, cell, activation, recurrent_ac
         Xt = np.zeros((LB, n_in, nblocks * R), dtype=np.float32)
         Xt[:, :, :N] = X.transpose(1, 2, 0)
         partial = np.empty((len(idx), S, nblocks), dtype=np.float64)
-        _group_kernel(Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff if woff else [0], dtype=i64)[:depth],
+        _group_kernel(Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64),
                       Wl, np.asarray([last[i] for i in idx], dtype=i64), np.asarray(loff, dtype=i64),
                       np.asarray(lhoff, dtype=i64), i64(cell_code), i64(act), i64(ract), i64(hact), i64(R), partial)
         maes[idx] = partial.sum(axis=2) / float(N * n_out)

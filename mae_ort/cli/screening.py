@@ -204,12 +204,6 @@ def _models_text(df) -> str:
     return ", ".join(f"{_model_text(m)} ({_model_choice(m)})" for m in _models(df))
 
 
-def _model_filter(preset, cell, activation, recurrent_activation, head_activation) -> dict:
-    """The model fields to keep: a preset's, replaced by the single options given."""
-    return model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
-                        head_activation=head_activation, caller="rank")
-
-
 def _ints(text, option: str, command: str):
     """Integers of a filter option (``1,10`` or ``1:30``), errors naming the option and the command."""
     from ..screening.space import parse_ints
@@ -299,7 +293,8 @@ def rank_command(db, settings, look_back, depth, preset, cell, activation, recur
         return
     if top < 1:
         raise InvalidParameterError(f"The '--top' option must be an int in the range [1, inf). Got {top} instead.")
-    model = _model_filter(preset, cell, activation, recurrent_activation, head_activation)
+    model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                         head_activation=head_activation, caller="rank")
     df = _rows(db, "rank", settings, look_back, depth, model)
     click.echo(_table(df, by=by, top=top))
     outside = int((df["n_outside"] > 0).sum())
@@ -328,7 +323,8 @@ def export_command(db, settings, look_back, depth, preset, cell, activation, rec
         except ImportError as e:  # pragma: no cover - the parquet extra is missing
             raise MaeOrtError("Parquet export needs pyarrow: pip install 'mae-ort[parquet]' (or use .csv)") from e
     _writable(out)
-    model = _model_filter(preset, cell, activation, recurrent_activation, head_activation)
+    model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                         head_activation=head_activation, caller="rank")
     df = _rows(db, "export", settings, look_back, depth, model, maes=maes)
     tmp = p.with_name(p.name + ".partial")
     try:
@@ -384,7 +380,8 @@ def plot_command(db, settings, look_back, depth, preset, cell, activation, recur
     if figure_name == "heatmap" and depths is not None and len(depths) != 1:
         raise InvalidParameterError(f"The '--depth' option of a heat map must be one depth. Got {depth!r} instead.")
     _writable(out)
-    model = _model_filter(preset, cell, activation, recurrent_activation, head_activation)
+    model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                         head_activation=head_activation, caller="rank")
     if figure_name == "heatmap":
         df = _rows(db, "plot", settings, None, None, model)
     else:

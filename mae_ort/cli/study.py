@@ -12,6 +12,7 @@ import click
 
 from .._progress import Progress
 from ..errors import InvalidParameterError, MaeOrtError
+from ..model.architecture import model_fields
 from ..study.train import LOSSES, OPTIMIZERS, TEST_MODES, TRAINERS
 from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options
 
@@ -92,7 +93,7 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_
                      jobs, threads, quiet, preset, cell, activation, recurrent_activation, head_activation):
     """Train architectures picked from a screened database; store their test MAEs beside the sampling rows."""
     from ..study.train import TrainSettings, parse_epochs
-    from ..study.validation import model_filter, validate
+    from ..study.validation import validate
 
     budgets = parse_epochs(epochs, "validate")
     given = dict(optimizer=optimizer, learning_rate=learning_rate, loss=loss, dropout=dropout, batch_size=batch_size,
@@ -102,7 +103,7 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_
     if patience is not None:
         overrides["patience"] = _patience(patience)
     settings = TrainSettings.preset(trainer, **overrides)
-    model = model_filter(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+    model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                          head_activation=head_activation)
     split = build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points)
     progress = Progress("validate", unit="architectures", enabled=not quiet, tty=False, every=0)
@@ -175,9 +176,7 @@ def report_command(db, out, test_mode, sample_on, depth, seed, train_key, split_
 
         measure_table4(db, count=measure, epochs=measure_epochs, threads=measure_threads, where=where,
                        progress=progress)
-    from ..study.validation import model_filter
-
-    model = model_filter(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+    model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                          head_activation=head_activation)
     path = write_report(db, out, test_mode=test_mode, title=title, notes=notes, where=where, paper=paper, model=model)
     click.echo(f"wrote {path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .._progress import Progress
+from ..model.architecture import model_fields
 from ..study.train import TRAINERS
 from ..study.winners import RANK_BY
 from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options
@@ -38,11 +39,10 @@ def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, loo
                   recurrent_activation, head_activation):
     """Train the best screened architectures by a training-free score; save the best as .keras and .onnx."""
     from ..screening.space import parse_ints
-    from ..study.validation import model_filter
     from ..study.winners import train_top
 
     split = build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points)
-    model = model_filter(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+    model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                          head_activation=head_activation)
     progress = Progress("train", unit="trainings", enabled=not quiet, tty=False, every=0)
     try:

@@ -91,7 +91,8 @@ def add_fits(df):
 
     Rows need ``maes`` (a sequence of S values) and ``threshold``, ``lower``,
     ``upper``; rows without MAEs keep the stored ``log_p`` under their own fit's
-    column.  Returns a new DataFrame.
+    column.  Returns a new DataFrame.  Rows of one sampling row (``scored_id``: one per trained
+    budget and seed) are fitted once.
     """
     import warnings
 
@@ -99,19 +100,25 @@ def add_fits(df):
 
     df = df.copy()
     cols = {"log_p": [], "log_p_exact": [], "log_p_mle": []}
+    fitted: dict = {}
     for row in df.itertuples(index=False):
         maes = getattr(row, "maes", None)
         ok = maes is not None and not (isinstance(maes, float) and math.isnan(maes)) and len(maes) >= 2
         if ok:
-            x = np.asarray([np.nan if v is None else v for v in maes], dtype=np.float64)
-            kw = dict(threshold=float(row.threshold), lower=float(row.lower), upper=float(row.upper))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                m = fit_truncnorm(x, fit="moments", **kw)
-                e = fit_truncnorm(x, fit="mle", **kw)
-            cols["log_p"].append(m.log_p)
-            cols["log_p_exact"].append(m.log_p_exact)
-            cols["log_p_mle"].append(e.log_p)
+            key = getattr(row, "scored_id", None)
+            got = fitted.get(key) if key is not None else None
+            if got is None:
+                x = np.asarray([np.nan if v is None else v for v in maes], dtype=np.float64)
+                kw = dict(threshold=float(row.threshold), lower=float(row.lower), upper=float(row.upper))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    m = fit_truncnorm(x, fit="moments", **kw)
+                    e = fit_truncnorm(x, fit="mle", **kw)
+                got = (m.log_p, m.log_p_exact, e.log_p)
+                if key is not None:
+                    fitted[key] = got
+            for name, value in zip(cols, got):
+                cols[name].append(value)
         else:
             fit = getattr(row, "fit", "moments")
             stored = float(getattr(row, "log_p", np.nan))
@@ -513,10 +520,11 @@ def paper_mismatch(df) -> list[str]:
     return out
 
 
-def score_frame(df, *, mae: str = "test_mae", forward: bool = True):
+def score_frame(fits, *, mae: str = "test_mae", forward: bool = True):
     """One row per trained architecture, trainer and budget, with every score and the trained MAE.
 
-    Scores (:data:`mae_ort.sampling.scores.SCORES`): from the stored MAEs (``log_p`` exact,
+    ``fits`` is the joined data with its fits recomputed (:func:`add_fits`).  Scores
+    (:data:`mae_ort.sampling.scores.SCORES`): from the stored MAEs (``log_p`` exact,
     ``log_p_floored``, ``log_p_mle``, ``mean``, ``sd``, ``min``, ``q05``, ``q10``), the parameter
     count and, with ``forward``, the scores of one extra forward pass of the row's first weight
     sample (``hidden_cov``, ``hidden_cov_l{k}``, ``naswot``), computed by
@@ -529,7 +537,7 @@ def score_frame(df, *, mae: str = "test_mae", forward: bool = True):
     from ..sampling.scores import scores_of
     from ..sampling.settings import SamplingSettings
 
-    f = add_fits(df)
+    f = fits.copy()
     f["log_p_floored"] = f["log_p"]
     f["log_p"] = f["log_p_exact"]
     extra: dict[int, dict] = {}
@@ -811,7 +819,8 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     show_paper = paper and not mismatch
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    sf = score_frame(df, mae=mae)
+    fitted = add_fits(df)  # the fits (an MLE per row) once, for the scores and the paper-style tables
+    sf = score_frame(fitted, mae=mae)
     ev = evidence(sf, boot=boot)
     dec = decisions(sf)
     ceil = ceilings(sf, boot=boot)
@@ -821,7 +830,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
         ceil.to_csv(out / "noise_ceiling.csv", index=False)
     keep = [c for c in sf.columns if c != "maes"]
     sf[keep].to_csv(out / "trained.csv", index=False)
-    fits = _paper_style_rows(add_fits(df), sf)
+    fits = _paper_style_rows(fitted, sf)
     corr = correlations(fits, mae=mae)
     corr.to_csv(out / "correlations.csv", index=False)
 

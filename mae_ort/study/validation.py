@@ -38,7 +38,7 @@ from .._system import default_threads, limit_threads
 from .._workers import WorkerPool, sigterm_raises
 from ..data import TrainTestSplit, sine_split
 from ..errors import InvalidParameterError, MaeOrtError
-from ..model.architecture import MODEL_FIELDS, Architecture, model_fields
+from ..model.architecture import MODEL_FIELDS, Architecture
 from ..model.keys import KEY_COLUMNS, hashed_rank
 from ..results.store import open_store
 from .train import TEST_MODES, TrainSettings, parse_epochs
@@ -46,7 +46,6 @@ from .train import TEST_MODES, TrainSettings, parse_epochs
 __all__ = [
     "SAMPLE_ON",
     "candidates",
-    "model_filter",
     "pick_rows",
     "validate",
     "joined",
@@ -81,7 +80,7 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
         Only these depths / look-backs.
     model : dict, optional
         Only rows of this model: any of ``cell``, ``activation``, ``recurrent_activation``,
-        ``head_activation`` (see :func:`model_filter`).  Rows of several models without a
+        ``head_activation`` (see :func:`mae_ort.model.architecture.model_fields`).  Rows of several models without a
         filter are refused: one study compares architectures of one model.
 
     Returns
@@ -141,14 +140,6 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
     df = df.reset_index(drop=True)
     df.attrs["settings_id"] = sid
     return df
-
-
-def model_filter(*, preset: str | None = None, cell=None, activation=None, recurrent_activation=None,
-                 head_activation=None) -> dict:
-    """The model fields that a preset and overrides fix (for :func:`candidates`' ``model``);
-    see :func:`mae_ort.model.architecture.model_fields`."""
-    return model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
-                        head_activation=head_activation, caller="validate")
 
 
 def pick_rows(df, pick, *, seed: int = 0):
