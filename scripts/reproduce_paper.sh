@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the paper's validation (Tables 1-4): screen, train, report.  See docs/REPRODUCING.md.
 #
-# Usage: bash scripts/reproduce_paper.sh small|full|eunite [--docs]
+# Usage: bash scripts/reproduce_paper.sh small|full|eunite|waste [--docs]
 #   small   the three studies (1, 2, 3 layers) scaled for a 2-core laptop: PER_STUDY (40) random
 #           architectures of each paper space trained with the paper trainer (batch 5) for epochs 1,10,100,
 #           plus the modern trainer with 2 repeats on ROBUST (20) of them (the noise ceiling)
@@ -10,6 +10,9 @@
 #   eunite  a real series at the small scale: EUNITE daily maximum load (min-max scaled), trained on
 #           1997-1998 and tested on January 1999; a 1-layer and a 2-layer study of PER_STUDY (20) random
 #           rows each, epochs 1,10,100
+#   waste   a second real series, the same way: the fill level of one waste container (C-A12, the first of
+#           data/waste-2013.csv with a reading on every date; min-max scaled), trained on its first 207
+#           readings and tested on the last 52 (20 %); a 1-layer and a 2-layer study of PER_STUDY (20) rows
 # Everything goes to runs/<mode>/ (database, notes, report/); --docs (or DOCS=1) also refreshes the
 # committed report in docs/report-<mode>/, so a newcomer's run leaves the working tree clean.
 #
@@ -22,12 +25,12 @@ cd "$(dirname "$0")/.."
 
 mode="${1:-}"
 case "$mode" in
-  small|full|eunite) ;;
-  *) echo "usage: bash scripts/reproduce_paper.sh small|full|eunite [--docs]" >&2; exit 2 ;;
+  small|full|eunite|waste) ;;
+  *) echo "usage: bash scripts/reproduce_paper.sh small|full|eunite|waste [--docs]" >&2; exit 2 ;;
 esac
 DOCS="${DOCS:-0}"
 if [ "${2:-}" = "--docs" ]; then DOCS=1; elif [ -n "${2:-}" ]; then
-  echo "usage: bash scripts/reproduce_paper.sh small|full|eunite [--docs]" >&2; exit 2
+  echo "usage: bash scripts/reproduce_paper.sh small|full|eunite|waste [--docs]" >&2; exit 2
 fi
 
 bash scripts/setup.sh dev
@@ -45,7 +48,7 @@ case "$mode" in
     PER_STUDY="${PER_STUDY:-40}"; ROBUST="${ROBUST:-20}"; EPOCHS="${EPOCHS:-1,10,100}"; MEASURE="${MEASURE:-3}" ;;
   full)
     PER_STUDY="${PER_STUDY:-100}"; ROBUST="${ROBUST:-50}"; EPOCHS="${EPOCHS:-1,10,100,1000}"; MEASURE="${MEASURE:-5}" ;;
-  eunite)
+  eunite|waste)
     PER_STUDY="${PER_STUDY:-20}"; ROBUST="${ROBUST:-10}"; EPOCHS="${EPOCHS:-1,10,100}"; MEASURE="${MEASURE:-2}" ;;
 esac
 DB="${DB:-runs/$mode/results.sqlite}"; OUT="${OUT:-runs/$mode/report}"
@@ -62,41 +65,73 @@ step() {  # step NAME COMMAND...: run, time, and log it for the report's notes
 }
 rm -f "$notes.timing"
 
-if [ "$mode" = eunite ]; then
-  series=(--csv data/eunite-training.csv --input MaxLoads --scale minmax)
+if [ "$mode" = eunite ] || [ "$mode" = waste ]; then
+  if [ "$mode" = eunite ]; then
+    name=EUNITE
+    series=(--csv data/eunite-training.csv --input MaxLoads --scale minmax)
+    test_split=(--test-csv data/eunite-testing.csv)
+  else
+    name=waste
+    # the split as two files, so that screening samples on the training part only
+    wdir="$(dirname "$DB")"; mkdir -p "$wdir"
+    $py - "$wdir" <<'PY'
+import sys
+import pandas as pd
+d = pd.read_csv("data/waste-2013.csv")[["date", "C-A12"]]
+d.iloc[:-52].to_csv(f"{sys.argv[1]}/waste-C-A12-train.csv", index=False)
+d.iloc[-52:].to_csv(f"{sys.argv[1]}/waste-C-A12-test.csv", index=False)
+PY
+    series=(--csv "$wdir/waste-C-A12-train.csv" --index-col date --input C-A12 --scale minmax)
+    test_split=(--test-csv "$wdir/waste-C-A12-test.csv")
+  fi
   # the reference on [0,1]-scaled series: sigmoid head, truncation bounds [0, 1]
   model=(--preset paper --head-activation sigmoid)
   sampling=(--samples 100 --threshold 0.01 --lower 0 --upper 1 --seed "$SEED" --seeding "$SEEDING")
-  step "screen EUNITE 1-layer study (1-100 units, look-back 1,7,14,30; $PER_STUDY random rows)" \
+  step "screen $name 1-layer study (1-100 units, look-back 1,7,14,30; $PER_STUDY random rows)" \
     mae screen --units 1:100 --layers 1 --look-back 1,7,14,30 --sample "$PER_STUDY" "${model[@]}" \
       "${series[@]}" "${sampling[@]}" --db "$DB" --quiet --top 0
-  step "screen EUNITE 2-layer study (7-31 units per layer, look-back 1,7,14,30; $PER_STUDY random rows)" \
+  step "screen $name 2-layer study (7-31 units per layer, look-back 1,7,14,30; $PER_STUDY random rows)" \
     mae screen --units 7:31 --layers 2 --look-back 1,7,14,30 --sample "$PER_STUDY" "${model[@]}" \
       "${series[@]}" "${sampling[@]}" --db "$DB" --quiet --top 0
   for d in 1 2; do
-    step "validate EUNITE ${d}-layer study (paper trainer, $PER_STUDY architectures, epochs $EPOCHS, $JOBS jobs)" \
+    step "validate $name ${d}-layer study (paper trainer, $PER_STUDY architectures, epochs $EPOCHS, $JOBS jobs)" \
       mae validate --db "$DB" --depth "$d" --pick all --epochs "$EPOCHS" --seed "$SEED" --jobs "$JOBS" \
-        --trainer paper "${series[@]}" --test-csv data/eunite-testing.csv --quiet
+        --trainer paper "${series[@]}" "${test_split[@]}" --quiet
     if [ "$ROBUST" -gt 0 ]; then
-      step "validate EUNITE ${d}-layer study (modern trainer, 2 repeats, $ROBUST architectures)" \
+      step "validate $name ${d}-layer study (modern trainer, 2 repeats, $ROBUST architectures)" \
         mae validate --db "$DB" --depth "$d" --pick "$ROBUST" --epochs "$EPOCHS" --seed "$SEED" --jobs "$JOBS" \
-          --trainer modern --repeats 2 "${series[@]}" --test-csv data/eunite-testing.csv --quiet
+          --trainer modern --repeats 2 "${series[@]}" "${test_split[@]}" --quiet
     fi
   done
-  cat > "$notes" <<EOF
+  if [ "$mode" = eunite ]; then
+    cat > "$notes" <<EOF
 **Series**: EUNITE 2001 daily maximum load (\`MaxLoads\` of \`data/eunite-training.csv\`, 730 days of
 1997-1998), min-max scaled to [0, 1] with the training part's minimum and maximum. **Test**: the 31 days of
 January 1999 (\`data/eunite-testing.csv\`), scaled with the same parameters; test windows take their look-back
-history from the end of 1998. **Model**: the paper's LSTM (Keras 2 \`hard_sigmoid\` gates) with a \`sigmoid\`
+history from the end of 1998.
+EOF
+    what_series="EUNITE daily maximum load"
+  else
+    cat > "$notes" <<EOF
+**Series**: the fill level (percent) of waste container C-A12 in \`data/waste-2013.csv\` (259 readings of 2013,
+the first container with a reading on every date), min-max scaled to [0, 1] with the training part's minimum
+and maximum. **Split**: the first 207 readings train, the last 52 (20 %) test; the test windows take their
+look-back history from the end of the training part. The RESN paper models all 217 containers jointly; this
+is one of them, univariate. The last row is dated 2014-12-31 in the file (after 2013-12-30): kept as given.
+EOF
+    what_series="one waste container's fill level"
+  fi
+  cat >> "$notes" <<EOF
+**Model**: the paper's LSTM (Keras 2 \`hard_sigmoid\` gates) with a \`sigmoid\`
 head and truncation bounds [0, 1], as the reference implementation on [0, 1]-scaled series. **Studies**:
-one layer of 1-100 units, and two layers of 7-31 units each, at look-back 1, 7, 14 or 30 days; $PER_STUDY
+one layer of 1-100 units, and two layers of 7-31 units each, at look-back 1, 7, 14 or 30 steps; $PER_STUDY
 rows of each picked at random (seed $SEED), sampled with 100 Normal(0, 1) weight samples on the training
 part, all trained with the paper trainer (Adam 5e-5, batch 5, dropout 0.3, early stopping) for epochs
 $EPOCHS, and $ROBUST of them with the modern trainer (Adam 1e-3, batch 32, shuffled), twice each with
-different seeds (the noise ceiling). The paper has no EUNITE table: the columns are ours only.
+different seeds (the noise ceiling). The paper has no table for this series: the columns are ours only.
 EOF
   paper_flag=--no-paper
-  title="Validation on a real series: EUNITE daily maximum load ($PER_STUDY architectures per study, epochs $EPOCHS)"
+  title="Validation on a real series: $what_series ($PER_STUDY architectures per study, epochs $EPOCHS)"
 else
   sampling=(--samples 100 --threshold 0.01 --lower 0 --upper 2 --seed "$SEED" --seeding "$SEEDING")
   for d in 1 2 3; do
