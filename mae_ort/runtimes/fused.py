@@ -71,7 +71,7 @@ def compile_in_background() -> int | None:
         proc = subprocess.Popen([sys.executable, "-c", "from mae_ort.runtimes.fused import _compile_main; "
                                  "_compile_main()"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True, cwd=os.getcwd())
-    except OSError:  # pragma: no cover - no process could be started
+    except OSError:  # pragma: no cover - no process could be started (or no working directory)
         return None
     return proc.pid
 

@@ -45,3 +45,10 @@ def test_the_background_compiler_steps_aside_for_another(monkeypatch):
         assert calls == []
     fused._compile_main()
     assert calls == [1]
+
+
+def test_compile_in_background_runs_a_detached_compiler():
+    pid = fused.compile_in_background()
+    assert isinstance(pid, int)
+    _, status = os.waitpid(pid, 0)  # the kernels are compiled already (conftest): it only loads them
+    assert os.waitstatus_to_exitcode(status) == 0
