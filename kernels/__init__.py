@@ -9,11 +9,15 @@ fallback cache directory / ``NUMBA_CACHE_DIR``).
   (:func:`fill`, :func:`glorot_limit`).
 * :mod:`.forward` -- the fused float32 forward pass returning every sample's MAE
   (:func:`forward_maes`).
+
+:func:`compiled` says whether the kernels are ready without compiling (loaded in
+this process or in Numba's disk cache), so that a caller can avoid a cold compile.
 """
 
 from __future__ import annotations
 
 from . import forward, random
+from ._cache import is_cached
 from .forward import ACTIVATION_CODES, CELL_CODES, forward_maes
 from .random import DISTRIBUTIONS, fill, glorot_limit
 
@@ -24,6 +28,8 @@ __all__ = [
     "glorot_limit",
     "forward_maes",
     "warmup",
+    "compiled",
+    "is_cached",
     "ACTIVATION_CODES",
     "CELL_CODES",
     "DISTRIBUTIONS",
@@ -34,3 +40,9 @@ def warmup() -> None:
     """Compile (or load from the disk cache) every kernel of the package."""
     random.warmup()
     forward.warmup()
+
+
+def compiled() -> bool:
+    """Whether :func:`warmup` would only load the kernels (from this process or Numba's disk cache), not
+    compile them."""
+    return random.compiled() and forward.compiled()

@@ -46,7 +46,9 @@ from llvmlite import ir
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-__all__ = ["forward_maes", "forward_maes_group", "warmup", "activate", "activate_array", "ACTIVATION_CODES",
+from ._cache import is_cached
+
+__all__ = ["forward_maes", "forward_maes_group", "warmup", "compiled", "activate", "activate_array", "ACTIVATION_CODES",
            "CELL_CODES", "choose_block"]
 
 #: Activation names and their integer codes in the kernels.
@@ -588,6 +590,19 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
     pred : float32 array (S, N, n_out)
         Only with ``predictions=True``.
     """
+    args = _forward_args(X, y, weights, cell, activation, recurrent_activation, head_activation, predictions, block)
+    if isinstance(args, tuple) and len(args) == 2:  # no samples: (maes, pred)
+        return args if predictions else args[0]
+    _forward_kernel(*args)
+    pred, partial = args[-2], args[-1]
+    N, n_out = args[1].shape
+    maes = partial.sum(axis=1) / float(N * n_out)
+    return (maes, pred) if predictions else maes
+
+
+def _forward_args(X, y, weights, cell, activation, recurrent_activation, head_activation, predictions, block):
+    """The checked, packed arguments of ``_forward_kernel`` for :func:`forward_maes` (its last two are the
+    predictions and the partial sums it fills), or ``(maes, pred)`` when there are no samples."""
     cell_code = _code(cell, CELL_CODES, "cell")
     if block is not None and (isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1):
         raise ValueError(f"forward_maes: 'block' must be a positive integer or None, got {block!r}.")
@@ -613,8 +628,7 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
         raise ValueError(f"forward_maes: head kernel/bias must have shapes {(S, d, n_out)} and {(S, n_out)}, "
                          f"got {Wd.shape} and {bd.shape}.")
     if S == 0:
-        maes = np.empty(0, dtype=np.float64)
-        return (maes, np.empty((0, N, n_out), dtype=np.float32)) if predictions else maes
+        return np.empty(0, dtype=np.float64), np.empty((0, N, n_out), dtype=np.float32)
 
     Wp, woff, hoff_w = _pack(weights, depth, cell, S)
     R = choose_block(cell, n_in, units, N, block)
@@ -624,11 +638,8 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
     pred = np.empty((S, N, n_out) if predictions else (1, 1, 1), dtype=np.float32)
     partial = np.empty((S, nblocks), dtype=np.float64)
     i64 = np.int64
-    _forward_kernel(Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64), i64(hoff_w),
-                    i64(cell_code), i64(act), i64(ract), i64(hact), i64(R),
-                    bool(predictions), pred, partial)
-    maes = partial.sum(axis=1) / float(N * n_out)
-    return (maes, pred) if predictions else maes
+    return (Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64), i64(hoff_w),
+            i64(cell_code), i64(act), i64(ract), i64(hact), i64(R), bool(predictions), pred, partial)
 
 
 def _pack(weights, depth, cell, S):
@@ -744,12 +755,27 @@ def forward_maes_group(X, y, shared, variants, *, cell, activation, recurrent_ac
     return maes
 
 
-def warmup() -> None:
-    """Compile (or load from the disk cache) the forward kernel.
-
-    One compiled kernel serves every cell, activation and depth."""
+def _warm_inputs():
     X = np.zeros((3, 2, 1), dtype=np.float32)
     y = np.zeros((3, 1), dtype=np.float32)
     w = [np.zeros((1, 1, 4), np.float32), np.zeros((1, 1, 4), np.float32), np.zeros((1, 4), np.float32),
          np.zeros((1, 1, 1), np.float32), np.zeros((1, 1), np.float32)]
-    forward_maes(X, y, w, cell="lstm", activation="tanh", recurrent_activation="sigmoid", head_activation="tanh")
+    return X, y, w
+
+
+_WARM_ACTS = dict(activation="tanh", recurrent_activation="sigmoid", head_activation="tanh")
+
+
+def warmup() -> None:
+    """Compile (or load from the disk cache) the forward kernel.
+
+    One compiled kernel serves every cell, activation and depth."""
+    X, y, w = _warm_inputs()
+    forward_maes(X, y, w, cell="lstm", **_WARM_ACTS)
+
+
+def compiled() -> bool:
+    """Whether :func:`warmup` (and so every :func:`forward_maes` call) needs no compilation: the kernel is
+    loaded in this process or held by Numba's disk cache (:func:`mae_ort.kernels.is_cached`)."""
+    X, y, w = _warm_inputs()
+    return is_cached(_forward_kernel, _forward_args(X, y, w, "lstm", *_WARM_ACTS.values(), False, None))

@@ -27,7 +27,9 @@ import numbers
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["fill", "glorot_limit", "warmup", "DISTRIBUTIONS"]
+from ._cache import is_cached
+
+__all__ = ["fill", "glorot_limit", "warmup", "compiled", "DISTRIBUTIONS"]
 
 #: Distributions ``fill`` knows, by name, with their integer codes in the kernel.
 DISTRIBUTIONS = {"normal": 0, "uniform": 1}
@@ -166,8 +168,13 @@ def fill(
         raise ValueError(f"fill: the uniform bounds need a <= b, got a={a}, b={b}.")
     if out.size == 0:
         return
-    out2 = out.reshape(out.shape[0], -1)
-    _fill_kernel(out2, np.uint64(seed), np.int64(first_sample), np.uint64(stream), np.int64(DISTRIBUTIONS[dist]), a, b)
+    _fill_kernel(*_fill_args(out, seed, first_sample, stream, dist, a, b))
+
+
+def _fill_args(out, seed, first_sample, stream, dist, a, b):
+    """The arguments of ``_fill_kernel`` for checked ones of :func:`fill`."""
+    return (out.reshape(out.shape[0], -1), np.uint64(seed), np.int64(first_sample), np.uint64(stream),
+            np.int64(DISTRIBUTIONS[dist]), a, b)
 
 
 def glorot_limit(fan_in: int, fan_out: int) -> float:
@@ -182,3 +189,8 @@ def warmup() -> None:
     tmp = np.empty((2, 3), dtype=np.float32)
     fill(tmp, seed=0, first_sample=0, stream=0, dist="normal")
     fill(tmp, seed=0, first_sample=0, stream=0, dist="uniform")
+
+
+def compiled() -> bool:
+    """Whether :func:`warmup` needs no compilation (the kernel is loaded or in Numba's disk cache)."""
+    return is_cached(_fill_kernel, _fill_args(np.empty((2, 3), dtype=np.float32), 0, 0, 0, "normal", 0.0, 1.0))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from importlib import metadata
 
 __all__ = [
     "THREAD_VARIABLES",
@@ -169,6 +168,8 @@ def machine_line() -> str:
 
 
 def _version(dist: str) -> str | None:
+    from importlib import metadata  # 0.1-0.4 s to load: only when versions are asked for
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:

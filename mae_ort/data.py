@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -538,10 +539,10 @@ def prepare(
         where = (data.attrs["first_line"], data.attrs["path"])
     elif sep is not None or decimal is not None:
         raise InvalidParameterError("sep and decimal apply to CSV files; pass a file path, or parse the data first")
-    try:
+    # pandas only when the data may be pandas' (a frame or series means pandas is imported) or a mapping
+    pd = sys.modules.get("pandas")
+    if pd is None and isinstance(data, Mapping):
         import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pd = None
     if pd is not None and isinstance(data, Mapping):
         try:
             data = pd.DataFrame(dict(data))

@@ -26,6 +26,16 @@ def _graph_cache(tmp_path_factory):
         os.environ["MAE_ORT_CACHE"] = old
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _numba_kernels():
+    """Load (or compile) the Numba kernels once, so that the command line's first-call rule (onnxruntime while
+    the kernels are not compiled, :func:`mae_ort.runtimes.choose.choose_runtime`) never applies by accident;
+    tests/runtimes/test_choose.py tests that rule on purpose."""
+    from mae_ort import kernels
+
+    kernels.warmup()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

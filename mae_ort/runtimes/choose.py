@@ -5,6 +5,11 @@
 choice are in ``bench/RESULTS.md`` (every benchmark case was faster on Numba; its
 per-window BLAS products lose efficiency on wide layers, which must shrink to stay
 single-threaded).
+
+``first_call=True`` (the one-shot ``mae-ort sample``) adds one rule: when the Numba
+kernels are not compiled yet (a fresh install: compiling them takes 15-20 s) the job
+runs on onnxruntime, which needs no compilation; the caller then compiles the kernels
+for the next run in the background (:func:`mae_ort.runtimes.fused.compile_in_background`).
 """
 
 from __future__ import annotations
@@ -14,14 +19,19 @@ from ..errors import RuntimeUnavailableError
 from ..model.architecture import Architecture
 from .base import DEVICES, RUNTIMES, Runtime
 
-__all__ = ["NUMBA_MAX_UNITS", "choose_runtime", "make_runtime"]
+__all__ = ["NUMBA_MAX_UNITS", "choose_runtime", "make_runtime", "numba_compiled"]
 
 #: The widest layer that ``auto`` sends to the Numba runtime on the CPU.
 NUMBA_MAX_UNITS = 128
 
 
-def choose_runtime(arch: Architecture, look_back: int, *, runtime: str = "auto", device: str = "cpu") -> str:
+def choose_runtime(arch: Architecture, look_back: int, *, runtime: str = "auto", device: str = "cpu",
+                   first_call: bool = False) -> str:
     """The runtime name that evaluates ``arch`` at ``look_back``: ``"numba"`` or ``"onnxruntime"``.
+
+    ``first_call=True``: ``auto`` picks onnxruntime instead of a Numba runtime whose kernels
+    are not compiled yet (:func:`numba_compiled`), for one call that should not wait for the
+    compiler.
 
     Raises
     ------
@@ -37,7 +47,16 @@ def choose_runtime(arch: Architecture, look_back: int, *, runtime: str = "auto",
         return runtime
     if device == "cuda":
         return "onnxruntime"
-    return "numba" if max(arch.units) <= NUMBA_MAX_UNITS else "onnxruntime"
+    if max(arch.units) > NUMBA_MAX_UNITS:
+        return "onnxruntime"
+    return "onnxruntime" if first_call and not numba_compiled() else "numba"
+
+
+def numba_compiled() -> bool:
+    """Whether the Numba kernels load without compiling (from this process or Numba's disk cache)."""
+    from .. import kernels
+
+    return kernels.compiled()
 
 
 def make_runtime(name: str, *, device: str = "cpu", threads: int | None = None) -> Runtime:

@@ -9,7 +9,7 @@ from .._system import default_threads, limit_numba_threads, once_per_process
 from ..data import Windows
 from ..model.architecture import Architecture
 
-__all__ = ["NumbaRuntime"]
+__all__ = ["NumbaRuntime", "compile_in_background"]
 
 
 class NumbaRuntime:
@@ -54,3 +54,44 @@ class NumbaRuntime:
         if predictions:
             return np.asarray(out[0], dtype=np.float64), out[1]
         return np.asarray(out, dtype=np.float64), None
+
+
+def compile_in_background() -> int | None:
+    """Start a detached, low-priority process that compiles the Numba kernels into Numba's disk cache
+    (``NUMBA_CACHE_DIR`` and the source tree as this process sees them); return its pid.
+
+    It outlives the caller and does nothing when another one is already compiling (a lock
+    file in the temporary directory).  None when no process could be started.
+    """
+    import os
+    import subprocess
+    import sys
+
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", "from mae_ort.runtimes.fused import _compile_main; "
+                                 "_compile_main()"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True, cwd=os.getcwd())
+    except OSError:  # pragma: no cover - no process could be started (or no working directory)
+        return None
+    return proc.pid
+
+
+def _compile_main() -> None:
+    """The body of :func:`compile_in_background`'s process: one compiler at a time, at low priority."""
+    import fcntl
+    import os
+    import tempfile
+
+    try:
+        os.nice(10)
+    except OSError:  # pragma: no cover
+        pass
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    with open(os.path.join(tempfile.gettempdir(), f"mae-ort-numba-compile-{uid}.lock"), "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return  # another process compiles them
+        from .. import kernels
+
+        kernels.warmup()

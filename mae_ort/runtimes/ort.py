@@ -6,6 +6,7 @@ a runtime keeps one session per graph open for as long as it lives.
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 
@@ -17,6 +18,9 @@ from ..data import Windows
 from ..errors import FallbackWarning, RuntimeUnavailableError
 from ..model.architecture import Architecture
 from .base import DEVICES
+
+#: Held while a session is opened, so that runs in parallel threads open each graph once.
+_OPENING = threading.Lock()
 
 __all__ = ["OrtRuntime"]
 
@@ -88,35 +92,39 @@ class OrtRuntime:
 
         key = graph_key(arch, look_back)
         sess = self._sessions.get(key)
-        if sess is None:
-            import onnxruntime as ort
+        if sess is not None:
+            return sess
+        with _OPENING:  # parallel runs ask at once: open (and time) each graph once
+            sess = self._sessions.get(key)
+            if sess is None:
+                import onnxruntime as ort
 
-            t0 = time.perf_counter()
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = self.intra_threads
-            so.inter_op_num_threads = 1
-            so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            so.log_severity_level = 3
-            if self.intra_threads == 1:
-                so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            providers = ["CPUExecutionProvider"]
-            if self.device == "cuda":
-                providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-            try:
-                sess = ort.InferenceSession(model_bytes(arch, look_back), so, providers=providers)
-            except Exception as e:  # onnxruntime raises its own Fail/RuntimeException types
-                raise RuntimeUnavailableError(f"onnxruntime could not open the {arch.label()} graph: {e}") from e
-            if self.device == "cuda" and "CUDAExecutionProvider" not in sess.get_providers():
-                warnings.warn(
-                    "device='cuda' was requested but onnxruntime could not start its CUDA provider "
-                    "(no GPU, or CUDA/cuDNN libraries missing); running on the CPU",
-                    FallbackWarning, stacklevel=3,
-                )
-                self.device = "cpu"
-            self._sessions[key] = sess
-            self.sessions_created += 1
-            self.setup_seconds += time.perf_counter() - t0
+                t0 = time.perf_counter()
+                so = ort.SessionOptions()
+                so.intra_op_num_threads = self.intra_threads
+                so.inter_op_num_threads = 1
+                so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                so.log_severity_level = 3
+                if self.intra_threads == 1:
+                    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                providers = ["CPUExecutionProvider"]
+                if self.device == "cuda":
+                    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+                try:
+                    sess = ort.InferenceSession(model_bytes(arch, look_back), so, providers=providers)
+                except Exception as e:  # onnxruntime raises its own Fail/RuntimeException types
+                    raise RuntimeUnavailableError(f"onnxruntime could not open the {arch.label()} graph: {e}") from e
+                if self.device == "cuda" and "CUDAExecutionProvider" not in sess.get_providers():
+                    warnings.warn(
+                        "device='cuda' was requested but onnxruntime could not start its CUDA provider "
+                        "(no GPU, or CUDA/cuDNN libraries missing); running on the CPU",
+                        FallbackWarning, stacklevel=3,
+                    )
+                    self.device = "cpu"
+                self._sessions[key] = sess
+                self.sessions_created += 1
+                self.setup_seconds += time.perf_counter() - t0
         return sess
 
     def maes(self, arch: Architecture, win: Windows, weights: list[np.ndarray], *, predictions: bool = False):

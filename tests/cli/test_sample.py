@@ -248,3 +248,32 @@ def test_sample_scores_are_those_of_the_scores_function(capsys):
     code = main(["sample", "--arch", "5", "--look-back", "3", "--samples", "12", "--scores", "nope"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: --scores must be")
+
+
+def test_a_first_run_samples_on_onnxruntime_and_compiles_in_the_background(capsys, monkeypatch):
+    import mae_ort
+    from mae_ort.runtimes import choose, fused
+
+    started = []
+    monkeypatch.setattr(choose, "numba_compiled", lambda: False)
+    monkeypatch.setattr(fused, "compile_in_background", lambda: started.append(1))
+    code, out, err = run(capsys, "sample", "--arch", "5,4", "--look-back", "3", "--samples", "10", "--json")
+    assert code == 0 and started == [1]
+    d = json.loads(out)
+    assert d["runtime"] == "onnxruntime" and 0.0 < d["setup_seconds"] < d["seconds"]
+    assert err.strip().startswith("note: the Numba kernels are not compiled yet")
+    r = mae_ort.sample(mae_ort.sine(), arch=[5, 4], look_back=3, samples=10, runtime="numba")
+    np.testing.assert_allclose(d["maes"], r.maes, rtol=1e-5)  # the same MAEs up to float32 round-off
+    # compiled kernels: the ordinary runtime, no notice, nothing started
+    monkeypatch.setattr(choose, "numba_compiled", lambda: True)
+    code, out, err = run(capsys, "sample", "--arch", "5,4", "--look-back", "3", "--samples", "10")
+    assert code == 0 and started == [1] and "runtime=numba" in out and "note:" not in err
+    assert " s sampling + " in out or out.rstrip().endswith(" s sampling")
+
+
+def test_sampling_an_array_imports_neither_pandas_nor_onnx_nor_scipy_stats():
+    code = ("import sys\nfrom mae_ort.cli import main\n"
+            "main(['sample', '--arch', '3', '--look-back', '2', '--samples', '4'])\n"
+            "print(sorted(m for m in ('pandas', 'onnx', 'scipy.stats') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

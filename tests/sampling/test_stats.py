@@ -403,3 +403,35 @@ def test_bad_maes(maes, match):
 def test_integer_maes_are_accepted():
     f = fit_truncnorm([0, 1, 1, 2])
     assert f.mean == 1.0 and f.n == 4
+
+
+def test_the_moments_p_is_scipys_truncnorm_cdf_bit_for_bit():
+    """p is computed without importing scipy.stats, by scipy's own steps: the same float as the reference call."""
+    import math
+
+    import scipy
+    from scipy import stats as sps
+
+    from mae_ort.sampling.stats import _truncnorm_cdf
+
+    exact = tuple(int(v) for v in scipy.__version__.split(".")[:2]) >= (1, 17)  # the steps replicated
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        loc, scale = rng.uniform(-1, 3), 10 ** rng.uniform(-4, 1)
+        lower = float(rng.choice([0.0, -1.0, rng.uniform(-2, 1)]))
+        upper = lower + 10 ** rng.uniform(-2, 1.5)
+        thr = rng.uniform(lower, upper) if rng.random() < 0.9 else float(rng.choice([lower, upper, lower + 1e-12]))
+        a, b = (lower - loc) / scale, (upper - loc) / scale
+        ref = float(sps.truncnorm.cdf(thr, a, b, loc, scale))
+        got = _truncnorm_cdf((thr - loc) / scale, a, b)
+        if math.isnan(ref):
+            assert math.isnan(got)
+        elif exact:
+            assert got == ref, (thr, loc, scale, lower, upper)
+        else:  # another scipy's formula: the same number up to round-off
+            assert got == pytest.approx(ref, rel=1e-12, abs=1e-300)
+    # and through the fit, on MAEs far in and far out of the tail
+    for maes in (rng.normal(0.8, 0.1, 100), rng.normal(0.02, 0.01, 100), rng.normal(1.9, 0.3, 100)):
+        f = fit_truncnorm(maes, threshold=0.01)
+        ref = float(sps.truncnorm.cdf(0.01, (0 - f.loc) / f.scale, (2 - f.loc) / f.scale, f.loc, f.scale))
+        assert f.p == ref if exact else f.p == pytest.approx(ref, rel=1e-12)
