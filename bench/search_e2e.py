@@ -218,8 +218,16 @@ def verdict(rows: list[dict], cfg: dict) -> str:
         wins_b = sum(b[s]["test_mae"] < a[s]["test_mae"] for s in common)
         ma = sum(a[s]["test_mae"] for s in common) / len(common)
         mb = sum(b[s]["test_mae"] for s in common) / len(common)
-        who = "A (MRS search + train top)" if ma < mb else "B (TPE on training)" if mb < ma else "neither"
-        out.append(f"At {what}, **{who} wins** on the mean test MAE ({ma:.4f} against {mb:.4f}); per seed A is lower "
+        names = {"A": "A (MRS search + train top)", "B": "B (TPE on training)"}
+        lower = "A" if ma < mb else "B" if mb < ma else None
+        every = {"A": wins_a, "B": wins_b}.get(lower) == len(common)
+        if lower is None:
+            head = "**neither side wins**: the same mean test MAE"
+        elif every:
+            head = f"**{names[lower]} wins** on every seed"
+        else:
+            head = f"**no side wins on every seed**; {names[lower]} has the lower mean"
+        out.append(f"At {what}, {head} (test MAE {ma:.3g} for A against {mb:.3g} for B, means); per seed A is lower "
                    f"on {wins_a}, B on {wins_b}, tied on {len(common) - wins_a - wins_b} of {len(common)}.")
     return " ".join(out)
 

@@ -37,11 +37,12 @@ def _doc():
 def test_verdict_counts_per_seed_wins_and_compares_means():
     text = E.verdict(E._summary_rows(_doc()["seeds"]), {})
     # same trainings: A mean 0.2, B mean 0.25; A lower on seed 0, tied on seed 1
-    assert "At the same number of trainings, **A (MRS search + train top) wins**" in text
-    assert "(0.2000 against 0.2500); per seed A is lower on 1, B on 0, tied on 1 of 2" in text
+    assert "At the same number of trainings, **no side wins on every seed**; A (MRS search + train top) has the " \
+           "lower mean (test MAE 0.2 for A against 0.25 for B, means); per seed A is lower on 1, B on 0, tied on " \
+           "1 of 2" in text
     # same wall time: B mean 0.075, lower on both seeds
-    assert "At the same wall time, **B (TPE on training) wins** on the mean test MAE (0.2000 against 0.0750)" in text
-    assert "A is lower on 0, B on 2, tied on 0 of 2" in text
+    assert "At the same wall time, **B (TPE on training) wins** on every seed (test MAE 0.2 for A against 0.075 " \
+           "for B, means); per seed A is lower on 0, B on 2, tied on 0 of 2" in text
 
 
 def test_render_has_one_line_per_side_and_budget_with_means():
