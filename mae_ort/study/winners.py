@@ -42,7 +42,10 @@ class TopResult:
     ----------
     table : pandas.DataFrame
         The k rows, best score first: architecture (``model`` as one readable column),
-        look-back, the score, the trained test MAE at the largest budget, ``sampling_id``.
+        look-back, the score, ``sampling_id`` and, at the largest budget, the trained
+        ``test_mae``, ``val_loss`` (the best loss on the trainer's early-stopping split,
+        the monitored loss; ``nan`` without one), ``epochs_run`` and ``train_seconds``.
+        To choose a network without looking at the test set, take the lowest ``val_loss``.
     best : dict
         The row of the lowest trained test MAE.
     paths : dict
@@ -137,11 +140,19 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     table["test_mae"] = [float(last.test_mae.get(int(i), np.nan)) for i in table.sampling_id]
     if "test_mae_recursive" in last:
         table["test_mae_recursive"] = [float(last.test_mae_recursive.get(int(i), np.nan)) for i in table.sampling_id]
+    table["val_loss"] = [_number(last.monitor_loss.get(int(i))) for i in table.sampling_id]
+    table["epochs_run"] = [int(last.epochs_run.get(int(i), 0)) for i in table.sampling_id]
+    table["train_seconds"] = [_number(last.train_seconds.get(int(i))) for i in table.sampling_id]
     best = table.sort_values("test_mae", kind="stable").iloc[0].to_dict()
     paths = {}
     if out_dir is not None:
         paths = _save_best(out_dir, best, top, split, settings, budgets, seed, threads)
     return TopResult(table=table, best=best, paths=paths, seconds=time.perf_counter() - t0)
+
+
+def _number(v) -> float:
+    """A stored number as a float (``nan`` for a missing or NULL one)."""
+    return np.nan if v is None else float(v)
 
 
 def _model_tag(split, settings) -> str:

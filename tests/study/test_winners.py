@@ -47,6 +47,25 @@ def test_train_top_trains_the_best_by_log_p_and_saves_a_runnable_onnx(db, tmp_pa
     assert list(again.table.test_mae) == list(res.table.test_mae)
 
 
+def test_train_top_table_has_the_validation_loss_of_each_training(db):
+    """``val_loss`` is the trainer's own best early-stopping loss: train() of the same row and seed gives it."""
+    from mae_ort.model.architecture import Architecture
+    from mae_ort.results import open_store
+    from mae_ort.study.train import TrainSettings, train
+    from mae_ort.study.winners import train_top
+
+    res = train_top(db, SPLIT, k=2, epochs="3", trainer="modern")
+    assert {"val_loss", "epochs_run", "train_seconds"} <= set(res.table.columns)
+    first = res.table.iloc[0]
+    with open_store(db) as st:
+        row = st.frame().set_index("id").loc[int(first.sampling_id)]
+    again = train(SPLIT, Architecture.from_row(row), look_back=int(row.look_back), epochs=3, seed=0,
+                  settings=TrainSettings.preset("modern")).budgets[-1]
+    assert first.val_loss == pytest.approx(again.monitor_loss, rel=1e-4)
+    assert first.test_mae == pytest.approx(again.test_mae, rel=1e-4)
+    assert first.epochs_run == again.epochs_run == 3 and first.train_seconds > 0
+
+
 def test_train_top_refuses_more_rows_than_stored(db):
     from mae_ort.study.winners import train_top
 
