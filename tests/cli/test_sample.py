@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mae_ort.cli import main
+from tests.conftest import one_line_error, run_cli
 
 
 def run(capsys, *args):
@@ -248,3 +249,19 @@ def test_sample_scores_are_those_of_the_scores_function(capsys):
     code = main(["sample", "--arch", "5", "--look-back", "3", "--samples", "12", "--scores", "nope"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: --scores must be")
+
+
+def test_sample_auto_prints_what_it_drew(capsys):
+    code, out, err = run_cli(capsys, "sample", "--arch", "3", "--look-back", "2", "--samples", "auto:round=10,max=30",
+                             "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["samples"] == len(d["maes"]) <= 30 and d["status"] in ("converged", "maximum")
+    assert d["auto"] == "auto:round=10,max=30,tol=0.5,rel=0.5,mean=0.1"
+
+
+@pytest.mark.parametrize("samples, fragment", [("auto:tol=0", "'tolerance'"), ("auto:max=1", "'maximum'"),
+                                               ("auto:round=x", "round must be a number")])
+def test_sample_bad_auto_is_one_line(capsys, samples, fragment):
+    code, _, err = run_cli(capsys, "sample", "--arch", "3", "--look-back", "2", "--samples", samples)
+    assert fragment in one_line_error(code, err)

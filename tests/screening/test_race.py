@@ -96,8 +96,8 @@ def test_race_has_its_own_settings_and_resumes(space, series, tmp_path):
     screen(few, series, store=db, samples=FULL, workers=1)  # the same auto settings without a race
     with open_store(db, readonly=True) as st:
         s = st.settings_frame()
-    assert len(set(s.settings_id)) == 2 and sorted(s.auto) == sorted([FULL.replace("tol=1e-9", "tol=1e-09")
-                                                                     + ",race=2", FULL.replace("tol=1e-9", "tol=1e-09")])
+    text = FULL.replace("tol=1e-9", "tol=1e-09")
+    assert len(set(s.settings_id)) == 2 and sorted(s.auto) == sorted([text + ",race=2", text])
 
 
 @pytest.mark.parametrize("kw, fragment", [
