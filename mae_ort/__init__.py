@@ -22,6 +22,7 @@ from .data import Series, Windows, prepare, read_csv, sine, windows
 from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning, StoreError
 from .model.architecture import PRESETS, Architecture
 from .results.store import open_store
+from .sampling.auto import AutoSamples
 from .sampling.sampler import Init, OutsideBoundsWarning, Sampler, SamplingResult, results_frame, sample
 from .sampling.scores import scores
 from .screening.sweep import screen
@@ -33,6 +34,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - run from a source t
 
 __all__ = [
     "Architecture",
+    "AutoSamples",
     "DataError",
     "Init",
     "Interrupted",

@@ -682,8 +682,12 @@ def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float
         is the paper's Keras 2.1 model).
     look_back : int
         Window length LB >= 1.
-    samples : int
-        Number of random weight samples S >= 2 (the paper: 100).
+    samples : int, 'auto', str or AutoSamples
+        Number of random weight samples S >= 2 (the paper: 100), or ``"auto"``
+        (``"auto:tol=0.3,max=200"``, an :class:`~mae_ort.sampling.auto.AutoSamples`): draw rounds
+        until the 95 % intervals of ``log p`` and of the mean MAE are narrow enough
+        (:mod:`mae_ort.sampling.auto`); ``SamplingResult.samples`` and ``status`` say how many
+        were drawn and why it stopped.
     threshold, lower, upper : float
         ``p = P(MAE < threshold)`` under a normal truncated to ``[lower, upper]``;
         ``log_p`` is its natural logarithm.
