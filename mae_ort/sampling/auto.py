@@ -35,11 +35,11 @@ costing a quarter of the paper's 100; ``maximum=400`` caps a row at 4x the paper
 ``tolerance=0.5`` resolves ``p`` within a factor ``e^0.5 ~ 1.6`` either way where ``p`` is
 large.  Far in the tail an absolute width is out of reach: the width grows like
 ``|log p| sqrt(8/n)``; on ``paper-2layer`` (log p from -28 to -9) the median width at S = 100 is
-6.9, which is 0.45 of ``|log p|`` (0.85 at S = 25, 0.62 at S = 50).  ``relative=0.5`` asks for
+7.0, which is 0.46 of ``|log p|`` (0.85 at S = 25, 0.64 at S = 50).  ``relative=0.5`` asks for
 about the precision that the paper's S = 100 gives a typical row, spending fewer samples where
 the MAEs are tight and more where they are not.  ``mean_tolerance=0.1`` asks for the mean MAE
 within +-5 % (on ``paper-2layer`` the t interval's median width is 0.17 of the mean at S = 25,
-0.08 at S = 100).  ``relative=0`` leaves the absolute ``tolerance`` alone; ``mean_tolerance=inf``
+0.084 at S = 100).  ``relative=0`` leaves the absolute ``tolerance`` alone; ``mean_tolerance=inf``
 turns the mean criterion off.
 
 Racing (``race=K``, :mod:`mae_ort.screening.race`) is a property of a sweep, not of one row:
