@@ -125,9 +125,12 @@ def main(argv=None) -> dict:
     for n in (25, 50):
         result["compare"][f"fixed S={n} (first {n} of the fixed run's MAEs)"] = compare(fixed, _refit(fixed, n).assign(
             key=fixed.index).set_index("key"), a.top)
-    for name, _ in plan[1:]:
-        if (out / f"{name}.sqlite").exists():
-            result["compare"][name] = compare(fixed, _frame(out / f"{name}.sqlite"), a.top)
+    frames = {name: _frame(out / f"{name}.sqlite") for name, _ in plan[1:] if (out / f"{name}.sqlite").exists()}
+    for name, df in frames.items():
+        result["compare"][name] = compare(fixed, df, a.top)
+    if "auto" in frames and "race" in frames:  # the race against the same rule without it: rows raced out of the top
+        result["race_vs_auto"] = {"kendall_tau": compare(frames["auto"], frames["race"], a.top)["kendall_tau"],
+                                  f"top{a.top}_overlap": len(_top(frames["auto"], a.top) & _top(frames["race"], a.top))}
     (out / "auto_samples.json").write_text(json.dumps(result, indent=1))
     print(render(result))
     return result
@@ -137,7 +140,7 @@ def render(r: dict) -> str:
     """The Markdown section for ``bench/RESULTS.md``."""
     top = r["top"]
     lines = [f"`python -m bench.auto_samples` on {r['machine']}, `{r['space']}` (paper model, sine, threshold 0.01, "
-             "bounds 0..2, seed 0), each screen with 2 workers in its own process.", "",
+             "bounds 0..2, seed 0), each screen with 2 workers in its own process, one after the other.", "",
              "| run | wall s | load avg start → end |", "|---|---|---|"]
     for name, run in r["runs"].items():
         lines.append(f"| {name}: `{run['command'].split(' screen ')[-1]}` | {run['seconds']:.0f} | "
@@ -150,6 +153,10 @@ def render(r: dict) -> str:
         status = ", ".join(f"{k} {v}" for k, v in c.get("status", {}).items())
         lines.append(f"| {name} | {c['drawn_total']:,} | {c['drawn_median']:g} ({c['drawn_min']}..{c['drawn_max']}) | "
                      f"{c['kendall_tau']:.3f} | {c[f'top{top}_overlap']}/{top} | {status} |")
+    if "race_vs_auto" in r:
+        v = r["race_vs_auto"]
+        lines += ["", f"The race against `auto` (the same rule without a race): Kendall τ {v['kendall_tau']:.3f}, "
+                      f"top-{top} overlap {v[f'top{top}_overlap']}/{top}."]
     return "\n".join(lines)
 
 
