@@ -3,7 +3,7 @@
 Contract of every :class:`Store`
 --------------------------------
 * **Settings.**  Sampling settings that change a result (the series' fingerprint,
-  samples, threshold, bounds, fit, weight init and the sweep's seed) form a
+  samples or the ``samples="auto"`` rule, threshold, bounds, fit, weight init and the sweep's seed) form a
   :class:`Settings`; their hash is the ``settings_id``.  The runtime, device, threads
   and memory budget are *not* part of it: they do not change which weights are drawn.
   Two sweeps with different settings add separate rows to one database; they never mix.

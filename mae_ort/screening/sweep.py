@@ -686,8 +686,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
                 if pool is not None:
                     pool.close()
             work.computed = computed
-            batches = iter(())
-        if client is not None:
+            results = (batch for batch in ())  # every row is stored already
+        elif client is not None:
             results = _dask(batches, series, sampler, settings, client, share)
         elif inline:
             results = _inline(batches, series, sampler, settings, share)

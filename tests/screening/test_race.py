@@ -18,7 +18,7 @@ from mae_ort.screening.sweep import screen
 
 FIT = dict(threshold=0.01, lower=0.0, upper=2.0)
 #: every row would go to the maximum (tolerance out of reach, no relative or mean criterion): only the race stops
-FULL = "auto:round=20,max=60,tol=1e-9,rel=0,mean=inf"
+FULL = "auto:round=20,max=100,tol=1e-9,rel=0,mean=inf"
 K = 5
 
 
@@ -34,7 +34,7 @@ def series():
 
 @pytest.fixture(scope="module")
 def full(space, series):
-    return screen(space, series, samples=60, workers=1)
+    return screen(space, series, samples=100, workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +74,9 @@ def test_race_keeps_the_true_top_k_and_full_rows_equal_the_fixed_run(full, raced
     assert _top(raced, K) == _top(full, K)
     m = raced.merge(full, on=["units", "look_back"], suffixes=("", "_fixed"))
     kept = m[m.status == "maximum"]
-    assert (kept.drawn == 60).all() and np.array_equal(kept.log_p.to_numpy(), kept.log_p_fixed.to_numpy())
+    assert (kept.drawn == 100).all() and np.array_equal(kept.log_p.to_numpy(), kept.log_p_fixed.to_numpy())
     stopped = m[m.status == "raced"]
-    assert (stopped.drawn < 60).all() and (stopped.drawn % 20 == 0).all()
+    assert (stopped.drawn < 100).all() and (stopped.drawn % 20 == 0).all()
     assert all(np.array_equal(a, b[:len(a)]) for a, b in zip(stopped.maes, stopped.maes_fixed))
     assert raced.drawn.sum() < full.drawn.sum()
 
