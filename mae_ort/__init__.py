@@ -20,12 +20,14 @@ from .data import Series, Windows, prepare, read_csv, sine, windows
 from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning, StoreError
 from .model.architecture import PRESETS, Architecture
 from .results.store import open_store
+from .sampling.auto import AutoSamples
 from .sampling.sampler import Init, OutsideBoundsWarning, Sampler, SamplingResult, results_frame, sample
 from .sampling.scores import scores
 from .screening.sweep import screen
 
 __all__ = [
     "Architecture",
+    "AutoSamples",
     "DataError",
     "Init",
     "Interrupted",

@@ -176,10 +176,11 @@ class WorkerPool:
         self._ex = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_bootstrap,
                                        initargs=(self._lifeline, threads, initializer, tuple(initargs)))
 
-    def run(self, fn: Callable, tasks: Iterable) -> Iterator:
+    def run(self, fn: Callable, tasks: Iterable, *, keep: bool = False) -> Iterator:
         """Yield ``fn(task)`` for every task, as they finish (at most ``2 x workers`` in flight).
 
-        The pool is stopped when the generator ends, fails or is closed.
+        The pool is stopped when the generator ends, fails or is closed; with ``keep=True`` a clean
+        end leaves it running for the next :meth:`run` (then :meth:`close` it).
         """
         ex = self._ex
         tasks = iter(tasks)
@@ -212,6 +213,17 @@ class WorkerPool:
                 yield f.result()
             raise
         finally:
+            if not (clean and keep):
+                self._stop(ex, clean)
+                ex = pending = None
+
+    def close(self) -> None:
+        """Stop the workers (after :meth:`run` with ``keep=True``); idempotent."""
+        if self._ex is not None:
+            self._stop(self._ex, True)
+
+    def _stop(self, ex, clean: bool) -> None:
+        if ex is not None:
             if clean:
                 ex.shutdown(wait=True)
             else:
@@ -219,8 +231,8 @@ class WorkerPool:
             self._keep_alive.close()
             self._lifeline.close()
             # Release the pool's queues (and their semaphores) now, not at interpreter exit,
-            # even while a traceback still refers to this frame.
-            ex = pending = self._ex = None
+            # even while a traceback still refers to run's frame (run drops its references too).
+            ex = self._ex = None
             gc.collect()
 
 

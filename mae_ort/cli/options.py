@@ -101,11 +101,27 @@ def model_options(f):
     return apply_options(f, opts)
 
 
+class _Samples(click.ParamType):
+    """``--samples``: an int, ``auto`` or ``auto:key=value,...`` (checked by the library, one-line errors)."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or str(value).strip().lower().startswith("auto"):
+            return value if isinstance(value, int) else str(value).strip()
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an int, 'auto' or 'auto:tol=0.5,max=400,...'", param, ctx)
+
+
 def sampling_options(f):
     """Options of the sampling itself (shared by sample and screen)."""
     opts = [
-        click.option("--samples", type=int, default=100, show_default=True,
-                     help="Random weight samples per architecture."),
+        click.option("--samples", type=_Samples(), default=100, show_default=True,
+                     help="Random weight samples per architecture, or 'auto': rounds until the 95 % intervals of "
+                          "log p and of the mean MAE are narrow enough, e.g. auto:round=25,max=400,tol=0.5,rel=0.5,"
+                          "mean=0.1 (the defaults; README: Samples that stop)."),
         click.option("--threshold", type=float, default=0.01, show_default=True, help="p = P(MAE < threshold)."),
         click.option("--lower", type=float, default=0.0, show_default=True,
                      help="Lower bound of the truncated normal."),

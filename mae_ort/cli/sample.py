@@ -67,7 +67,8 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
     if which is not None:
         from ..sampling.scores import scores_of
 
-        extra = dict(scores_of(a, sampler.windows_of(series, look_back), r.maes, settings=r.settings, which=which,
+        drawn = r.settings.replace(samples=r.samples, auto="")  # samples="auto": the samples it drew
+        extra = dict(scores_of(a, sampler.windows_of(series, look_back), r.maes, settings=drawn, which=which,
                                sampler=sampler))
     if as_json:
         d = r.to_dict()
@@ -96,7 +97,8 @@ def _print(r, a, look_back, threshold, lower, upper) -> None:
     click.echo(f"{a.label()}  look_back={look_back}  series={r.series} ({r.windows} windows)")
     click.echo(f"  cell={a.cell} activation={a.activation} recurrent_activation={a.recurrent_activation} "
                f"head={a.head_activation} init={r.init}")
-    click.echo(f"  samples={r.samples} seed={r.seed} runtime={r.runtime} device={r.device}")
+    auto = f" ({r.status}, {r.auto})" if r.auto else ""
+    click.echo(f"  samples={r.samples}{auto} seed={r.seed} runtime={r.runtime} device={r.device}")
     click.echo(f"  mean MAE = {r.mean:.6g}   sd = {r.sd:.6g}   ({r.n_nonfinite} non-finite)")
     click.echo(f"  p = P(MAE < {threshold:g}) = {r.p:.6g}   log p = {r.log_p:.6g}"
                + (f"   (exact log p = {r.log_p_exact:.6g})" if r.log_p_exact != r.log_p else "")

@@ -92,6 +92,9 @@ def _build_space(space_name, units, layers, look_back, list_path, subset, seed, 
               help="Seconds to wait for the Dask scheduler.")
 @click.option("--top", type=int, default=5, show_default=True,
               help="Rows of the best-by-log-p table printed at the end.")
+@click.option("--race", type=int, default=None,
+              help="With --samples auto: race for the top K by log p; rows whose 95 % upper bound cannot reach the "
+                   "K-th best lower bound stop early (status raced).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @click.option("--share/--no-share", default=True, show_default=True,
               help="Compute the layers that rows share once (the same results; --no-share for comparisons).")
@@ -101,7 +104,7 @@ def _build_space(space_name, units, layers, look_back, list_path, subset, seed, 
 @series_options
 @sampling_options
 def screen_command(space_name, units, layers, look_back, list_path, subset, sample_seed, db, workers, scheduler,
-                   connect_timeout, top, quiet, share, seeding, preset, cell, activation, recurrent_activation,
+                   connect_timeout, top, race, quiet, share, seeding, preset, cell, activation, recurrent_activation,
                    head_activation, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
                    init, seed, runtime, device, threads,
                    memory_budget):
@@ -123,7 +126,7 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
             df = screen(space, series, store=db, samples=samples, threshold=threshold, lower=lower, upper=upper,
                         fit=fit, init=init, seed=seed, workers=workers, threads=threads, scheduler=scheduler,
                         connect_timeout=connect_timeout, runtime=runtime, device=device, memory_budget=budget,
-                        progress=reporter, share=share, seeding=int(seeding))
+                        progress=reporter, share=share, seeding=int(seeding), race=race)
     except KeyboardInterrupt as e:
         reporter.close()
         exit_interrupted(e, f"interrupted: {reporter.done} new row(s) of {reporter.total} stored in {db}; rerun the "
@@ -135,6 +138,10 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
     shared = f" ({others} computed here were stored first by another screen)" if others > 0 else ""
     click.echo(f"{len(df)} rows of {space.name} in {db} (settings {a['settings_id']}): {a['new_rows']} new, "
                f"{len(df) - a['new_rows']} already done, {a['seconds']:.1f} s{shared}")
+    if len(df) and "status" in df and (df["status"] != "fixed").any():
+        counts = ", ".join(f"{n} {k}" for k, n in df["status"].value_counts().sort_index().items())
+        click.echo(f"samples drawn: {int(df['drawn'].sum())} ({counts}; median {int(df['drawn'].median())} a row, "
+                   f"{int(df['drawn'].min())}..{int(df['drawn'].max())})")
     if top > 0 and len(df):
         click.echo(_table(df, by="log_p", top=top))
 
@@ -176,6 +183,8 @@ def _table(df, *, by: str, top: int) -> str:
         model = model.ljust(width)  # the column and its header left-aligned in to_string
         best.insert(1, model, [m.ljust(width) for m in models])
     cols = ["rank", model, "look_back", "log_p", "log_p_exact", "p", "mean", "sd", "n_nonfinite", "n_outside", "id"]
+    if "status" in df and (df["status"] != "fixed").any():  # samples="auto": how many samples, why it stopped
+        cols[-1:-1] = ["drawn", "status"]
     if "settings_id" in best and df["settings_id"].nunique() > 1:
         cols.append("settings_id")
     return best[[c for c in cols if c in best]].to_string(index=False, float_format=lambda v: f"{v:.6g}")

@@ -3,7 +3,7 @@
 Contract of every :class:`Store`
 --------------------------------
 * **Settings.**  Sampling settings that change a result (the series' fingerprint,
-  samples, threshold, bounds, fit, weight init and the sweep's seed) form a
+  samples or the ``samples="auto"`` rule, threshold, bounds, fit, weight init and the sweep's seed) form a
   :class:`Settings`; their hash is the ``settings_id``.  The runtime, device, threads
   and memory budget are *not* part of it: they do not change which weights are drawn.
   Two sweeps with different settings add separate rows to one database; they never mix.
@@ -41,12 +41,15 @@ Contract of every :class:`Store`
   anything (no journal change, no schema setup), so a database in a read-only file or
   folder can be ranked, exported and plotted.
 
-Schema version 3: table ``meta`` (``schema_version``, ``package_version``,
-``created``), ``settings`` (with the seeding version of its rows), ``sampling``,
-``trained`` and ``trained_costs``.  Version 1 (before the trained tables had this owner;
-they carried their own version in a ``trained_meta`` table) and version 2 (before
-settings recorded their seeding; all its rows are seeding 1) are upgraded in place by
-:data:`MIGRATIONS` when opened for writing; newer versions are refused.
+Schema version 4: table ``meta`` (``schema_version``, ``package_version``,
+``created``), ``settings`` (with the seeding version of its rows and, for
+``samples="auto"``, its :class:`~mae_ort.sampling.auto.AutoSamples` text in ``auto``; ``samples``
+is then the maximum), ``sampling`` (with ``drawn``, the samples a row drew, and ``status``:
+``fixed``, ``converged``, ``maximum`` or ``raced``), ``trained`` and ``trained_costs``.  Version 1
+(before the trained tables had this owner; they carried their own version in a ``trained_meta``
+table), version 2 (before settings recorded their seeding; all its rows are seeding 1) and
+version 3 (before ``samples="auto"``: every row is ``fixed`` and drew its settings' ``samples``)
+are upgraded in place by :data:`MIGRATIONS` when opened for writing; newer versions are refused.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ __all__ = [
 ]
 
 #: The schema this package writes and reads.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -103,7 +106,8 @@ CREATE TABLE IF NOT EXISTS settings (
     init               TEXT NOT NULL,
     seed               INTEGER NOT NULL,
     created            TEXT NOT NULL,
-    seeding            INTEGER NOT NULL DEFAULT 1
+    seeding            INTEGER NOT NULL DEFAULT 1,
+    auto               TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS sampling (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -134,6 +138,8 @@ CREATE TABLE IF NOT EXISTS sampling (
     runtime              TEXT NOT NULL,
     device               TEXT NOT NULL,
     created              TEXT NOT NULL,
+    drawn                INTEGER,
+    status               TEXT NOT NULL DEFAULT 'fixed',
     UNIQUE (settings_id, cell, activation, recurrent_activation, head_activation, units, look_back)
 );
 CREATE INDEX IF NOT EXISTS sampling_by_look_back ON sampling (settings_id, look_back, log_p);
@@ -213,13 +219,23 @@ def _upgrade_2_to_3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE settings ADD COLUMN seeding INTEGER NOT NULL DEFAULT 1")
 
 
+def _upgrade_3_to_4(conn: sqlite3.Connection) -> None:
+    """Version 3 -> 4: ``samples="auto"``: settings get ``auto`` (``''``: a fixed ``samples``), rows get ``drawn``
+    (the length of their MAEs) and ``status`` (``fixed``)."""
+    conn.execute("ALTER TABLE settings ADD COLUMN auto TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE sampling ADD COLUMN drawn INTEGER")
+    conn.execute("ALTER TABLE sampling ADD COLUMN status TEXT NOT NULL DEFAULT 'fixed'")
+    conn.execute("UPDATE sampling SET drawn = length(maes) / 8")
+
+
 #: ``{v: upgrade}``: ``upgrade(connection)`` turns schema ``v`` into ``v + 1`` (inside a transaction).
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3,
+                                                                3: _upgrade_3_to_4}
 
 _ROW_COLUMNS = (
     "settings_id", "cell", "activation", "recurrent_activation", "head_activation", "units", "look_back",
     "depth", "u1", "u2", "u3", "seed", "mean", "sd", "loc", "scale", "p", "log_p", "log_p_exact",
-    "n_nonfinite", "n_outside", "windows", "maes", "seconds", "runtime", "device", "created",
+    "n_nonfinite", "n_outside", "windows", "maes", "seconds", "runtime", "device", "created", "drawn", "status",
 )
 
 
@@ -290,17 +306,22 @@ class Settings(SamplingSettings):
 
     @property
     def id(self) -> str:
-        """A 16-hex-digit hash of everything but the series' label (seeding 1 hashes as before it existed)."""
+        """A 16-hex-digit hash of everything but the series' label (seeding 1 and a fixed ``samples`` hash as before
+        they existed; ``samples="auto"`` hashes its whole :class:`~mae_ort.sampling.auto.AutoSamples`, race
+        included, so auto rows never mix with fixed rows nor with other auto settings)."""
         d = asdict(self)
         d.pop("series")
         if d["seeding"] == 1:
             d.pop("seeding")
+        if not d["auto"]:
+            d.pop("auto")
         text = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def describe(self) -> str:
         """One line."""
-        return (f"series={self.series} samples={self.samples} threshold={self.threshold:g} "
+        samples = self.auto or self.samples
+        return (f"series={self.series} samples={samples} threshold={self.threshold:g} "
                 f"bounds={self.lower:g}..{self.upper:g} fit={self.fit} init={self.init} seed={self.seed}")
 
 
@@ -587,9 +608,10 @@ class SQLiteStore(Store):
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO settings (settings_id, series, series_fingerprint, samples, threshold, lower, upper, fit, "
-                "init, seed, created, seeding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "init, seed, created, seeding, auto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 (sid, d["series"], d["series_fingerprint"], d["samples"], d["threshold"], d["lower"], d["upper"],
-                 d["fit"], d["init"], d["seed"], _now(), d["seeding"]),
+                 d["fit"], d["init"], d["seed"], _now(), d["seeding"], d["auto"]),
             )
         return sid
 
@@ -619,7 +641,7 @@ class SQLiteStore(Store):
             finite(r.mean), finite(r.sd), finite(r.loc), finite(r.scale), float(r.p), log(r.log_p),
             log(r.log_p_exact), int(r.n_nonfinite), int(r.n_outside), int(r.windows),
             np.ascontiguousarray(r.maes, dtype="<f8").tobytes(), float(r.seconds), str(r.runtime), str(r.device),
-            _now(),
+            _now(), int(np.size(r.maes)), str(getattr(r, "status", "fixed")),
         )
 
     # -- reads ---------------------------------------------------------------------------
@@ -638,10 +660,10 @@ class SQLiteStore(Store):
         import pandas as pd
 
         sql = ("SELECT s.settings_id, s.series, s.series_fingerprint, s.samples, s.threshold, s.lower, s.upper, "
-               "s.fit, s.init, s.seed, s.seeding, s.created, COUNT(r.id) AS rows FROM settings s "
+               "s.fit, s.init, s.seed, s.seeding, s.auto, s.created, COUNT(r.id) AS rows FROM settings s "
                "LEFT JOIN sampling r ON r.settings_id = s.settings_id GROUP BY s.settings_id ORDER BY s.created")
         cols = ["settings_id", "series", "series_fingerprint", "samples", "threshold", "lower", "upper", "fit",
-                "init", "seed", "seeding", "created", "rows"]
+                "init", "seed", "seeding", "auto", "created", "rows"]
         return pd.DataFrame(self._read(sql), columns=cols)
 
     def frame(self, settings_id: str | None = None, *, look_back=None, depth=None, maes: bool = False):
@@ -663,14 +685,17 @@ class SQLiteStore(Store):
             (``K`` = the largest depth; missing layers are ``<NA>``), ``seed`` (the row's),
             ``mean``, ``sd``, ``loc``, ``scale``, ``p``, ``log_p``, ``log_p_exact``,
             ``n_nonfinite``, ``n_outside``, ``windows``, ``seconds``, ``runtime``, ``device``,
-            ``created``, and the settings' ``series``, ``samples``, ``threshold``, ``lower``,
-            ``upper``, ``fit``, ``init``, ``sweep_seed``; ordered by ``id``.
+            ``created``, ``drawn`` (the samples the row drew), ``status`` (``fixed``, ``converged``,
+            ``maximum``, ``raced``: see :data:`mae_ort.sampling.auto.STATUSES`), and the settings'
+            ``series``, ``samples`` (the maximum with ``samples="auto"``), ``threshold``, ``lower``,
+            ``upper``, ``fit``, ``init``, ``sweep_seed``, ``seeding``, ``auto``; ordered by ``id``.
         """
         import pandas as pd
 
         cols = ["id", "settings_id", *KEY_COLUMNS, "depth", "seed", "mean", "sd", "loc", "scale", "p", "log_p",
-                "log_p_exact", "n_nonfinite", "n_outside", "windows", "seconds", "runtime", "device", "created"]
-        scols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seed", "seeding"]
+                "log_p_exact", "n_nonfinite", "n_outside", "windows", "seconds", "runtime", "device", "created",
+                "drawn", "status"]
+        scols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seed", "seeding", "auto"]
         select = ", ".join(f"r.{c}" for c in cols) + ", " + ", ".join(f"s.{c}" for c in scols)
         if maes:
             select += ", r.maes"

@@ -20,12 +20,13 @@ from ..data import Series, Windows, prepare, windows
 from ..errors import InvalidParameterError, MaeOrtWarning, NonFiniteWarning
 from ..model.architecture import Architecture, resolve
 from ..runtimes import DEVICES, RUNTIMES, Runtime, choose_runtime, make_runtime
+from .auto import stop_status
 from .settings import SEEDING, Init, SamplingSettings
 from .stats import fit_truncnorm
 from .weights import fill_weights, weight_streams
 
 __all__ = ["Init", "SamplingResult", "Sampler", "sample", "results_frame", "as_architecture", "GiB",
-           "OutsideBoundsWarning"]
+           "OutsideBoundsWarning", "join_results"]
 
 GiB = 1 << 30
 
@@ -100,6 +101,13 @@ class SamplingResult:
         MAEs that are not finite, and finite MAEs outside ``[lower, upper]``.
     seconds : float
         Wall time of this call (weights, evaluation and fit).
+    samples : int
+        The weight samples drawn, ``len(maes)`` (with ``samples="auto"``: where it stopped).
+    status : str
+        How the sampling ended (:data:`mae_ort.sampling.auto.STATUSES`): ``fixed``, ``converged``,
+        ``maximum``, or ``raced`` (stopped by a racing sweep: not a full estimate).
+    auto : str
+        ``""``, or the ``samples="auto"`` settings' text (:class:`~mae_ort.sampling.auto.AutoSamples`).
     """
 
     arch: Architecture
@@ -129,12 +137,14 @@ class SamplingResult:
     extra: dict = field(default_factory=dict)
     seeding: int = SEEDING
     setup_seconds: float = 0.0
+    status: str = "fixed"
+    auto: str = ""
 
     @property
     def settings(self) -> SamplingSettings:
-        """The settings this result was sampled with (its own seed)."""
+        """The settings this result was sampled with (its own seed; with ``samples="auto"`` its auto settings)."""
         return SamplingSettings(samples=self.samples, threshold=self.threshold, lower=self.lower, upper=self.upper,
-                                fit=self.fit, init=self.init, seed=self.seed, seeding=self.seeding)
+                                fit=self.fit, init=self.init, seed=self.seed, seeding=self.seeding, auto=self.auto)
 
     def __repr__(self) -> str:
         return (f"SamplingResult(arch={self.arch.label()}, look_back={self.look_back}, samples={self.samples}, "
@@ -187,6 +197,8 @@ class SamplingResult:
             "windows": self.windows,
             "seeding": self.seeding,
             "setup_seconds": self.setup_seconds,
+            "status": self.status,
+            "auto": self.auto,
             "maes": [num(float(v)) for v in self.maes],
         }
 
@@ -199,7 +211,7 @@ def results_frame(results, *, maes: bool = False):
     ``look_back``, the settings (``samples``, ``seed``, ``threshold``, ``lower``,
     ``upper``, ``fit``, ``init``), the fit (``mean``, ``sd``, ``loc``, ``scale``, ``p``,
     ``log_p``, ``log_p_exact``, ``n_nonfinite``, ``n_outside``), ``seconds``,
-    ``runtime``, ``device``, ``series``, ``windows``; with ``maes=True`` also ``maes``
+    ``runtime``, ``device``, ``series``, ``windows``, ``status``; with ``maes=True`` also ``maes``
     (each row's array).  Non-finite numbers stay floats (``-inf``, ``nan``).
 
     Examples
@@ -223,7 +235,7 @@ def results_frame(results, *, maes: bool = False):
 _FRAME_COLUMNS = ("units", "depth", "cell", "activation", "recurrent_activation", "head_activation", "look_back",
                   "samples", "seed", "threshold", "lower", "upper", "fit", "init", "mean", "sd", "loc", "scale", "p",
                   "log_p", "log_p_exact", "n_nonfinite", "n_outside", "seconds", "runtime", "device", "series",
-                  "windows")
+                  "windows", "status")
 
 
 #: The one preset resolver, under the name the sampler's callers know (see :func:`mae_ort.model.resolve`).
@@ -377,12 +389,14 @@ class Sampler:
         return bufs
 
     def maes(self, arch: Architecture, win: Windows, *, samples: int, seed: int = 0, init="normal",
-             progress=None, seeding: int = SEEDING) -> np.ndarray:
-        """MAEs of ``samples`` random weight samples of ``arch`` on ``win``, shape (S,).
+             progress=None, seeding: int = SEEDING, first_sample: int = 0) -> np.ndarray:
+        """MAEs of the random weight samples ``first_sample .. first_sample + samples - 1`` of ``arch`` on ``win``,
+        shape (samples,).
 
-        Chunks run one after another, or ``runtime.parallel_runs`` at a time on
-        threads (onnxruntime releases the GIL), each with its own weight buffers.
-        ``progress(done, total)`` is called after every chunk.
+        Sample ``s`` is the same whatever ``first_sample`` and the chunking: drawing ``0..24`` then
+        ``25..49`` gives the MAEs of one draw of 50.  Chunks run one after another, or
+        ``runtime.parallel_runs`` at a time on threads (onnxruntime releases the GIL), each with its
+        own weight buffers.  ``progress(done, samples)`` is called after every chunk.
         """
         init = Init.parse(init)
         rt = self.runtime_for(arch, win.look_back)
@@ -395,7 +409,8 @@ class Sampler:
         def run(start: int, slot: int) -> int:
             m = min(chunk, samples - start)
             views = [b[:m] for b in self._weight_buffers(arch, win, chunk, slot)]
-            self.fill_weights(arch, views, seed=seed, first_sample=start, init=init, n_in=win.n_in, seeding=seeding)
+            self.fill_weights(arch, views, seed=seed, first_sample=first_sample + start, init=init, n_in=win.n_in,
+                              seeding=seeding)
             out[start:start + m] = rt.maes(arch, win, views)[0]
             return m
 
@@ -461,8 +476,12 @@ class Sampler:
         return self.run(series, arch, look_back, settings, progress=progress, warn=warn)
 
     def run(self, series: Series, arch: Architecture, look_back: int, settings: SamplingSettings, *,
-            progress=None, warn: bool = True) -> SamplingResult:
+            progress=None, warn: bool = True, first_sample: int = 0) -> SamplingResult:
         """Sample a checked architecture on a prepared series with checked settings (no argument parsing).
+
+        With ``samples="auto"`` (``settings.auto``) it draws rounds of samples until
+        :func:`~mae_ort.sampling.auto.stop_status` says stop.  ``first_sample`` (fixed ``samples``
+        only) draws samples ``first_sample ..`` instead of ``0 ..`` (a racing sweep's next round).
 
         Warns :class:`~mae_ort.errors.NonFiniteWarning` when some MAEs are not finite
         and :class:`OutsideBoundsWarning` when some fall outside ``[lower, upper]``;
@@ -475,19 +494,34 @@ class Sampler:
         self.runtime_for(arch, look_back).warmup()
         win = self.windows_of(series, look_back)
         init = settings.weights
-        maes = self.maes(arch, win, samples=settings.samples, seed=settings.seed, init=init, progress=progress,
-                         seeding=settings.seeding)
-        r = self._result(series, arch, look_back, settings, win, maes, time.perf_counter() - t0, warn=warn)
+        auto = settings.auto_samples
+        if auto is None:
+            maes = self.maes(arch, win, samples=settings.samples, seed=settings.seed, init=init, progress=progress,
+                             seeding=settings.seeding, first_sample=first_sample)
+            status = "fixed"
+        else:  # rounds until the answer is known (mae_ort.sampling.auto)
+            parts: list[np.ndarray] = []
+            for first, count in auto.rounds():
+                part_progress = None if progress is None else (lambda d, _t, f=first: progress(f + d, auto.maximum))
+                parts.append(self.maes(arch, win, samples=count, seed=settings.seed, init=init,
+                                       progress=part_progress, seeding=settings.seeding, first_sample=first))
+                maes = np.concatenate(parts)
+                status = stop_status(maes, auto, threshold=settings.threshold, lower=settings.lower,
+                                     upper=settings.upper)
+                if status is not None:
+                    break
+        r = self._result(series, arch, look_back, settings, win, maes, time.perf_counter() - t0, warn=warn,
+                         status=status)
         r.setup_seconds = self.setup_seconds - setup0
         return r
 
     def _result(self, series: Series, arch: Architecture, look_back: int, settings: SamplingSettings, win: Windows,
-                maes: np.ndarray, seconds: float, *, warn: bool) -> SamplingResult:
+                maes: np.ndarray, seconds: float, *, warn: bool, status: str = "fixed") -> SamplingResult:
         t0 = time.perf_counter()
         bad = int((~np.isfinite(maes)).sum())
         if bad and warn:
             warnings.warn(
-                f"{bad} of {settings.samples} weight samples of {arch.label()} gave non-finite predictions; "
+                f"{bad} of {maes.size} weight samples of {arch.label()} gave non-finite predictions; "
                 "they count as MAE >= threshold and are left out of the fit",
                 NonFiniteWarning, stacklevel=3,
             )
@@ -499,23 +533,25 @@ class Sampler:
             warnings.warn(_outside_message(maes, f.n_outside, arch, settings), OutsideBoundsWarning, stacklevel=3)
         rt = self.runtime_for(arch, look_back)
         return SamplingResult(
-            arch=arch, look_back=look_back, samples=settings.samples, seed=settings.seed,
+            arch=arch, look_back=look_back, samples=int(maes.size), seed=settings.seed,
             threshold=settings.threshold, lower=settings.lower, upper=settings.upper, fit=settings.fit,
             init=settings.init, maes=maes, mean=f.mean, sd=f.sd, loc=f.loc, scale=f.scale,
             p=f.p, log_p=f.log_p, log_p_exact=f.log_p_exact, n_nonfinite=f.n_nonfinite, n_outside=f.n_outside,
             seconds=seconds + time.perf_counter() - t0, runtime=rt.name, device=rt.device,
-            series=series.name, windows=win.n, seeding=settings.seeding,
+            series=series.name, windows=win.n, seeding=settings.seeding, status=status, auto=settings.auto,
         )
 
     def run_group(self, series: Series, archs: list[Architecture], look_back: int, settings: SamplingSettings, *,
-                  warn: bool = True) -> list[SamplingResult]:
+                  warn: bool = True, first_sample: int = 0) -> list[SamplingResult]:
         """Sample architectures that differ only in their last layer's width, sharing the other layers' work.
 
         With seeding 2 the shared layers have the same weights in every architecture, so the
         Numba runtime runs them once per block of windows
         (:func:`mae_ort.kernels.forward.forward_maes_group`); each result equals :meth:`run` of
         that architecture alone, exactly.  Other cases (seeding 1, another runtime, architectures
-        that do not share) run each architecture alone.
+        that do not share) run each architecture alone.  With ``samples="auto"`` the group goes
+        round by round and each architecture leaves it when it stops (as :meth:`run` would).
+        ``first_sample`` (fixed ``samples`` only) draws samples ``first_sample ..`` instead of ``0 ..``.
         """
         if not archs:
             return []
@@ -524,14 +560,46 @@ class Sampler:
                      and all(a.family == first.family and a.units[:-1] == first.units[:-1] for a in archs)
                      and all(self.runtime_for(a, look_back).name == "numba" for a in archs))
         if not shareable:
-            return [self.run(series, a, look_back, settings, warn=warn) for a in archs]
-        from ..kernels import forward
-
+            return [self.run(series, a, look_back, settings, warn=warn, first_sample=first_sample) for a in archs]
         t0 = time.perf_counter()
         win = self.windows_of(series, look_back)
-        rt = self.runtime_for(first, look_back)
+        auto = settings.auto_samples
+        if auto is None:
+            maes = self._group_maes(archs, win, settings, first_sample, settings.samples)
+            share = (time.perf_counter() - t0) / len(archs)
+            return [self._result(series, a, look_back, settings, win, maes[i], share, warn=warn)
+                    for i, a in enumerate(archs)]
+        parts: list[list[np.ndarray]] = [[] for _ in archs]
+        done: dict[int, tuple[np.ndarray, str, float]] = {}
+        seconds = [0.0] * len(archs)
+        for start, count in auto.rounds():
+            active = [i for i in range(len(archs)) if i not in done]
+            if not active:
+                break
+            t1 = time.perf_counter()
+            maes = self._group_maes([archs[i] for i in active], win, settings, start, count)
+            share = (time.perf_counter() - t1) / len(active)
+            for j, i in enumerate(active):
+                parts[i].append(maes[j])
+                seconds[i] += share
+                so_far = np.concatenate(parts[i])
+                status = stop_status(so_far, auto, threshold=settings.threshold, lower=settings.lower,
+                                     upper=settings.upper)
+                if status is not None:
+                    done[i] = (so_far, status, seconds[i])
+        return [self._result(series, a, look_back, settings, win, done[i][0], done[i][2], warn=warn,
+                             status=done[i][1]) for i, a in enumerate(archs)]
+
+    def _group_maes(self, archs: list[Architecture], win: Windows, settings: SamplingSettings, first_sample: int,
+                    count: int) -> np.ndarray:
+        """MAEs of samples ``first_sample .. first_sample + count - 1`` of architectures that share all layers but
+        the last (seeding 2, Numba), shape (len(archs), count)."""
+        from ..kernels import forward
+
+        first = archs[0]
+        rt = self.runtime_for(first, win.look_back)
         init = settings.weights
-        S = settings.samples
+        S = count
         depth = first.depth
         chunk = max(1, min(S, min(self.chunk_for(a, win, S, rt) for a in archs)))  # every variant within budget
         for a in archs:
@@ -544,22 +612,40 @@ class Sampler:
             m = min(chunk, S - start)
             shared = [np.empty((m,) + sh, dtype=np.float32) for _, sh in shapes]
             if shared:
-                self.fill_weights(first, shared, seed=settings.seed, first_sample=start, init=init, n_in=win.n_in,
-                                  streams=shared_streams)
+                self.fill_weights(first, shared, seed=settings.seed, first_sample=first_sample + start, init=init,
+                                  n_in=win.n_in, streams=shared_streams)
             variants = []
             for a in archs:
                 own = [np.empty((m,) + sh, dtype=np.float32)
                        for _, sh in a.weight_shapes(win.n_in, win.n_out)[n_shared:]]
-                self.fill_weights(a, own, seed=settings.seed, first_sample=start, init=init, n_in=win.n_in,
-                                  streams=weight_streams(a, settings.seeding)[n_shared:])
+                self.fill_weights(a, own, seed=settings.seed, first_sample=first_sample + start, init=init,
+                                  n_in=win.n_in, streams=weight_streams(a, settings.seeding)[n_shared:])
                 variants.append(own)
             limit_numba_threads(rt.threads)
             maes[:, start:start + m] = forward.forward_maes_group(
                 win.X, win.y, shared, variants, cell=first.cell, activation=first.activation,
                 recurrent_activation=first.recurrent_activation, head_activation=first.head_activation)
-        share = (time.perf_counter() - t0) / len(archs)
-        return [self._result(series, a, look_back, settings, win, maes[i], share, warn=warn)
-                for i, a in enumerate(archs)]
+        return maes
+
+
+def join_results(parts: list[SamplingResult], settings: SamplingSettings, status: str) -> SamplingResult:
+    """One row's result from its consecutive pieces (samples ``0..a-1``, ``a..b-1``, ...; a race's rounds).
+
+    The MAEs are concatenated and fitted again with ``settings``; ``seconds`` add up; the result
+    carries ``status`` and ``settings.auto``.  Equal to sampling the row once with the pieces' total.
+    """
+    import dataclasses
+
+    maes = np.concatenate([p.maes for p in parts])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the floor is reported through log_p_exact
+        f = fit_truncnorm(maes, threshold=settings.threshold, lower=settings.lower, upper=settings.upper,
+                          fit=settings.fit)
+    return dataclasses.replace(
+        parts[-1], maes=maes, samples=int(maes.size), mean=f.mean, sd=f.sd, loc=f.loc, scale=f.scale, p=f.p,
+        log_p=f.log_p, log_p_exact=f.log_p_exact, n_nonfinite=f.n_nonfinite, n_outside=f.n_outside,
+        seconds=sum(p.seconds for p in parts), setup_seconds=sum(p.setup_seconds for p in parts), status=status,
+        auto=settings.auto)
 
 
 def _outside_message(maes: np.ndarray, n_outside: int, arch: Architecture, settings: SamplingSettings) -> str:
@@ -574,7 +660,7 @@ def _outside_message(maes: np.ndarray, n_outside: int, arch: Architecture, setti
         fix = f"widen the bounds with a larger upper (upper={wider:g}, --upper {wider:g})"
     else:
         fix = "lower the lower bound (lower=, --lower)"
-    return (f"{n_outside} of {settings.samples} MAEs of {arch.label()} fall outside the truncation bounds "
+    return (f"{n_outside} of {maes.size} MAEs of {arch.label()} fall outside the truncation bounds "
             f"[{settings.lower:g}, {settings.upper:g}] ({how}); {fix}")
 
 
@@ -596,8 +682,12 @@ def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float
         is the paper's Keras 2.1 model).
     look_back : int
         Window length LB >= 1.
-    samples : int
-        Number of random weight samples S >= 2 (the paper: 100).
+    samples : int, 'auto', str or AutoSamples
+        Number of random weight samples S >= 2 (the paper: 100), or ``"auto"``
+        (``"auto:tol=0.3,max=200"``, an :class:`~mae_ort.sampling.auto.AutoSamples`): draw rounds
+        until the 95 % intervals of ``log p`` and of the mean MAE are narrow enough
+        (:mod:`mae_ort.sampling.auto`); ``SamplingResult.samples`` and ``status`` say how many
+        were drawn and why it stopped.
     threshold, lower, upper : float
         ``p = P(MAE < threshold)`` under a normal truncated to ``[lower, upper]``;
         ``log_p`` is its natural logarithm.

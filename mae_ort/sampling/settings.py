@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 from .._checks import check_int, check_option, check_real, check_seed
 from ..errors import InvalidParameterError
+from .auto import AutoSamples
 from .stats import FITS, check_bounds
 
-__all__ = ["Init", "SamplingSettings", "SEEDING", "SEEDINGS", "check_sampling_settings"]
+__all__ = ["AutoSamples", "Init", "SamplingSettings", "SEEDING", "SEEDINGS", "check_sampling_settings", "split_samples"]
 
 #: Seeding versions: how a seed becomes weights (:func:`mae_ort.sampling.weights.weight_streams`).
 #: ``1``: every array of an architecture from its own stream, and each row of a sweep from its own
@@ -85,13 +86,25 @@ class Init:
         return "glorot" if self.kind == "glorot" else f"{self.kind}:{self.a:g},{self.b:g}"
 
 
+def split_samples(samples, caller: str) -> tuple[int, str]:
+    """``(samples, auto)`` of a ``samples`` argument: an int >= 2 gives ``(samples, "")``; ``"auto"``,
+    ``"auto:key=value,..."`` or an :class:`AutoSamples` give ``(its maximum, its text)``.
+
+    Raises :class:`InvalidParameterError` naming ``caller``.
+    """
+    if isinstance(samples, (str, AutoSamples)):
+        auto = AutoSamples.parse(samples, caller)
+        return auto.maximum, str(auto)
+    return check_int(samples, "samples", caller, low=2), ""
+
+
 def check_sampling_settings(samples, threshold, lower, upper, fit, caller: str) -> tuple[int, float, float, float, str]:
-    """The settings of one sampling, checked: ``samples`` >= 2, a finite ``threshold``,
-    finite bounds with ``lower < upper``, a name of :data:`FITS`.
+    """The settings of one sampling, checked: ``samples`` >= 2 (or the maximum of ``"auto"``), a finite
+    ``threshold``, finite bounds with ``lower < upper``, a name of :data:`FITS`.
 
     Used by :class:`SamplingSettings`; raises :class:`InvalidParameterError` naming ``caller``.
     """
-    samples = check_int(samples, "samples", caller, low=2)
+    samples = split_samples(samples, caller)[0]
     threshold = check_real(threshold, "threshold", caller)
     lower, upper = check_bounds(lower, upper, caller)
     fit = check_option(fit, "fit", caller, FITS)
@@ -119,6 +132,10 @@ class SamplingSettings:
     seeding : {1, 2}
         How the seed becomes weights (:data:`SEEDINGS`; 2, the default, shares the weights of
         common first layers; 1 reproduces mae-ort 0.1's rows).
+    auto : str
+        ``""`` (a fixed ``samples``), or the text of an :class:`AutoSamples` (sample in rounds until
+        the answer is known; ``samples`` is then its maximum).  Passing ``samples="auto"`` (or
+        ``"auto:tol=0.3"``, or an :class:`AutoSamples`) sets both.  Only the ``moments`` fit.
     """
 
     samples: int = 100
@@ -129,9 +146,15 @@ class SamplingSettings:
     init: str = "normal:0,1"
     seed: int = 0
     seeding: int = SEEDING
+    auto: str = ""
 
     def __post_init__(self) -> None:
         caller = type(self).__name__
+        if isinstance(self.samples, (str, AutoSamples)) or self.auto:
+            auto = AutoSamples.parse(self.samples if isinstance(self.samples, (str, AutoSamples)) else self.auto,
+                                     caller)
+            object.__setattr__(self, "samples", auto.maximum)
+            object.__setattr__(self, "auto", str(auto))
         checked = check_sampling_settings(self.samples, self.threshold, self.lower, self.upper, self.fit, caller)
         for f, v in zip(("samples", "threshold", "lower", "upper", "fit"), checked):
             object.__setattr__(self, f, v)
@@ -141,6 +164,9 @@ class SamplingSettings:
             raise InvalidParameterError(f"The 'seeding' parameter of {caller} must be one of "
                                         f"{', '.join(map(str, SEEDINGS))}. Got {self.seeding!r} instead.")
         object.__setattr__(self, "seeding", int(self.seeding))
+        if self.auto and self.fit != "moments":
+            raise InvalidParameterError(f"samples='auto' needs fit='moments' (its intervals are those of the moments "
+                                        f"fit); got fit={self.fit!r}")
 
     @classmethod
     def checked(cls, caller: str, **fields) -> "SamplingSettings":
@@ -148,7 +174,10 @@ class SamplingSettings:
         names = ("samples", "threshold", "lower", "upper", "fit")
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         values = [fields.get(n, defaults[n]) for n in names]
-        fields.update(zip(names, check_sampling_settings(*values, caller)))
+        samples, auto = split_samples(values[0], caller)
+        fields.update(zip(names, check_sampling_settings(samples, *values[1:], caller)))
+        if auto:
+            fields["auto"] = auto
         fields["seed"] = check_seed(fields.get("seed", defaults["seed"]), "seed", caller)
         return cls(**fields)
 
@@ -161,6 +190,11 @@ class SamplingSettings:
     def sampling(self) -> "SamplingSettings":
         """These settings as a plain :class:`SamplingSettings` (without what a subclass adds)."""
         return SamplingSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingSettings)})
+
+    @property
+    def auto_samples(self) -> AutoSamples | None:
+        """The :class:`AutoSamples` of ``samples="auto"``, or None for a fixed ``samples``."""
+        return AutoSamples.parse(self.auto) if self.auto else None
 
     def replace(self, **changes) -> "SamplingSettings":
         """A copy with some fields changed (checked again)."""

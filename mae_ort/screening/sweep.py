@@ -48,10 +48,12 @@ refused before anything is enumerated.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -61,13 +63,15 @@ from .._progress import as_progress
 from .._system import default_threads, limit_numba_threads
 from .._workers import WorkerPool, main_guard_missing, sigterm_raises
 from ..data import prepare, sine
-from ..errors import DataError, Interrupted, MaeOrtError, MaeOrtWarning
+from ..errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning
 from ..model.architecture import Architecture
 from ..model.keys import KEY_COLUMNS, row_key
 from ..results.store import Settings, Store, open_store
 from ..runtimes import DEVICES, RUNTIMES
-from ..sampling.sampler import GiB, Init, OutsideBoundsWarning, Sampler, SamplingResult
+from ..sampling.auto import log_p_interval
+from ..sampling.sampler import GiB, Init, OutsideBoundsWarning, Sampler, SamplingResult, join_results
 from ..sampling.settings import SEEDING, SamplingSettings
+from .race import decide
 from .space import Row, as_space, check_size
 
 __all__ = ["screen", "ScreenInterrupted", "OutsideBoundsWarning", "default_workers"]
@@ -83,27 +87,42 @@ class ScreenInterrupted(Interrupted):
     """
 
 
-def _evaluate(sampler: Sampler, series, rows: list[Row], settings: SamplingSettings,
+@dataclass(frozen=True)
+class _Piece:
+    """A race's task: samples ``first .. first + count - 1`` of some rows (a fixed-``samples`` draw)."""
+
+    rows: list
+    first: int
+    count: int
+
+
+def _evaluate(sampler: Sampler, series, rows, settings: SamplingSettings,
               share: bool = True) -> list[SamplingResult]:
-    """Sample ``rows`` (the one function every executor runs).
+    """Sample ``rows`` (the one function every executor runs); a :class:`_Piece` draws one round of a race.
 
     Seeding 1 samples each row with its own seed (:meth:`Row.seed`); seeding 2 samples every
     row with the sweep's seed, and consecutive rows that differ only in their last layer's width
     share the other layers' work (:meth:`~mae_ort.sampling.sampler.Sampler.run_group`, equal to
     sampling each alone) unless ``share`` is off.
     """
+    first = 0
+    if isinstance(rows, _Piece):
+        first, settings = rows.first, settings.sampling.replace(samples=rows.count, auto="")
+        rows = rows.rows
     if settings.seeding == 1:
         return [sampler.run(series, row.arch, row.look_back, settings.replace(seed=row.seed(settings.seed)),
-                            warn=False) for row in rows]
+                            warn=False, first_sample=first) for row in rows]
     if not share:
-        return [sampler.run(series, row.arch, row.look_back, settings, warn=False) for row in rows]
+        return [sampler.run(series, row.arch, row.look_back, settings, warn=False, first_sample=first)
+                for row in rows]
     out: list[SamplingResult] = []
     i = 0
     while i < len(rows):
         j = i + 1
         while j < len(rows) and _prefix(rows[j]) == _prefix(rows[i]):
             j += 1
-        out += sampler.run_group(series, [r.arch for r in rows[i:j]], rows[i].look_back, settings, warn=False)
+        out += sampler.run_group(series, [r.arch for r in rows[i:j]], rows[i].look_back, settings, warn=False,
+                                 first_sample=first)
         i = j
     return out
 
@@ -159,11 +178,14 @@ def _inline(batches: Iterator[list[Row]], series, sampler: Sampler, settings: Sa
         numba.set_num_threads(before)
 
 
+def _pool(series, sampler: Sampler, settings: SamplingSettings, workers: int, share: bool = True) -> WorkerPool:
+    return WorkerPool(workers, threads=sampler.threads, initializer=_init_worker,
+                      initargs=(series, sampler, settings, share), preload=__name__, what="rows")
+
+
 def _processes(batches: Iterator[list[Row]], series, sampler: Sampler, settings: SamplingSettings,
                workers: int, share: bool = True) -> Iterator[list[SamplingResult]]:
-    pool = WorkerPool(workers, threads=sampler.threads, initializer=_init_worker,
-                      initargs=(series, sampler, settings, share), preload=__name__, what="rows")
-    return pool.run(_run_in_worker, batches)
+    return _pool(series, sampler, settings, workers, share).run(_run_in_worker, batches)
 
 
 def _connect(scheduler, timeout: float):
@@ -417,13 +439,75 @@ def _round_up(x: float) -> float:
     return math.ceil(x / step) * step
 
 
+# -- a race: synchronous rounds, decisions at each round's end (mae_ort.screening.race) -------------
+
+def _round_batches(rows: list[Row], count: int, *, share: bool, flops_of, batch_flops: float) -> list[list[Row]]:
+    """The running rows of a race's round as tasks: rows that share their first layers together (up to
+    :data:`SHARE_ROWS`), else consecutive rows of one group up to ``batch_flops`` (``count`` samples each)."""
+    batches: list[list[Row]] = []
+    batch: list[Row] = []
+    work = 0.0
+    for row in rows:
+        together = batch and share and _prefix(row) == _prefix(batch[0]) and len(batch) < SHARE_ROWS
+        if batch and not together and (row.group != batch[0].group or work >= batch_flops):
+            batches.append(batch)
+            batch, work = [], 0.0
+        batch.append(row)
+        work += count * flops_of(row)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _race(st: Store, sid: str, keys: list[tuple], sampling: SamplingSettings, run_round, *, share: bool,
+          flops_of, batch_flops: float, bar, total: int) -> tuple[int, int]:
+    """Race the space's rows that ``st`` lacks, round by round; store each row when it stops.
+
+    ``run_round(tasks)`` yields the results of a list of :class:`_Piece`.  Returns (rows inserted,
+    rows computed).
+    """
+    auto = sampling.auto_samples
+    fit = dict(threshold=sampling.threshold, lower=sampling.lower, upper=sampling.upper)
+    in_space = set(keys)
+    done = st.done_keys(sid)
+    stopped_lows: list[float] = []
+    if done:  # a resumed race: the stored rows enter with their final intervals
+        old = st.frame(sid, maes=True)
+        for rec, m in zip(old[list(KEY_COLUMNS)].itertuples(index=False, name=None), old["maes"]):
+            if tuple(rec) in in_space:
+                stopped_lows.append(log_p_interval(m, **fit)[1])
+    active = [k for k in keys if k not in done]
+    parts: dict[tuple, list[SamplingResult]] = {k: [] for k in active}
+    new = computed = 0
+    for first, count in auto.rounds():
+        if not active:
+            break
+        rows = [_row_of(k) for k in active]
+        tasks = [_Piece(b, first, count) for b in _round_batches(rows, count, share=share, flops_of=flops_of,
+                                                                 batch_flops=batch_flops)]
+        for results in run_round(tasks):
+            for r in results:
+                parts[row_key(r.arch, r.look_back)].append(r)
+        running = {k: np.concatenate([p.maes for p in parts[k]]) for k in active}
+        status, intervals, _ = decide(running, stopped_lows, auto, **fit)
+        stopping = [k for k in active if status[k] is not None]  # in the space's order
+        finished = [join_results(parts.pop(k), sampling, status[k]) for k in stopping]
+        new += st.add_results(sid, finished)
+        computed += len(finished)
+        stopped_lows += [intervals[k][1] for k in stopping]
+        active = [k for k in active if status[k] is None]
+        if bar is not None:
+            bar(computed, total)
+    return new, computed
+
+
 # -- the sweep ------------------------------------------------------------------------------------
 
 def screen(space, series=None, *, store=None, samples: int = 100, threshold: float = 0.01, lower: float = 0.0,
            upper: float = 2.0, fit: str = "moments", init="normal", seed: int = 0, workers: int | None = None,
            threads: int | None = None, scheduler=None, connect_timeout: float = 10.0, runtime: str = "auto",
            device: str = "cpu", memory_budget: int = GiB, progress=False, batch_flops: float = 1e10,
-           share: bool = True, seeding: int = SEEDING):
+           share: bool = True, seeding: int = SEEDING, race: int | None = None):
     """Sample every row of a space that the store does not hold yet; return the space's rows.
 
     Parameters
@@ -437,7 +521,17 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         Where rows live (:func:`~mae_ort.results.store.open_store`); default: a new in-memory store.
         Several screens may share one database: each skips the rows the others store.
     samples, threshold, lower, upper, fit, init
-        As :func:`mae_ort.sample`.
+        As :func:`mae_ort.sample`; ``samples="auto"`` (or ``"auto:tol=0.3,max=200"``, an
+        :class:`~mae_ort.sampling.auto.AutoSamples`) samples each row in rounds until its answer is
+        known (:mod:`mae_ort.sampling.auto`); the stored rows say how many samples they drew
+        (``drawn``) and why they stopped (``status``).
+    race : int, optional
+        With ``samples="auto"``: race the rows for the top ``race`` by ``log p``
+        (:mod:`mae_ort.screening.race`): all rows go round by round, and a row whose 95 % upper
+        bound of ``log p`` is below the ``race``-th best lower bound stops (``status="raced"``: not
+        a full estimate).  The race is part of the settings, so raced rows never mix with others;
+        the decisions do not depend on workers, chunking or batching.  Several screens racing on
+        one database do not split the work.
     seed : int
         The sweep's seed.  With seeding 2 (the default) every row is sampled with it, so a row's
         result equals ``mae_ort.sample`` of that architecture with ``seed``; with seeding 1
@@ -506,6 +600,14 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     space = as_space(space)
     sampling = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
                                         fit=fit, init=Init.parse(init), seed=seed, seeding=seeding)
+    if race is not None:
+        race = check_int(race, "race", caller, low=1)
+        if not sampling.auto:
+            raise InvalidParameterError(f"race={race} needs samples='auto' (a race decides between rounds); got "
+                                        f"samples={samples!r}")
+        sampling = sampling.replace(auto=str(dataclasses.replace(sampling.auto_samples, race=race)))
+    elif sampling.auto and sampling.auto_samples.race:
+        race = sampling.auto_samples.race
     share = bool(share) and sampling.seeding >= 2
     runtime = check_option(runtime, "runtime", caller, RUNTIMES)
     device = check_option(device, "device", caller, DEVICES)
@@ -560,17 +662,37 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         if threads is None:
             threads = 1 if client is not None else max(1, default_threads() // parallel)
         sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
-        if client is not None:
-            results = _dask(batches, series, sampler, settings, client, share)
-        elif inline:
-            results = _inline(batches, series, sampler, settings, share)
-        else:
-            results = _processes(batches, series, sampler, settings, parallel, share)
         if total:
             resumed = f" ({len(keys) - total} already done)" if len(keys) > total else ""
             bar = as_progress(progress, description=f"screening {space.name}{resumed}", caller=caller)
             if bar is not None:
                 bar(0, total)
+        if race:
+            pool = None if (client is not None or inline) else _pool(series, sampler, settings, parallel, share)
+            if client is not None:
+                run_round = lambda tasks: _dask(iter(tasks), series, sampler, settings, client, share)  # noqa: E731
+            elif inline:
+                run_round = lambda tasks: _inline(iter(tasks), series, sampler, settings, share)  # noqa: E731
+            else:
+                run_round = lambda tasks: pool.run(_run_in_worker, tasks, keep=True)  # noqa: E731
+            n_in, n_out = series.inputs.shape[1], series.targets.shape[1]
+            flops_of = lambda row: row.arch.flops(n_in, n_out, row.look_back,  # noqa: E731
+                                                  max(1, series.length - row.look_back))
+            try:
+                with sigterm_raises(ScreenInterrupted):
+                    new, computed = _race(st, sid, keys, settings, run_round, share=share, flops_of=flops_of,
+                                          batch_flops=batch_flops, bar=bar, total=total)
+            finally:
+                if pool is not None:
+                    pool.close()
+            work.computed = computed
+            results = (batch for batch in ())  # every row is stored already
+        elif client is not None:
+            results = _dask(batches, series, sampler, settings, client, share)
+        elif inline:
+            results = _inline(batches, series, sampler, settings, share)
+        else:
+            results = _processes(batches, series, sampler, settings, parallel, share)
         with sigterm_raises(ScreenInterrupted):
             try:
                 for batch in results:

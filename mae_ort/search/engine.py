@@ -579,7 +579,8 @@ class _Runner:
                 if sc.lookup(row) is None:
                     missing.setdefault(row.key, row)
             if missing:
-                screen(RowList(missing.values()), sc.series, store=sc.store, samples=s.samples, threshold=s.threshold,
+                screen(RowList(missing.values()), sc.series, store=sc.store, samples=s.auto or s.samples,
+                       threshold=s.threshold,
                        lower=s.lower, upper=s.upper, fit=s.fit, init=s.init, seed=s.seed, scheduler=scheduler,
                        connect_timeout=connect_timeout, runtime=sc.sampler.runtime, device=sc.sampler.device,
                        threads=sc.sampler.threads, memory_budget=sc.sampler.memory_budget, batch_flops=0)

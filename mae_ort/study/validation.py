@@ -26,6 +26,7 @@ TensorFlow is imported.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -41,6 +42,7 @@ from ..errors import InvalidParameterError, MaeOrtError
 from ..model.architecture import MODEL_FIELDS, Architecture
 from ..model.keys import KEY_COLUMNS, hashed_rank
 from ..results.store import open_store
+from ..sampling.auto import AutoSamples
 from .train import TEST_MODES, TrainSettings, parse_epochs
 
 __all__ = [
@@ -211,7 +213,9 @@ def _test_rows(db, split: TrainTestSplit, picked, settings_row) -> dict:
     if split.test.length < longest + 1:
         raise MaeOrtError(f"sample_on='test': the test part has {split.test.length} points; look_back={longest} "
                           f"needs at least {longest + 1}")
-    df = screen(RowList(rows, name="validation picks"), split.test, store=str(db), samples=int(settings_row.samples),
+    auto = str(getattr(settings_row, "auto", "") or "")  # samples="auto": the same rule, without a race
+    samples = str(dataclasses.replace(AutoSamples.parse(auto), race=0)) if auto else int(settings_row.samples)
+    df = screen(RowList(rows, name="validation picks"), split.test, store=str(db), samples=samples,
                 threshold=float(settings_row.threshold), lower=float(settings_row.lower),
                 upper=float(settings_row.upper), fit=str(settings_row.fit), init=str(settings_row.init),
                 seed=int(settings_row.sweep_seed), seeding=int(getattr(settings_row, "seeding", 1)), workers=1)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mae_ort.cli import main
+from tests.conftest import one_line_error, run_cli
 
 
 def run(capsys, *args):
@@ -277,3 +278,19 @@ def test_sampling_an_array_imports_neither_pandas_nor_onnx_nor_scipy_stats():
             "print(sorted(m for m in ('pandas', 'onnx', 'scipy.stats') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_sample_auto_prints_what_it_drew(capsys):
+    code, out, err = run_cli(capsys, "sample", "--arch", "3", "--look-back", "2", "--samples", "auto:round=10,max=30",
+                             "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["samples"] == len(d["maes"]) <= 30 and d["status"] in ("converged", "maximum")
+    assert d["auto"] == "auto:round=10,max=30,tol=0.5,rel=0.5,mean=0.1"
+
+
+@pytest.mark.parametrize("samples, fragment", [("auto:tol=0", "'tolerance'"), ("auto:max=1", "'maximum'"),
+                                               ("auto:round=x", "round must be a number")])
+def test_sample_bad_auto_is_one_line(capsys, samples, fragment):
+    code, _, err = run_cli(capsys, "sample", "--arch", "3", "--look-back", "2", "--samples", samples)
+    assert fragment in one_line_error(code, err)

@@ -124,6 +124,13 @@ def test_plot(db, tmp_path, capsys):
     (["screen", "--list", "{tmp}/empty.csv", "--units", "3", "--db", "{db}"], "--list gives the rows"),
     (["screen", "--units", "3", "--look-back", "5000", "--db", "{db}"], "look_back=5000"),
     (["screen", "--units", "3", "--samples", "1", "--db", "{db}"], "'samples'"),
+    (["screen", "--units", "3", "--samples", "auto:tol=0", "--db", "{db}"], "'tolerance' parameter"),
+    (["screen", "--units", "3", "--samples", "auto:tol=-0.5", "--db", "{db}"], "'tolerance' parameter"),
+    (["screen", "--units", "3", "--samples", "auto:max=1", "--db", "{db}"], "'maximum' parameter"),
+    (["screen", "--units", "3", "--samples", "lots", "--db", "{db}"], "'lots' is not an int, 'auto'"),
+    (["screen", "--units", "3", "--samples", "auto", "--race", "0", "--db", "{db}"], "'race' parameter"),
+    (["screen", "--units", "3", "--race", "5", "--db", "{db}"], "race=5 needs samples='auto'"),
+    (["screen", "--units", "3", "--samples", "auto", "--fit", "mle", "--db", "{db}"], "needs fit='moments'"),
     (["screen", "--units", "3", "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1", "--db", "{db}"],
      "cannot reach the Dask scheduler"),
     (["rank", "--db", "{tmp}/missing.sqlite"], "no results database"),
@@ -382,3 +389,18 @@ def test_reading_commands_create_no_side_files(db, tmp_path, capsys):
     shutil.copy2(db, fresh / "r.sqlite")
     _read_everything(fresh / "r.sqlite", tmp_path, capsys)
     assert [p.name for p in fresh.iterdir()] == ["r.sqlite"]
+
+
+def test_screen_auto_and_race_report_what_they_drew(tmp_path, capsys):
+    path = tmp_path / "r.sqlite"
+    args = ["--units", "3:8", "--layers", "1", "--look-back", "1,2", "--preset", "paper", "--workers", "1", "--quiet",
+            "--db", path]
+    code, out, err = run(capsys, "screen", *args, "--samples", "auto:round=10,max=40,tol=1e-9,rel=0,mean=inf",
+                         "--race", "2", "--top", "3")
+    assert code == 0, err
+    df = open_store(path).frame()
+    assert len(df) == 12 and set(df.status) == {"maximum", "raced"}
+    assert f"samples drawn: {df.drawn.sum()} (" in out and "raced" in out
+    assert "drawn" in out.splitlines()[2] and "status" in out.splitlines()[2]  # the table's header
+    code, out, err = run(capsys, "rank", "--db", path, "--top", "3")
+    assert code == 0 and "status" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import pickle
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,3 +249,59 @@ def test_two_handles_on_one_file_do_not_mix_or_duplicate(tmp_path):
     assert a.add_results(sid, [result((3,), 1)]) == 1
     assert b.add_results(sid, [result((3,), 1), result((4,), 1)]) == 1
     assert a.count(sid) == 2
+
+
+SCHEMA3 = Path(__file__).parent / "data" / "schema3.sqlite"  # written by mae-ort at schema 3 (before "auto")
+
+
+def test_schema_3_database_is_upgraded_and_its_rows_kept(tmp_path):
+    """A real schema-3 database (4 rows of samples=5): upgraded in place, every row fixed with 5 samples drawn, and
+    the same fixed settings keep their id (a rerun resumes: nothing new), while samples='auto' gets its own."""
+    import shutil
+
+    import mae_ort
+    from mae_ort.screening import grid
+
+    p = tmp_path / "old.sqlite"
+    shutil.copy(SCHEMA3, p)
+    assert sqlite3.connect(p).execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+    with open_store(p, readonly=True) as s:  # a writable old file: upgraded first, then read
+        assert s.meta["schema_version"] == str(SCHEMA_VERSION) == "4"
+        df = s.frame(maes=True)
+        sets = s.settings_frame()
+    assert len(df) == 4 and (df.drawn == 5).all() and (df.status == "fixed").all()
+    assert [len(m) for m in df.maes] == [5] * 4 and list(sets.auto) == [""]
+    space = grid(units="3:4", layers="1", look_back="1,2", preset="paper")
+    again = mae_ort.screen(space, mae_ort.sine(60), samples=5, workers=1, store=p)
+    assert again.attrs["new_rows"] == 0 and again.attrs["settings_id"] == sets.settings_id.iloc[0]
+    assert np.array_equal(np.stack(again.maes), np.stack(df.maes))
+    auto = mae_ort.screen(space, mae_ort.sine(60), samples="auto:round=5,max=10", workers=1, store=p)
+    assert auto.attrs["new_rows"] == 4 and auto.attrs["settings_id"] != sets.settings_id.iloc[0]
+    assert set(auto.status) <= {"converged", "maximum"} and set(auto.drawn) <= {5, 10}
+    assert all(np.array_equal(a[:5], b) for a, b in zip(auto.maes, df.maes))  # the same first samples
+
+
+def test_auto_settings_have_their_own_id_and_fixed_ids_are_unchanged():
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    fixed = settings(seeding=2)
+    d = asdict(fixed)
+    d.pop("series")
+    d.pop("auto")  # a fixed samples hashes as before "auto" existed
+    assert fixed.id == hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    auto = settings(samples="auto")
+    assert auto.samples == 400 and auto.id != fixed.id != settings(samples=400).id
+    assert settings(samples="auto:tol=0.4").id != auto.id
+    assert settings(samples="auto", auto="").auto == auto.auto
+
+
+def test_rows_record_samples_drawn_and_status(store):
+    sid = store.add_settings(settings(samples="auto:round=5,max=10"))
+    r = result(maes=np.linspace(0.3, 0.6, 10))
+    r.status = "raced"
+    store.add_results(sid, [r])
+    df = store.frame(sid)
+    assert (df.drawn.iloc[0], df.status.iloc[0], df.samples.iloc[0]) == (10, "raced", 10)
+    assert df.auto.iloc[0] == "auto:round=5,max=10,tol=0.5,rel=0.5,mean=0.1"
