@@ -55,7 +55,9 @@ def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, loo
         exit_interrupted(e, f"interrupted: finished trainings are stored in {db}; rerun the same command to resume")
     click.echo(res.table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     b = res.best
-    click.echo(f"best: {b['model']} look_back={b['look_back']}: test MAE {b['test_mae']:.6g} ({res.seconds:.1f} s)")
+    why = "lowest validation loss" if b["chosen_by"] == "val_loss" else "lowest training MAE (no validation split)"
+    click.echo(f"best ({why}): {b['model']} look_back={b['look_back']}: test MAE {b['test_mae']:.6g} "
+               f"({res.seconds:.1f} s)")
     for kind, path in res.paths.items():
         click.echo(f"wrote {kind}: {path}")
 

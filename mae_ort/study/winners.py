@@ -11,6 +11,7 @@ on onnxruntime alone and is checked against Keras' ``predict`` when written).
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -45,9 +46,11 @@ class TopResult:
         look-back, the score, ``sampling_id`` and, at the largest budget, the trained
         ``test_mae``, ``val_loss`` (the best loss on the trainer's early-stopping split,
         the monitored loss; ``nan`` without one), ``epochs_run`` and ``train_seconds``.
-        To choose a network without looking at the test set, take the lowest ``val_loss``.
+        ``chosen_by`` names what chose :attr:`best`.
     best : dict
-        The row of the lowest trained test MAE.
+        The chosen network's row: the lowest ``val_loss`` (the test set never chooses: its MAE
+        is reported, not optimised); without an early-stopping split (``validation_split=0``),
+        the lowest training MAE (``train_mae``).
     paths : dict
         ``{"keras": Path, "onnx": Path, "models": Path}`` when ``out`` was given.
     seconds : float
@@ -140,10 +143,15 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     table["test_mae"] = [float(last.test_mae.get(int(i), np.nan)) for i in table.sampling_id]
     if "test_mae_recursive" in last:
         table["test_mae_recursive"] = [float(last.test_mae_recursive.get(int(i), np.nan)) for i in table.sampling_id]
-    table["val_loss"] = [_number(last.monitor_loss.get(int(i))) for i in table.sampling_id]
+    # the monitored loss is the validation loss only with an early-stopping split (else the training loss)
+    table["val_loss"] = [_number(last.monitor_loss.get(int(i))) if settings.validation_split > 0 else math.nan
+                         for i in table.sampling_id]
     table["epochs_run"] = [int(last.epochs_run.get(int(i), 0)) for i in table.sampling_id]
     table["train_seconds"] = [_number(last.train_seconds.get(int(i))) for i in table.sampling_id]
-    best = table.sort_values("test_mae", kind="stable").iloc[0].to_dict()
+    table["train_mae"] = [_number(last.train_mae.get(int(i))) for i in table.sampling_id]
+    chosen_by = "val_loss" if np.isfinite(table.val_loss.to_numpy(float)).any() else "train_mae"
+    table["chosen_by"] = chosen_by
+    best = table.sort_values(chosen_by, kind="stable", na_position="last").iloc[0].to_dict()
     paths = {}
     if out_dir is not None:
         paths = _save_best(out_dir, best, top, split, settings, budgets, seed, threads)

@@ -35,7 +35,8 @@ def test_train_top_trains_the_best_by_log_p_and_saves_a_runnable_onnx(db, tmp_pa
     want = list(df.sort_values("log_p", ascending=False).id[:2])
     res = train_top(db, SPLIT, k=2, epochs="2", out=tmp_path / "best")
     assert list(res.table.sampling_id) == want and list(res.table["rank"]) == [1, 2]
-    assert res.best["test_mae"] == pytest.approx(res.table.test_mae.min())
+    # chosen by the validation loss, never by the test MAE
+    assert res.best["chosen_by"] == "val_loss" and res.best["val_loss"] == res.table.val_loss.min()
     assert res.paths["keras"].stat().st_size > 0 and (tmp_path / "best" / "models").is_dir()
     sess = ort.InferenceSession(str(res.paths["onnx"]), providers=["CPUExecutionProvider"])
     te = SPLIT.test_windows(int(res.best["look_back"]))
@@ -82,3 +83,14 @@ def test_cli_train_is_one_line_on_bad_input(capsys, tmp_path):
     code = main(["train", "--db", str(db), "--top", "99"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--top" in err
+
+
+def test_train_top_without_a_validation_split_chooses_by_the_training_mae(db):
+    """No early-stopping split: the lowest training MAE chooses (still never the test MAE)."""
+    from mae_ort.study.train import TrainSettings
+    from mae_ort.study.winners import train_top
+
+    settings = TrainSettings.preset("modern", validation_split=0.0, patience=None, restore_best=False)
+    res = train_top(db, SPLIT, k=2, epochs="2", settings=settings)
+    assert res.best["chosen_by"] == "train_mae" and not np.isfinite(res.table.val_loss).any()
+    assert res.best["train_mae"] == res.table.train_mae.min()
