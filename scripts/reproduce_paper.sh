@@ -190,7 +190,7 @@ step "report (Table 4: $MEASURE architectures, $MEASURE_EPOCHS epochs)" \
 {
   cat "$notes"
   echo
-  echo "**Timing** of this run ($JOBS training processes; total $(( $(date +%s) - t_all )) s):"
+  echo "**Timing** of this run ($JOBS training process(es); total $(( $(date +%s) - t_all )) s):"
   echo
   cat "$notes.timing"
 } > "$notes.full"

@@ -729,9 +729,10 @@ def verdict(ev, dec, ceil, sf, *, min_n: int = 5, baseline: dict | None = None) 
         text = head
         if lp is not None and math.isfinite(lp.value):
             sure = lp.high < 0 or lp.low > 0
-            sign = "predicts" if lp.value < 0 and lp.high < 0 else ("points the wrong way" if lp.low > 0 else
-                                                                       "does not clearly predict")
-            text += (f"Log p {sign} the trained MAE (Spearman ρ = {_ci(lp.value, lp.low, lp.high)}, 95 % bootstrap "
+            sign = ("predicts the trained MAE" if lp.value < 0 and lp.high < 0 else
+                    "points the wrong way: a higher log p goes with a higher trained MAE" if lp.low > 0 else
+                    "does not clearly predict the trained MAE")
+            text += (f"Log p {sign} (Spearman ρ = {_ci(lp.value, lp.low, lp.high)}, 95 % bootstrap "
                      f"interval{'' if sure else ', which includes 0'})")
             if within is not None and math.isfinite(within.value):
                 text += f"; within look-back ρ = {_ci(within.value, within.low, within.high)}"

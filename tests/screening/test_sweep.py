@@ -248,7 +248,8 @@ def _check_complete(db: Path) -> "object":
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
-    df = open_store(db, create=False).frame(maes=True)
+    with open_store(db, create=False) as st:  # closed at once: a stale connection would keep WAL's locks
+        df = st.frame(maes=True)
     assert all(len(m) == 20 for m in df.maes)
     assert df[["mean", "sd", "p", "log_p", "seed", "seconds"]].notna().all().all()
     return df
