@@ -62,6 +62,7 @@ import json
 import math
 import sqlite3
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -470,27 +471,41 @@ class SQLiteStore(Store):
                     raise StoreError(f"cannot read the results database {self.path!r}: {e.strerror or e}") from e
                 if head and head != _SQLITE_MAGIC:
                     raise StoreError(f"{self.path!r} is not a SQLite database (not written by mae-ort)")
-        try:
-            conn = self._open_readonly() if self.readonly else sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as e:
-            raise StoreError(f"cannot open the results database {self.path!r}: {e}") from e
-        try:
-            if not self.in_memory and not self.readonly:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._conn = conn
-            self._setup()
-        except sqlite3.DatabaseError as e:
-            conn.close()
-            self._conn = None
-            raise StoreError(f"{self.path!r} is not a usable SQLite database: {e}") from e
-        except BaseException:
-            conn.close()
-            self._conn = None
-            raise
-        return conn
+        # Switching the journal mode (WAL here, DELETE when the last writer closes) takes an exclusive
+        # lock for which SQLite may answer "locked" at once instead of waiting; so may the schema set-up
+        # while another process opens the same file: retry with backoff up to ``timeout``.
+        deadline, delay = time.monotonic() + self.timeout, 0.01
+        while True:
+            try:
+                conn = self._open_readonly() if self.readonly else sqlite3.connect(
+                    self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+            except sqlite3.Error as e:
+                raise StoreError(f"cannot open the results database {self.path!r}: {e}") from e
+            try:
+                if not self.in_memory and not self.readonly:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                self._conn = conn
+                self._setup()
+                return conn
+            except sqlite3.OperationalError as e:
+                conn.close()
+                self._conn = None
+                busy = "locked" in str(e) or "busy" in str(e)
+                if busy and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(2 * delay, 0.5)
+                    continue
+                raise StoreError(f"{self.path!r} is not a usable SQLite database: {e}") from e
+            except sqlite3.DatabaseError as e:
+                conn.close()
+                self._conn = None
+                raise StoreError(f"{self.path!r} is not a usable SQLite database: {e}") from e
+            except BaseException:
+                conn.close()
+                self._conn = None
+                raise
 
     def _open_readonly(self) -> sqlite3.Connection:
         """``mode=ro``; where SQLite cannot even create the WAL's shared-memory file (a read-only

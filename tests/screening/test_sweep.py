@@ -186,9 +186,11 @@ def test_dask_local_cluster_equals_local_run(tmp_path, tiny, inline_frame):
 
 CLI = ("import sys; from mae_ort.cli import main; "
        "sys.exit(main())")
-SWEEP = ["screen", "--units", "18:23", "--layers", "2", "--look-back", "4,8", "--samples", "20", "--workers", "2",
-         "--quiet", "--top", "0"]
-SWEEP_ROWS = 72
+# 2 layers of 18-23 units at 6 look-backs (216 rows): groups of shared prefixes are stored together, so a
+# sweep needs several look-backs to be caught in the middle by a signal, even on a fast machine
+SWEEP = ["screen", "--units", "18:23", "--layers", "2", "--look-back", "4,8,12,16,20,24", "--samples", "20",
+         "--workers", "2", "--quiet", "--top", "0"]
+SWEEP_ROWS = 216
 
 
 def _start(db: Path, extra=()) -> subprocess.Popen:
