@@ -184,8 +184,10 @@ def test_dask_local_cluster_equals_local_run(tmp_path, tiny, inline_frame):
 
 # -- killing a real sweep -----------------------------------------------------------------------
 
-CLI = ("import sys; from mae_ort.cli import main; "
-       "sys.exit(main())")
+# SIGINT's Python handler is installed even where the test runs in a background job, whose shell starts
+# its children with SIGINT ignored (a user at a terminal has it)
+CLI = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+       "from mae_ort.cli import main; sys.exit(main())")
 # 2 layers of 18-23 units at 6 look-backs (216 rows): groups of shared prefixes are stored together, so a
 # sweep needs several look-backs to be caught in the middle by a signal, even on a fast machine
 SWEEP = ["screen", "--units", "18:23", "--layers", "2", "--look-back", "4,8,12,16,20,24", "--samples", "20",
