@@ -4,7 +4,7 @@
 # Usage: bash scripts/reproduce_paper.sh small|full|eunite|waste [--docs]
 #   small   the three studies (1, 2, 3 layers) scaled for a 2-core laptop: PER_STUDY (40) random
 #           architectures of each paper space trained with the paper trainer (batch 5) for epochs 1,10,100,
-#           plus the modern trainer with 2 repeats on ROBUST (20) of them (the noise ceiling)
+#           plus the modern trainer with 2 repeats on ROBUST (10) of them (the noise ceiling)
 #   full    the paper's sizes: every architecture of the three spaces screened, 100 trained per study,
 #           epochs 1,10,100,1000 (days on a laptop, hours on a big machine)
 #   eunite  a real series at the small scale: EUNITE daily maximum load (min-max scaled), trained on
@@ -45,7 +45,7 @@ SEEDING="${SEEDING:-2}"
 
 case "$mode" in
   small)
-    PER_STUDY="${PER_STUDY:-40}"; ROBUST="${ROBUST:-20}"; EPOCHS="${EPOCHS:-1,10,100}"; MEASURE="${MEASURE:-3}" ;;
+    PER_STUDY="${PER_STUDY:-40}"; ROBUST="${ROBUST:-10}"; EPOCHS="${EPOCHS:-1,10,100}"; MEASURE="${MEASURE:-3}" ;;
   full)
     PER_STUDY="${PER_STUDY:-100}"; ROBUST="${ROBUST:-50}"; EPOCHS="${EPOCHS:-1,10,100,1000}"; MEASURE="${MEASURE:-5}" ;;
   eunite|waste)
