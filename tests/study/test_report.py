@@ -105,6 +105,21 @@ def test_the_paper_is_only_drawn_beside_the_papers_settings(tmp_path):
     assert "-0.447" not in text and "Where our numbers differ" not in text
 
 
+def test_table4_shows_the_papers_columns_only_beside_the_papers_series(db, tmp_path):
+    from mae_ort.study.report import write_report
+
+    def table4(text):
+        part = text[text.index("## Table 4"):]
+        return [line for line in part.splitlines() if line.startswith("|")]
+
+    with_paper = table4(write_report(db, tmp_path / "sine").read_text())
+    assert "paper: time (s)" in with_paper[0] and with_paper[0].count("|") == with_paper[1].count("|") == 8
+    assert any("| 996 | 127 |" in line for line in with_paper)  # the paper's training row (1000 epochs)
+    alone = table4(write_report(db, tmp_path / "own", paper=False).read_text())
+    assert "paper" not in alone[0] and all(line.count("|") == 6 for line in alone)
+    assert not any("996" in line for line in alone)
+
+
 def test_baselines_are_the_trivial_predictors():
     from mae_ort.study.evidence import baseline_maes
 
