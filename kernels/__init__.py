@@ -37,9 +37,9 @@ __all__ = [
 
 
 def warmup() -> None:
-    """Compile (or load from the disk cache) every kernel of the package."""
+    """Compile (or load from the disk cache) every kernel of the package (the shared-prefix one included)."""
     random.warmup()
-    forward.warmup()
+    forward.warmup(group=True)
 
 
 def compiled() -> bool:

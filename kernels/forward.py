@@ -766,12 +766,15 @@ def _warm_inputs():
 _WARM_ACTS = dict(activation="tanh", recurrent_activation="sigmoid", head_activation="tanh")
 
 
-def warmup() -> None:
-    """Compile (or load from the disk cache) the forward kernel.
+def warmup(group: bool = False) -> None:
+    """Compile (or load from the disk cache) the forward kernel, and with ``group=True`` the shared-prefix
+    kernel of :func:`forward_maes_group` as well (a sweep's).
 
     One compiled kernel serves every cell, activation and depth."""
     X, y, w = _warm_inputs()
     forward_maes(X, y, w, cell="lstm", **_WARM_ACTS)
+    if group:
+        forward_maes_group(X, y, [], [w], cell="lstm", **_WARM_ACTS)
 
 
 def compiled() -> bool:

@@ -30,6 +30,14 @@ class NumbaRuntime:
 
         self.setup_seconds += once_per_process("numba-forward", forward.warmup)
 
+    def warmup_group(self) -> None:
+        """Load (or compile) the shared-prefix kernel of a sweep (:func:`mae_ort.kernels.forward.forward_maes_group`)
+        once per process, as a one-time cost (``setup_seconds``)."""
+        from ..kernels import forward
+
+        self.warmup()
+        self.setup_seconds += once_per_process("numba-forward-group", lambda: forward.warmup(group=True))
+
     @property
     def preferred_chunk(self) -> int:
         """Samples per call (the kernel splits them over its threads)."""

@@ -561,6 +561,9 @@ class Sampler:
                      and all(self.runtime_for(a, look_back).name == "numba" for a in archs))
         if not shareable:
             return [self.run(series, a, look_back, settings, warn=warn, first_sample=first_sample) for a in archs]
+        warm = getattr(self.runtime_for(first, look_back), "warmup_group", None)
+        if warm is not None:  # a one-time cost (loading or compiling the kernel), not sampling time
+            warm()
         t0 = time.perf_counter()
         win = self.windows_of(series, look_back)
         auto = settings.auto_samples

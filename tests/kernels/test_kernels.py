@@ -437,3 +437,14 @@ def test_group_kernel_refuses_mismatched_weights():
     with pytest.raises(ValueError, match="head kernel"):
         forward_maes_group(X, y, [], [w], cell="lstm", activation="tanh", recurrent_activation="sigmoid",
                            head_activation="tanh")
+
+
+def test_warmup_of_the_package_loads_the_shared_prefix_kernel_too():
+    # a fresh process: only kernels.warmup() (what the background compiler runs) can have loaded it there
+    kf.warmup(group=True)  # compiled and cached by this process at the latest
+    script = ("import json; from mae_ort import kernels; from mae_ort.kernels import forward as m; "
+              "before = len(m._group_kernel.overloads); kernels.warmup(); "
+              "print(json.dumps([before, len(m._group_kernel.overloads), len(m._forward_kernel.overloads)]))")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == [0, 1, 1]
