@@ -62,6 +62,22 @@ def test_trial_attributes_are_the_rows_mrs_with_the_rows_own_seed(tmp_path):
         assert a["n_nonfinite"] == ref.n_nonfinite and a["units"] == row.units and a["look_back"] == row.look_back
 
 
+def test_a_search_with_samples_auto_scores_each_row_as_sample_does(tmp_path):
+    auto = "auto:round=4,max=40,tol=2,rel=1,mean=1"  # on this grid rows stop after 4 to 28 samples
+    study = search(GRID, SERIES, trials=5, db=tmp_path / "r.sqlite", samples=auto, seed=SEED)
+    space = SearchSpace(GRID)
+    done = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert len(done) == 5
+    drawn = set()
+    for t in done:
+        row = space.from_params(t.params)
+        ref = mae_ort.sample(SERIES, arch=row.arch, look_back=row.look_back, samples=auto, seed=SEED)
+        assert t.value == pytest.approx(ref.log_p, rel=1e-12) and len(ref.maes) < 40
+        assert _stats(t.user_attrs) == pytest.approx({k: getattr(ref, k) for k in _stats(t.user_attrs)}, rel=1e-12)
+        drawn.add(len(ref.maes))
+    assert len(drawn) > 1  # rows stopped after different numbers of rounds (a fixed count would not)
+
+
 def test_search_reuses_screened_rows_and_screen_reuses_searched_ones(tmp_path):
     db = tmp_path / "r.sqlite"
     screened = _keyed(mae_ort.screen(GRID, SERIES, store=db, workers=1, **KW))
