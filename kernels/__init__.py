@@ -45,4 +45,4 @@ def warmup() -> None:
 def compiled() -> bool:
     """Whether :func:`warmup` would only load the kernels (from this process or Numba's disk cache), not
     compile them."""
-    return random.compiled() and forward.compiled()
+    return random.compiled() and forward.compiled(group=True)

@@ -562,8 +562,9 @@ class Sampler:
         if not shareable:
             return [self.run(series, a, look_back, settings, warn=warn, first_sample=first_sample) for a in archs]
         warm = getattr(self.runtime_for(first, look_back), "warmup_group", None)
-        if warm is not None:  # a one-time cost (loading or compiling the kernel), not sampling time
+        if warm is not None:  # one-time costs (loading or compiling the kernels), not sampling time
             warm()
+        self._warm_fill()
         t0 = time.perf_counter()
         win = self.windows_of(series, look_back)
         auto = settings.auto_samples
