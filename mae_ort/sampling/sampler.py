@@ -278,6 +278,8 @@ class Sampler:
                                         "device='cuda'")
         self._runtimes: dict[str, object] = {}
         self._fill_setup = 0.0
+        # a runtime object passed in: count only what it pays from now on
+        self._given_setup0 = 0.0 if isinstance(runtime, str) else float(getattr(runtime, "setup_seconds", 0.0))
         self._buffers: dict[tuple, list[np.ndarray]] = {}
         self._windows: dict[tuple, Windows] = {}
 
@@ -300,8 +302,12 @@ class Sampler:
     @property
     def setup_seconds(self) -> float:
         """One-time seconds paid so far: loading or compiling the Numba kernels, exporting graphs, opening
-        sessions (every later call of the same shapes skips them)."""
-        return self._fill_setup + sum(r.setup_seconds for r in self._runtimes.values())
+        sessions (every later call of the same shapes skips them); a runtime object passed as ``runtime``
+        counts with what it paid after this sampler got it."""
+        given = 0.0
+        if not isinstance(self.runtime, str):
+            given = float(getattr(self.runtime, "setup_seconds", 0.0)) - self._given_setup0
+        return self._fill_setup + given + sum(r.setup_seconds for r in self._runtimes.values())
 
     def _warm_fill(self) -> None:
         """Load the seeded weight fill's kernel once per process (timed as a one-time cost)."""

@@ -320,3 +320,16 @@ def test_one_time_costs_are_reported_apart_and_paid_once(runtime):
     assert again.setup_seconds == 0.0  # kernels loaded, graph exported and session open: nothing paid again
     assert again.to_dict()["setup_seconds"] == 0.0
     np.testing.assert_array_equal(first.maes, again.maes)
+
+
+def test_a_runtime_object_passed_in_counts_its_one_time_costs_from_then_on():
+    from mae_ort.runtimes import make_runtime
+
+    rt = make_runtime("onnxruntime")
+    first = Sampler(runtime=rt).sample(SINE, [3, 7, 2], look_back=5, samples=4, seed=0)
+    assert 0.0 < first.setup_seconds <= first.seconds  # this shape's graph and session were new
+    assert first.setup_seconds <= rt.setup_seconds
+    later = Sampler(runtime=rt)  # the object has paid already: a new sampler starts from zero
+    again = later.sample(SINE, [3, 7, 2], look_back=5, samples=4, seed=0)
+    assert later.setup_seconds == 0.0 and again.setup_seconds == 0.0
+    np.testing.assert_array_equal(first.maes, again.maes)
