@@ -32,10 +32,8 @@ choice of ``R``, so that OpenBLAS never starts its own threads inside ours.
 
 Activations are float32 code without libm calls, so the loops vectorise.  ``tanh``
 is the rational approximation TensorFlow's CPU kernels use (Eigen's, |error| < 3e-7,
-half the instructions of an ``exp``-based one); ``sigmoid`` is the rational approximation
-onnxruntime's CPU ``Sigmoid`` uses (MLAS', |error| < 1.7e-7 absolute; a third fewer
-instructions than ``1 / (1 + exp(-x))`` with a polynomial ``exp``, which earlier versions used:
-the MAEs of sigmoid-gated networks moved in their 7th significant digit).
+half the instructions of an ``exp``-based one); ``sigmoid`` is ``1 / (1 + exp(-x))``
+with a Cephes-style ``exp`` built from a bit-cast (a few ulps, relative).
 
 This module is a leaf: it knows nothing of the rest of mae-ort and raises plain
 ``TypeError`` / ``ValueError``.
@@ -44,7 +42,9 @@ This module is a leaf: it knows nothing of the rest of mae-ort and raises plain
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic
 
 from ._cache import is_cached
 
@@ -76,21 +76,19 @@ _ONE = _f32(1.0)
 _HALF = _f32(0.5)
 _SIXTH = _f32(1.0 / 6.0)
 _FIFTH = _f32(0.2)
-# sigmoid: odd numerator / even denominator of the rational logistic of onnxruntime's MLAS
-# (onnxruntime/core/mlas/lib/logistic.cpp: the CPU ``Sigmoid`` of the onnxruntime runtime), input
-# clamped to +-18.
-_SA1 = _f32(2.48287947061529e-01)
-_SA3 = _f32(8.51377133304701e-03)
-_SA5 = _f32(6.08574864600143e-05)
-_SA7 = _f32(1.15627324459942e-07)
-_SA9 = _f32(4.37031012579801e-11)
-_SB0 = _f32(9.93151921023180e-01)
-_SB2 = _f32(1.16817656904453e-01)
-_SB4 = _f32(1.70198817374094e-03)
-_SB6 = _f32(6.29106785017040e-06)
-_SB8 = _f32(5.76102136993427e-09)
-_SB10 = _f32(6.10247389755681e-13)
-_SCLAMP = _f32(18.0)
+_EXP_HI = _f32(88.0)
+_EXP_LO = _f32(-87.0)
+_LOG2E = _f32(1.44269504088896341)
+_SHIFT = _f32(200.5)
+_F200 = _f32(200.0)
+_C1 = _f32(0.693359375)
+_C2 = _f32(-2.12194440e-4)
+_P0 = _f32(1.9875691500e-4)
+_P1 = _f32(1.3981999507e-3)
+_P2 = _f32(8.3334519073e-3)
+_P3 = _f32(4.1665795894e-2)
+_P4 = _f32(1.6666665459e-1)
+_P5 = _f32(5.0000001201e-1)
 # tanh: odd numerator / even denominator of Eigen's ``generic_fast_tanh_float``
 # (Eigen/src/Core/MathFunctionsImpl.h, also TensorFlow's and XLA's CPU tanh).
 _TA1 = _f32(4.89352455891786e-03)
@@ -105,6 +103,35 @@ _TB2 = _f32(2.26843463243900e-03)
 _TB4 = _f32(1.18534705686654e-04)
 _TB6 = _f32(1.19825839466702e-06)
 _TCLAMP = _f32(7.99881172180175781)
+
+
+@intrinsic
+def _bits_to_f32(typingctx, bits):
+    """Reinterpret the low 32 bits of an integer as a float32 (LLVM trunc + bitcast)."""
+    if not isinstance(bits, types.Integer):
+        return None
+    sig = types.float32(bits)
+
+    def codegen(context, builder, signature, args):
+        v = args[0]
+        if v.type.width > 32:
+            v = builder.trunc(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
+
+    return sig, codegen
+
+
+@njit(cache=True, inline="always", fastmath=_FM, error_model="numpy")
+def _exp32(x):
+    """exp of a float32 in [-87, 88] (clamped), Cephes expf; about 1 ulp."""
+    x = min(max(x, _EXP_LO), _EXP_HI)
+    it = np.int32(x * _LOG2E + _SHIFT)  # floor(x log2 e + 1/2) + 200; the argument is > 0
+    fn = np.float32(it) - _F200
+    r = x - fn * _C1
+    r = r - fn * _C2
+    z = r * r
+    p = (((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5) * z + r + _ONE
+    return p * _bits_to_f32(np.int32((it - 73) << 23))  # 2**n: exponent bits n + 127, n = it - 200
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
@@ -122,17 +149,8 @@ def _tanh(x):
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
 def _sigmoid(x):
-    """The logistic function as onnxruntime's CPU ``Sigmoid`` computes it: MLAS' 9/10 rational approximation of
-    ``1 / (1 + exp(-x))``, input clamped to +-18, result to [0, 1]; |error| < 1.7e-7 (absolute).
-
-    A third fewer instructions than ``1 / (1 + exp(-x))`` with a polynomial ``exp``."""
-    c = min(max(x, -_SCLAMP), _SCLAMP)  # NaN propagates (Python min/max semantics)
-    z = c * c
-    p = ((((_SA9 * z + _SA7) * z + _SA5) * z + _SA3) * z + _SA1) * c
-    q = ((((_SB10 * z + _SB8) * z + _SB6) * z + _SB4) * z + _SB2) * z + _SB0
-    r = p / q + _HALF
-    r = _ZERO if r < _ZERO else r
-    return _ONE if r > _ONE else r
+    r = _ONE / (_ONE + _exp32(-x))
+    return r if x == x else x
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
@@ -759,8 +777,16 @@ def warmup(group: bool = False) -> None:
         forward_maes_group(X, y, [], [w], cell="lstm", **_WARM_ACTS)
 
 
-def compiled() -> bool:
+def compiled(group: bool = False) -> bool:
     """Whether :func:`warmup` (and so every :func:`forward_maes` call) needs no compilation: the kernel is
-    loaded in this process or held by Numba's disk cache (:func:`mae_ort.kernels.is_cached`)."""
+    loaded in this process or held by Numba's disk cache (:func:`mae_ort.kernels.is_cached`); with
+    ``group=True``, the shared-prefix kernel of :func:`forward_maes_group` as well."""
     X, y, w = _warm_inputs()
-    return is_cached(_forward_kernel, _forward_args(X, y, w, "lstm", *_WARM_ACTS.values(), False, None))
+    if not is_cached(_forward_kernel, _forward_args(X, y, w, "lstm", *_WARM_ACTS.values(), False, None)):
+        return False
+    if not group:
+        return True
+    f32, i64 = np.float32, np.int64
+    a2, v1 = np.zeros((1, 1), f32), np.zeros(1, i64)  # the argument types of every _group_kernel call
+    return is_cached(_group_kernel, (np.zeros((1, 1, 1), f32), a2, a2, v1, v1, a2, v1, v1, v1, i64(0), i64(0),
+                                     i64(0), i64(0), i64(8), np.zeros((1, 1, 1), np.float64)))
