@@ -48,8 +48,8 @@ from numba.extending import intrinsic
 
 from ._cache import is_cached
 
-__all__ = ["forward_maes", "forward_maes_group", "warmup", "compiled", "activate", "activate_array", "ACTIVATION_CODES",
-           "CELL_CODES", "choose_block"]
+__all__ = ["forward_maes", "forward_maes_group", "warmup", "warmup_group", "compiled", "activate", "activate_array",
+           "ACTIVATION_CODES", "CELL_CODES", "choose_block"]
 
 #: Activation names and their integer codes in the kernels.
 ACTIVATION_CODES = {
@@ -703,6 +703,18 @@ def forward_maes_group(X, y, shared, variants, *, cell, activation, recurrent_ac
         Row ``v`` equals ``forward_maes`` of ``shared + variants[v]`` exactly (same products,
         same order), computed with the shared layers run once per block of windows.
     """
+    S, calls = _group_calls(X, y, shared, variants, cell, activation, recurrent_activation, head_activation, block)
+    maes = np.empty((len(variants), S), dtype=np.float64)
+    N, n_out = np.shape(y)
+    for idx, args in calls:
+        _group_kernel(*args)
+        maes[idx] = args[-1].sum(axis=2) / float(N * n_out)
+    return maes
+
+
+def _group_calls(X, y, shared, variants, cell, activation, recurrent_activation, head_activation, block):
+    """The checked, packed ``_group_kernel`` calls of :func:`forward_maes_group`: ``(S, [(variant indices,
+    arguments), ...])``, one call per block size (the last argument is the partial sums it fills)."""
     cell_code = _code(cell, CELL_CODES, "cell")
     act = _code(activation, ACTIVATION_CODES, "activation")
     ract = _code(recurrent_activation, ACTIVATION_CODES, "recurrent_activation")
@@ -727,15 +739,15 @@ def forward_maes_group(X, y, shared, variants, *, cell, activation, recurrent_ac
             raise ValueError(f"forward_maes_group: head kernel/bias must have shapes {(S, H, n_out)} and "
                              f"{(S, n_out)}, got {v[3].shape} and {v[4].shape}.")
         last.append(H)
-    maes = np.empty((len(variants), S), dtype=np.float64)
     if S == 0:
-        return maes
+        return S, []
     Wp, woff, _ = _pack(shared, depth, cell, S)  # one padding column when nothing is shared
     i64 = np.int64
     # The block size of each architecture alone decides its products' shapes: run one kernel per block size.
     by_block: dict[int, list[int]] = {}
     for i, H in enumerate(last):
         by_block.setdefault(choose_block(cell, n_in, units + [H], N, block), []).append(i)
+    calls = []
     for R, idx in by_block.items():
         packs = [_pack(variants[i], 1, cell, S) for i in idx]
         loff, lhoff, pos = [], [], 0
@@ -748,11 +760,11 @@ def forward_maes_group(X, y, shared, variants, *, cell, activation, recurrent_ac
         Xt = np.zeros((LB, n_in, nblocks * R), dtype=np.float32)
         Xt[:, :, :N] = X.transpose(1, 2, 0)
         partial = np.empty((len(idx), S, nblocks), dtype=np.float64)
-        _group_kernel(Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64),
-                      Wl, np.asarray([last[i] for i in idx], dtype=i64), np.asarray(loff, dtype=i64),
-                      np.asarray(lhoff, dtype=i64), i64(cell_code), i64(act), i64(ract), i64(hact), i64(R), partial)
-        maes[idx] = partial.sum(axis=2) / float(N * n_out)
-    return maes
+        calls.append((idx, (Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64),
+                            Wl, np.asarray([last[i] for i in idx], dtype=i64), np.asarray(loff, dtype=i64),
+                            np.asarray(lhoff, dtype=i64), i64(cell_code), i64(act), i64(ract), i64(hact), i64(R),
+                            partial)))
+    return S, calls
 
 
 def _warm_inputs():
@@ -768,13 +780,19 @@ _WARM_ACTS = dict(activation="tanh", recurrent_activation="sigmoid", head_activa
 
 def warmup(group: bool = False) -> None:
     """Compile (or load from the disk cache) the forward kernel, and with ``group=True`` the shared-prefix
-    kernel of :func:`forward_maes_group` as well (a sweep's).
+    kernel of :func:`forward_maes_group` as well (:func:`warmup_group`).
 
     One compiled kernel serves every cell, activation and depth."""
     X, y, w = _warm_inputs()
     forward_maes(X, y, w, cell="lstm", **_WARM_ACTS)
     if group:
-        forward_maes_group(X, y, [], [w], cell="lstm", **_WARM_ACTS)
+        warmup_group()
+
+
+def warmup_group() -> None:
+    """Compile (or load from the disk cache) the shared-prefix kernel of :func:`forward_maes_group` (a sweep's)."""
+    X, y, w = _warm_inputs()
+    forward_maes_group(X, y, [], [w], cell="lstm", **_WARM_ACTS)
 
 
 def compiled(group: bool = False) -> bool:
@@ -786,7 +804,5 @@ def compiled(group: bool = False) -> bool:
         return False
     if not group:
         return True
-    f32, i64 = np.float32, np.int64
-    a2, v1 = np.zeros((1, 1), f32), np.zeros(1, i64)  # the argument types of every _group_kernel call
-    return is_cached(_group_kernel, (np.zeros((1, 1, 1), f32), a2, a2, v1, v1, a2, v1, v1, v1, i64(0), i64(0),
-                                     i64(0), i64(0), i64(8), np.zeros((1, 1, 1), np.float64)))
+    _, calls = _group_calls(X, y, [], [w], "lstm", *_WARM_ACTS.values(), None)
+    return is_cached(_group_kernel, calls[0][1])

@@ -36,7 +36,7 @@ class NumbaRuntime:
         from ..kernels import forward
 
         self.warmup()
-        self.setup_seconds += once_per_process("numba-forward-group", lambda: forward.warmup(group=True))
+        self.setup_seconds += once_per_process("numba-forward-group", forward.warmup_group)
 
     @property
     def preferred_chunk(self) -> int:
