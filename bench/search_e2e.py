@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mae_ort._system import loadavg
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -94,15 +96,15 @@ def side_a(split, grid, spec, settings, seed: int, args, work: Path) -> dict:
     top = train_top(db, split, k=args.top, settings=settings, epochs=str(args.epochs), seed=seed)
     train_seconds = time.perf_counter() - t1
     table = top.table
-    chosen = table.sort_values(["val_loss", "rank"], kind="stable").iloc[0]
+    chosen = top.best  # train_top's choice: the lowest validation loss
     trainings = [{"units": str(r.units), "look_back": int(r.look_back), "log_p": float(r.log_p),
                   "val_loss": float(r.val_loss), "test_mae": float(r.test_mae), "epochs_run": int(r.epochs_run),
                   "seconds": float(r.train_seconds)} for r in table.itertuples()]
     return {"side": "A", "budget": "epochs", "seconds": search_seconds + train_seconds,
             "search_seconds": search_seconds, "train_seconds": train_seconds, "mrs_rows": int(last["new_rows"]),
             "trials": args.trials, "trainings": trainings, "trained_epochs": sum(t["epochs_run"] for t in trainings),
-            "chosen": {"units": str(chosen.units), "look_back": int(chosen.look_back),
-                       "val_loss": float(chosen.val_loss), "test_mae": float(chosen.test_mae)}}
+            "chosen": {"units": str(chosen["units"]), "look_back": int(chosen["look_back"]),
+                       "val_loss": float(chosen["val_loss"]), "test_mae": float(chosen["test_mae"])}}
 
 
 def side_b(split, grid, settings, seed: int, args, wall: float) -> list[dict]:
@@ -276,7 +278,7 @@ def run_series(series: str, seeds: list[int], args) -> dict:
         if seed in done:
             _log(f"{series} seed {seed}: already in {path}, skipped")
             continue
-        load0 = _loadavg()
+        load0 = loadavg()
         with tempfile.TemporaryDirectory(prefix="mae-ort-e2e-") as work:
             a = side_a(split, grid, spec, settings, seed, args, Path(work))
         _log(f"{series} seed {seed} A: search {a['search_seconds']:.0f} s ({a['mrs_rows']} MRS rows), training "
@@ -287,19 +289,12 @@ def run_series(series: str, seeds: list[int], args) -> dict:
             _log(f"{series} seed {seed} B/{r['budget']}: {len(r['trainings'])} trainings, {r['seconds']:.0f} s; "
                  f"chosen [{r['chosen']['units']}] lb {r['chosen']['look_back']} test MAE "
                  f"{r['chosen']['test_mae']:.4f}")
-        doc["seeds"].append({"seed": seed, "runs": [a, *b], "loadavg": [load0, _loadavg()]})
+        doc["seeds"].append({"seed": seed, "runs": [a, *b], "loadavg": [load0, loadavg()]})
         doc["seeds"].sort(key=lambda s: s["seed"])
         doc["machine"] = {"platform": platform.platform(), "python": platform.python_version()}
         _write(doc, out)
     _write(doc, out)
     return doc
-
-
-def _loadavg() -> list[float] | None:
-    try:
-        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
-    except OSError:
-        return None
 
 
 def main(argv=None) -> int:

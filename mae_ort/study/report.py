@@ -474,6 +474,7 @@ def _table4_markdown(costs, trained, sampled_seconds, *, paper: bool = True) -> 
     head = "| | process | wall time (s) | job time (s) | peak RSS (MB) |"
     lines = [head + (" paper: time (s) | paper: memory (MB) |" if paper else ""),
              "|---|---|---|---|---|" + ("---|---|" if paper else "")]
+    paper_cols = {k: f" {v['seconds']:.0f} | {v['mb']:.0f} |" if paper else "" for k, v in PAPER_TABLE4.items()}
     if costs is not None and len(costs):
         for kind in ("training", "sampling"):
             c = costs[costs.kind == kind]
@@ -481,10 +482,8 @@ def _table4_markdown(costs, trained, sampled_seconds, *, paper: bool = True) -> 
                 continue
             what = (f"{kind} ({', '.join(str(int(e)) for e in sorted(set(c.epochs)))} epochs)" if kind == "training"
                     else f"{kind} ({int(c.samples.max())} samples)")
-            theirs = f" {PAPER_TABLE4[kind]['seconds']:.0f} | {PAPER_TABLE4[kind]['mb']:.0f} |" if paper else ""
             lines.append(f"| {what} | measured, mean of {len(c)} | {c.process_seconds.mean():.1f} | "
-                         f"{c.work_seconds.mean():.2f} | {c.peak_rss_bytes.mean() / 1e6:.0f} |" + theirs)
-    paper_cols = {k: f" {v['seconds']:.0f} | {v['mb']:.0f} |" if paper else "" for k, v in PAPER_TABLE4.items()}
+                         f"{c.work_seconds.mean():.2f} | {c.peak_rss_bytes.mean() / 1e6:.0f} |" + paper_cols[kind])
     if trained is not None:
         lines.append(f"| training, validation runs | mean over trained architectures (largest budget) | – | "
                      f"{trained:.2f} | – |{paper_cols['training']}")

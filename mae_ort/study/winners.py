@@ -140,15 +140,15 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     table = top[["id", "units", "look_back", by]].rename(columns={"id": "sampling_id"})
     table.insert(0, "rank", range(1, len(table) + 1))
     table.insert(1, "model", [Architecture.from_row(r).describe() for r in top.itertuples()])
-    table["test_mae"] = [float(last.test_mae.get(int(i), np.nan)) for i in table.sampling_id]
+    m = last.reindex(table.sampling_id.astype(int).to_numpy())  # the largest budget's row of each (NaN: none)
+    table["test_mae"] = m.test_mae.astype(float).to_numpy()
     if "test_mae_recursive" in last:
-        table["test_mae_recursive"] = [float(last.test_mae_recursive.get(int(i), np.nan)) for i in table.sampling_id]
+        table["test_mae_recursive"] = m.test_mae_recursive.astype(float).to_numpy()
     # the monitored loss is the validation loss only with an early-stopping split (else the training loss)
-    table["val_loss"] = [_number(last.monitor_loss.get(int(i))) if settings.validation_split > 0 else math.nan
-                         for i in table.sampling_id]
-    table["epochs_run"] = [int(last.epochs_run.get(int(i), 0)) for i in table.sampling_id]
-    table["train_seconds"] = [_number(last.train_seconds.get(int(i))) for i in table.sampling_id]
-    table["train_mae"] = [_number(last.train_mae.get(int(i))) for i in table.sampling_id]
+    table["val_loss"] = m.monitor_loss.astype(float).to_numpy() if settings.validation_split > 0 else math.nan
+    table["epochs_run"] = m.epochs_run.fillna(0).astype(int).to_numpy()
+    table["train_seconds"] = m.train_seconds.astype(float).to_numpy()
+    table["train_mae"] = m.train_mae.astype(float).to_numpy()
     chosen_by = "val_loss" if np.isfinite(table.val_loss.to_numpy(float)).any() else "train_mae"
     table["chosen_by"] = chosen_by
     best = table.sort_values(chosen_by, kind="stable", na_position="last").iloc[0].to_dict()
@@ -156,11 +156,6 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     if out_dir is not None:
         paths = _save_best(out_dir, best, top, split, settings, budgets, seed, threads)
     return TopResult(table=table, best=best, paths=paths, seconds=time.perf_counter() - t0)
-
-
-def _number(v) -> float:
-    """A stored number as a float (``nan`` for a missing or NULL one)."""
-    return np.nan if v is None else float(v)
 
 
 def _model_tag(split, settings) -> str:
