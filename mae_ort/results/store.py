@@ -321,7 +321,7 @@ class Settings(SamplingSettings):
 
     def describe(self) -> str:
         """One line."""
-        samples = self.auto or self.samples
+        samples = self.samples_arg
         return (f"series={self.series} samples={samples} threshold={self.threshold:g} "
                 f"bounds={self.lower:g}..{self.upper:g} fit={self.fit} init={self.init} seed={self.seed}")
 

@@ -56,7 +56,7 @@ import numpy as np
 
 from .._checks import check_int, check_real
 from ..errors import InvalidParameterError
-from .stats import LOG_P_FLOOR, truncnorm_logcdf
+from .stats import LOG_P_FLOOR, log_p_of
 
 __all__ = ["AutoSamples", "STATUSES", "Z95", "log_p_interval", "log_p_known", "mean_interval", "stop_status"]
 
@@ -159,16 +159,6 @@ def _positive(value, name: str, caller: str, *, infinite: bool = False, zero: bo
     return check_real(value, name, caller, low=0.0, low_open=not zero)
 
 
-def _log_p(mean: float, sd: float, log_f: float, threshold: float, lower: float, upper: float) -> float:
-    if threshold <= lower:
-        return -math.inf
-    if threshold >= upper:
-        return log_f
-    if sd <= 0.0:
-        return log_f if mean < threshold else -math.inf
-    return truncnorm_logcdf(threshold, mean, sd, lower, upper) + log_f
-
-
 def log_p_interval(maes, *, threshold: float, lower: float, upper: float) -> tuple[float, float, float]:
     """``(log p, low, high)``: the moments fit's exact ``log p`` and its 95 % delta-method interval.
 
@@ -194,7 +184,7 @@ def log_p_interval(maes, *, threshold: float, lower: float, upper: float) -> tup
     d = finite - mean
     m2 = float(np.mean(d * d))
     sd = math.sqrt(m2)
-    centre = _log_p(mean, sd, log_f, threshold, lower, upper)
+    centre = log_p_of(mean, sd, log_f, threshold, lower, upper)
     if centre == -math.inf:
         return centre, centre, centre
     var = (1.0 - f) / (n * f)
@@ -203,10 +193,10 @@ def log_p_interval(maes, *, threshold: float, lower: float, upper: float) -> tup
         cov = np.array([[m2, m3 / (2 * sd)], [m3 / (2 * sd), max(m4 - m2 * m2, 0.0) / (4 * m2)]]) / nf
         h_mu, h_sd = 1e-6 * max(sd, abs(mean)), 1e-6 * sd
         g = np.array([
-            (_log_p(mean + h_mu, sd, 0.0, threshold, lower, upper)
-             - _log_p(mean - h_mu, sd, 0.0, threshold, lower, upper)) / (2 * h_mu),
-            (_log_p(mean, sd + h_sd, 0.0, threshold, lower, upper)
-             - _log_p(mean, sd - h_sd, 0.0, threshold, lower, upper)) / (2 * h_sd),
+            (log_p_of(mean + h_mu, sd, 0.0, threshold, lower, upper)
+             - log_p_of(mean - h_mu, sd, 0.0, threshold, lower, upper)) / (2 * h_mu),
+            (log_p_of(mean, sd + h_sd, 0.0, threshold, lower, upper)
+             - log_p_of(mean, sd - h_sd, 0.0, threshold, lower, upper)) / (2 * h_sd),
         ])
         var += float(g @ cov @ g) if np.all(np.isfinite(g)) else math.inf
     half = Z95 * math.sqrt(var)

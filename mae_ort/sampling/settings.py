@@ -99,12 +99,12 @@ def split_samples(samples, caller: str) -> tuple[int, str]:
 
 
 def check_sampling_settings(samples, threshold, lower, upper, fit, caller: str) -> tuple[int, float, float, float, str]:
-    """The settings of one sampling, checked: ``samples`` >= 2 (or the maximum of ``"auto"``), a finite
-    ``threshold``, finite bounds with ``lower < upper``, a name of :data:`FITS`.
+    """The settings of one sampling, checked: an int ``samples`` >= 2 (``"auto"`` is split off first by
+    :func:`split_samples`), a finite ``threshold``, finite bounds with ``lower < upper``, a name of :data:`FITS`.
 
     Used by :class:`SamplingSettings`; raises :class:`InvalidParameterError` naming ``caller``.
     """
-    samples = split_samples(samples, caller)[0]
+    samples = check_int(samples, "samples", caller, low=2)
     threshold = check_real(threshold, "threshold", caller)
     lower, upper = check_bounds(lower, upper, caller)
     fit = check_option(fit, "fit", caller, FITS)
@@ -190,6 +190,11 @@ class SamplingSettings:
     def sampling(self) -> "SamplingSettings":
         """These settings as a plain :class:`SamplingSettings` (without what a subclass adds)."""
         return SamplingSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SamplingSettings)})
+
+    @property
+    def samples_arg(self) -> int | str:
+        """What ``samples`` was given as: the ``"auto:..."`` text, or the fixed count."""
+        return self.auto or self.samples
 
     @property
     def auto_samples(self) -> AutoSamples | None:

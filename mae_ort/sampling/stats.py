@@ -60,6 +60,7 @@ from ..errors import InvalidParameterError, MaeOrtWarning
 __all__ = [
     "FITS",
     "LOG_P_FLOOR",
+    "log_p_of",
     "Fit",
     "LogPFloorWarning",
     "log_ndtr_diff",
@@ -229,6 +230,18 @@ def log_ndtr_diff(x: float, y: float) -> float:
     return la + _log1mexp(d)
 
 
+def log_p_of(loc: float, scale: float, log_frac: float, threshold: float, lower: float, upper: float) -> float:
+    """``log p`` of a fitted truncated normal: ``log_frac + log P(X < threshold)`` with its edge cases (a
+    threshold at or outside a bound, ``scale == 0``); ``log_frac`` is the log of the fraction of MAEs fitted."""
+    if threshold <= lower:
+        return -math.inf
+    if threshold >= upper:
+        return log_frac
+    if scale == 0.0:
+        return log_frac if loc < threshold else -math.inf
+    return truncnorm_logcdf(threshold, loc, scale, lower, upper) + log_frac
+
+
 def truncnorm_logcdf(x: float, loc: float, scale: float, lower: float, upper: float) -> float:
     """``log P(X < x)`` for ``X ~ N(loc, scale)`` truncated to ``[lower, upper]``, in log space.
 
@@ -390,14 +403,7 @@ def fit_truncnorm(maes, *, threshold: float = 0.01, lower: float = 0.0, upper: f
             loc, scale = _mle(used, lower, upper)
 
     # log p in log space (the exact value of both fits)
-    if n_used == 0 or threshold <= lower:
-        log_p_exact = -math.inf
-    elif threshold >= upper:
-        log_p_exact = log_frac
-    elif scale == 0.0:
-        log_p_exact = log_frac if loc < threshold else -math.inf
-    else:
-        log_p_exact = truncnorm_logcdf(threshold, loc, scale, lower, upper) + log_frac
+    log_p_exact = -math.inf if n_used == 0 else log_p_of(loc, scale, log_frac, threshold, lower, upper)
 
     if fit == "mle":
         return Fit(mean, sd, loc, scale, math.exp(log_p_exact), log_p_exact, fit,

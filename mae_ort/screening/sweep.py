@@ -49,6 +49,7 @@ refused before anything is enumerated.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import threading
 import time
@@ -394,15 +395,12 @@ class _Work:
             work = 0.0
             while i < n and self.state[i] == _TODO:
                 row = _row_of(self.keys[i])
-                if batch and self.share and _prefix(row) == _prefix(batch[0]) and len(batch) < SHARE_ROWS:
-                    pass  # rows that share their first layers stay together: their work is shared
-                elif batch and (row.group != batch[0].group or work >= self.batch_flops):
+                if _starts_new_batch(row, batch, work, share=self.share, batch_flops=self.batch_flops):
                     break
                 batch.append(row)
                 self.state[i] = _MINE
                 self.mine[self.keys[i]] = i
-                work += self.samples * row.arch.flops(self.n_in, self.n_out, row.look_back,
-                                                      max(1, self.length - row.look_back))
+                work += self.samples * _row_flops(row, self.n_in, self.n_out, self.length)
                 i += 1
             self.pos = i
             yield batch
@@ -439,6 +437,22 @@ def _round_up(x: float) -> float:
     return math.ceil(x / step) * step
 
 
+def _row_flops(row: Row, n_in: int, n_out: int, length: int) -> float:
+    """The products of one weight sample of ``row`` on a series of ``length`` points."""
+    return row.arch.flops(n_in, n_out, row.look_back, max(1, length - row.look_back))
+
+
+def _starts_new_batch(row: Row, batch: list[Row], work: float, *, share: bool, batch_flops: float) -> bool:
+    """Whether ``row`` opens a new batch after ``batch`` (``work`` flops so far): rows that share their first
+    layers stay together (up to :data:`SHARE_ROWS`: their work is shared); otherwise a batch ends at a new
+    group or once it holds ``batch_flops``."""
+    if not batch:
+        return False
+    if share and _prefix(row) == _prefix(batch[0]) and len(batch) < SHARE_ROWS:
+        return False
+    return row.group != batch[0].group or work >= batch_flops
+
+
 # -- a race: synchronous rounds, decisions at each round's end (mae_ort.screening.race) -------------
 
 def _round_batches(rows: list[Row], count: int, *, share: bool, flops_of, batch_flops: float) -> list[list[Row]]:
@@ -448,8 +462,7 @@ def _round_batches(rows: list[Row], count: int, *, share: bool, flops_of, batch_
     batch: list[Row] = []
     work = 0.0
     for row in rows:
-        together = batch and share and _prefix(row) == _prefix(batch[0]) and len(batch) < SHARE_ROWS
-        if batch and not together and (row.group != batch[0].group or work >= batch_flops):
+        if _starts_new_batch(row, batch, work, share=share, batch_flops=batch_flops):
             batches.append(batch)
             batch, work = [], 0.0
         batch.append(row)
@@ -477,12 +490,13 @@ def _race(st: Store, sid: str, keys: list[tuple], sampling: SamplingSettings, ru
             if tuple(rec) in in_space:
                 stopped_lows.append(log_p_interval(m, **fit)[1])
     active = [k for k in keys if k not in done]
+    row_of = {k: _row_of(k) for k in active}
     parts: dict[tuple, list[SamplingResult]] = {k: [] for k in active}
     new = computed = 0
     for first, count in auto.rounds():
         if not active:
             break
-        rows = [_row_of(k) for k in active]
+        rows = [row_of[k] for k in active]
         tasks = [_Piece(b, first, count) for b in _round_batches(rows, count, share=share, flops_of=flops_of,
                                                                  batch_flops=batch_flops)]
         for results in run_round(tasks):
@@ -675,9 +689,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
                 run_round = lambda tasks: _inline(iter(tasks), series, sampler, settings, share)  # noqa: E731
             else:
                 run_round = lambda tasks: pool.run(_run_in_worker, tasks, keep=True)  # noqa: E731
-            n_in, n_out = series.inputs.shape[1], series.targets.shape[1]
-            flops_of = lambda row: row.arch.flops(n_in, n_out, row.look_back,  # noqa: E731
-                                                  max(1, series.length - row.look_back))
+            flops_of = functools.partial(_row_flops, n_in=series.inputs.shape[1], n_out=series.targets.shape[1],
+                                         length=series.length)
             try:
                 with sigterm_raises(ScreenInterrupted):
                     new, computed = _race(st, sid, keys, settings, run_round, share=share, flops_of=flops_of,

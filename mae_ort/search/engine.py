@@ -579,7 +579,7 @@ class _Runner:
                 if sc.lookup(row) is None:
                     missing.setdefault(row.key, row)
             if missing:
-                screen(RowList(missing.values()), sc.series, store=sc.store, samples=s.auto or s.samples,
+                screen(RowList(missing.values()), sc.series, store=sc.store, samples=s.samples_arg,
                        threshold=s.threshold,
                        lower=s.lower, upper=s.upper, fit=s.fit, init=s.init, seed=s.seed, scheduler=scheduler,
                        connect_timeout=connect_timeout, runtime=sc.sampler.runtime, device=sc.sampler.device,
