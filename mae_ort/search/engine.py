@@ -581,7 +581,8 @@ class _Runner:
             if missing:
                 screen(RowList(missing.values()), sc.series, store=sc.store, samples=s.samples_arg,
                        threshold=s.threshold,
-                       lower=s.lower, upper=s.upper, fit=s.fit, init=s.init, seed=s.seed, scheduler=scheduler,
+                       lower=s.lower, upper=s.upper, fit=s.fit, init=s.init, seed=s.seed, seeding=s.seeding,
+                       scheduler=scheduler,
                        connect_timeout=connect_timeout, runtime=sc.sampler.runtime, device=sc.sampler.device,
                        threads=sc.sampler.threads, memory_budget=sc.sampler.memory_budget, batch_flops=0)
             for trial, row in asked:

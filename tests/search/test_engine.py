@@ -199,8 +199,8 @@ def test_the_model_options_replace_the_grids(tmp_path):
     assert open_store(tmp_path / "r.sqlite").frame()["recurrent_activation"].iloc[-1] == "hard_sigmoid_keras2"
 
 
-def _reference(rows):
-    return _keyed(mae_ort.screen(mae_ort.screening.RowList(rows), SERIES, workers=1, **KW))
+def _reference(rows, **extra):
+    return _keyed(mae_ort.screen(mae_ort.screening.RowList(rows), SERIES, workers=1, **KW, **extra))
 
 
 def test_worker_processes_give_the_same_rows(tmp_path):
@@ -216,13 +216,14 @@ def test_worker_processes_give_the_same_rows(tmp_path):
     assert study.user_attrs["mae_ort_last_run"]["new_rows"] == len(rows) == open_store(tmp_path / "r.sqlite").count()
 
 
-def test_a_dask_cluster_scores_the_trials(tmp_path):
+@pytest.mark.parametrize("seeding", [2, 1])
+def test_a_dask_cluster_scores_the_trials(tmp_path, seeding):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as c:
         study = search(GRID, SERIES, trials=6, jobs=3, scheduler=c.scheduler_address, db=tmp_path / "r.sqlite",
-                       sampler="random", **KW)
+                       sampler="random", seeding=seeding, **KW)
     space = SearchSpace(GRID)
-    ref = _reference([space.from_params(t.params) for t in study.trials])
+    ref = _reference([space.from_params(t.params) for t in study.trials], seeding=seeding)
     assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 6
     for t in study.trials:
         assert _stats(t.user_attrs) == {k: ref[(t.user_attrs["units"], t.user_attrs["look_back"])][k]
