@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mae_ort._system import loadavg, machine_line
+from mae_ort.model.keys import KEY_COLUMNS
 
 SAMPLING = ["--threshold", "0.01", "--lower", "0", "--upper", "2", "--seed", "0", "--seeding", "2"]
 ORDER = ["log_p", "log_p_exact", "mean"]  # mae-ort rank's order (log p and its exact value down, the mean up)
@@ -55,8 +56,7 @@ def _frame(db: Path):
 
     with open_store(db, readonly=True) as st:
         df = st.frame(maes=True)
-    df["key"] = list(zip(df["cell"], df["activation"], df["recurrent_activation"], df["head_activation"], df["units"],
-                         df["look_back"]))
+    df["key"] = list(zip(*(df[c] for c in KEY_COLUMNS)))
     return df.set_index("key")
 
 
@@ -123,14 +123,13 @@ def main(argv=None) -> dict:
     result = {"machine": machine_line(), "cpus": os.cpu_count(), "space": a.space, "top": a.top, "runs": runs,
               "compare": {}}
     for n in (25, 50):
-        result["compare"][f"fixed S={n} (first {n} of the fixed run's MAEs)"] = compare(fixed, _refit(fixed, n).assign(
-            key=fixed.index).set_index("key"), a.top)
+        result["compare"][f"fixed S={n} (first {n} of the fixed run's MAEs)"] = compare(fixed, _refit(fixed, n), a.top)
     frames = {name: _frame(out / f"{name}.sqlite") for name, _ in plan[1:] if (out / f"{name}.sqlite").exists()}
     for name, df in frames.items():
         result["compare"][name] = compare(fixed, df, a.top)
     if "auto" in frames and "race" in frames:  # the race against the same rule without it: rows raced out of the top
-        result["race_vs_auto"] = {"kendall_tau": compare(frames["auto"], frames["race"], a.top)["kendall_tau"],
-                                  f"top{a.top}_overlap": len(_top(frames["auto"], a.top) & _top(frames["race"], a.top))}
+        c = compare(frames["auto"], frames["race"], a.top)
+        result["race_vs_auto"] = {"kendall_tau": c["kendall_tau"], f"top{a.top}_overlap": c[f"top{a.top}_overlap"]}
     (out / "auto_samples.json").write_text(json.dumps(result, indent=1))
     print(render(result))
     return result
