@@ -374,7 +374,8 @@ def _state_buffer(n_in, units, R):
 
 
 @njit(cache=True, fastmath=_FM, error_model="numpy")
-def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, ract, hact, R, want_pred, pred):
+def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, ract, hact, R, want_pred, pred,
+              want_h, hout):
     """All steps of all layers, the head and the summed |error| of one block of windows.
 
     ``Wp[s]`` holds sample ``s``'s weights packed: per layer ``k`` at ``woff[k]`` the
@@ -385,6 +386,7 @@ def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, r
     the block's windows: layer ``k`` reads its input, a row of ones and its own state
     as one contiguous slice, so a step is the single product ``[K; b; U]^T @ [x; 1; h]``
     with the bias included (GRU: ``[K; b_in]^T @ [x; 1]`` and ``[U; b_rec]^T @ [h; 1]``).
+    With ``want_h`` the last layer's final state of each valid window goes to ``hout[s, n0 + l]``.
     """
     depth = units.shape[0]
     n_in = Xt.shape[1]
@@ -413,6 +415,10 @@ def _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, r
             ioff = ioff + d + 1
             coff += H
             d = H
+    if want_h:
+        for l in range(nvalid):
+            for j in range(d):
+                hout[s, n0 + l, j] = B[ioff + j, l]
     return _head_error(w, hoff_w, d, n_out, B1, ioff, R, hact, y, n0, nvalid, s, want_pred, pred)
 
 
@@ -507,14 +513,15 @@ def _group_kernel(Xt, y, Wp, units, woff, Wl, last_units, loff, lhoff, cell, act
 
 
 @njit(parallel=True, cache=True, error_model="numpy")
-def _forward_kernel(Xt, y, Wp, units, woff, hoff_w, cell, act, ract, hact, R, want_pred, pred, partial):
+def _forward_kernel(Xt, y, Wp, units, woff, hoff_w, cell, act, ract, hact, R, want_pred, pred, want_h, hout,
+                    partial):
     S, nblocks = partial.shape
     N = y.shape[0]
     n_out = y.shape[1]
     for task in prange(S * nblocks):
         s, blk, n0, nvalid, Rt = _block(task, nblocks, R, N)
         partial[s, blk] = _run_task(s, n0, nvalid, Xt, y, Wp, units, woff, hoff_w, n_out, cell, act, ract, hact, Rt,
-                                    want_pred, pred)
+                                    want_pred, pred, want_h, hout)
 
 
 # ---------------------------------------------------------------------------------
@@ -561,7 +568,7 @@ def _as_f32(a, name):
 
 
 def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_activation, predictions=False,
-                 block=None):
+                 hidden=False, block=None):
     """MAE of every weight sample of a stacked RNN + Dense model (float32, fused, parallel).
 
     Parameters
@@ -579,6 +586,9 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
         Names of ``ACTIVATION_CODES``.
     predictions : bool
         Also return the predictions.
+    hidden : bool
+        Also return the last layer's hidden state at the last time step of every window
+        (the features of the echo-state readout), written by the same pass.
     block : int, optional
         Upper bound on windows per task (tuning; default 64).
 
@@ -589,20 +599,27 @@ def forward_maes(X, y, weights, *, cell, activation, recurrent_activation, head_
         predictions are not finite).
     pred : float32 array (S, N, n_out)
         Only with ``predictions=True``.
+    h_last : float32 array (S, N, H_last)
+        Only with ``hidden=True`` (after ``pred`` when both are asked).
     """
-    args = _forward_args(X, y, weights, cell, activation, recurrent_activation, head_activation, predictions, block)
-    if isinstance(args, tuple) and len(args) == 2:  # no samples: (maes, pred)
-        return args if predictions else args[0]
-    _forward_kernel(*args)
-    pred, partial = args[-2], args[-1]
-    N, n_out = args[1].shape
-    maes = partial.sum(axis=1) / float(N * n_out)
-    return (maes, pred) if predictions else maes
+    args = _forward_args(X, y, weights, cell, activation, recurrent_activation, head_activation, predictions, block,
+                         hidden)
+    N, n_out = args[1].shape if len(args) > 3 else (0, 0)
+    if len(args) == 3:  # no samples: (maes, pred, h_last)
+        maes, pred, hout = args
+    else:
+        _forward_kernel(*args)
+        pred, hout, partial = args[-4], args[-2], args[-1]
+        maes = partial.sum(axis=1) / float(N * n_out)
+    extra = ((pred,) if predictions else ()) + ((hout,) if hidden else ())
+    return (maes, *extra) if extra else maes
 
 
-def _forward_args(X, y, weights, cell, activation, recurrent_activation, head_activation, predictions, block):
-    """The checked, packed arguments of ``_forward_kernel`` for :func:`forward_maes` (its last two are the
-    predictions and the partial sums it fills), or ``(maes, pred)`` when there are no samples."""
+def _forward_args(X, y, weights, cell, activation, recurrent_activation, head_activation, predictions, block,
+                  hidden=False):
+    """The checked, packed arguments of ``_forward_kernel`` for :func:`forward_maes` (the predictions, the hidden
+    states and the partial sums it fills are among the last four), or ``(maes, pred, h_last)`` when there are no
+    samples."""
     cell_code = _code(cell, CELL_CODES, "cell")
     if block is not None and (isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1):
         raise ValueError(f"forward_maes: 'block' must be a positive integer or None, got {block!r}.")
@@ -628,7 +645,8 @@ def _forward_args(X, y, weights, cell, activation, recurrent_activation, head_ac
         raise ValueError(f"forward_maes: head kernel/bias must have shapes {(S, d, n_out)} and {(S, n_out)}, "
                          f"got {Wd.shape} and {bd.shape}.")
     if S == 0:
-        return np.empty(0, dtype=np.float64), np.empty((0, N, n_out), dtype=np.float32)
+        return (np.empty(0, dtype=np.float64), np.empty((0, N, n_out), dtype=np.float32),
+                np.empty((0, N, d), dtype=np.float32))
 
     Wp, woff, hoff_w = _pack(weights, depth, cell, S)
     R = choose_block(cell, n_in, units, N, block)
@@ -636,10 +654,12 @@ def _forward_args(X, y, weights, cell, activation, recurrent_activation, head_ac
     Xt = np.zeros((LB, n_in, nblocks * R), dtype=np.float32)
     Xt[:, :, :N] = X.transpose(1, 2, 0)
     pred = np.empty((S, N, n_out) if predictions else (1, 1, 1), dtype=np.float32)
+    hout = np.empty((S, N, d) if hidden else (1, 1, 1), dtype=np.float32)
     partial = np.empty((S, nblocks), dtype=np.float64)
     i64 = np.int64
     return (Xt, y, Wp, np.asarray(units, dtype=i64), np.asarray(woff, dtype=i64), i64(hoff_w),
-            i64(cell_code), i64(act), i64(ract), i64(hact), i64(R), bool(predictions), pred, partial)
+            i64(cell_code), i64(act), i64(ract), i64(hact), i64(R), bool(predictions), pred, bool(hidden), hout,
+            partial)
 
 
 def _pack(weights, depth, cell, S):
@@ -800,7 +820,7 @@ def compiled(group: bool = False) -> bool:
     loaded in this process or held by Numba's disk cache (:func:`mae_ort.kernels.is_cached`); with
     ``group=True``, the shared-prefix kernel of :func:`forward_maes_group` as well."""
     X, y, w = _warm_inputs()
-    if not is_cached(_forward_kernel, _forward_args(X, y, w, "lstm", *_WARM_ACTS.values(), False, None)):
+    if not is_cached(_forward_kernel, _forward_args(X, y, w, "lstm", *_WARM_ACTS.values(), False, None, False)):
         return False
     if not group:
         return True

@@ -66,3 +66,9 @@ class Runtime(Protocol):
              predictions: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """MAEs of shape (S,) float64, and predictions (S, N, n_out) float32 when asked (else None)."""
         ...
+
+    def maes_hidden(self, arch: Architecture, win: Windows,
+                    weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """MAEs (S,) float64 and the last layer's hidden state at the last step of every window
+        (S, N, H_last) float32, from the same pass (the echo-state readout's features)."""
+        ...

@@ -41,7 +41,7 @@ __all__ = ["EXPORTER_VERSION", "OPSET", "build_model", "graph_key", "model_bytes
            "cache_dir"]
 
 #: Bump whenever the graph a spec produces changes: it is part of the cache key.
-EXPORTER_VERSION = "3"  # 3: no unused initializer (onnxruntime warned "Removing initializer 'one'")
+EXPORTER_VERSION = "4"  # 3: no unused initializer; 4: the last hidden states are an output (h_last)
 OPSET = 18
 _FLOAT = TensorProto.FLOAT
 
@@ -183,7 +183,7 @@ def build_model(arch: Architecture, look_back: int) -> onnx.ModelProto:
         d = H
     inputs.append(helper.make_tensor_value_info("head.kernel", _FLOAT, ["S", d, "n_out"]))
     inputs.append(helper.make_tensor_value_info("head.bias", _FLOAT, ["S", "n_out"]))
-    last = g.op("Squeeze", seq[-1], "axis1")  # (S, N, H)
+    last = g.ops("Squeeze", seq[-1], "axis1", outputs=["h_last"])[0]  # (S, N, H): also an output (the readout)
     logits = g.op("Add", g.op("MatMul", last, "head.kernel"), g.op("Unsqueeze", "head.bias", "axis1"))
     _act(g, arch.head_activation, logits, out="pred")
     err = g.op("Abs", g.op("Sub", "pred", "y"))
@@ -191,6 +191,7 @@ def build_model(arch: Architecture, look_back: int) -> onnx.ModelProto:
     outputs = [
         helper.make_tensor_value_info("mae", _FLOAT, ["S"]),
         helper.make_tensor_value_info("pred", _FLOAT, ["S", "N", "n_out"]),
+        helper.make_tensor_value_info("h_last", _FLOAT, ["S", "N", arch.units[-1]]),
     ]
     docs = {
         "X": "windows (N, LB, n_in): X[i] = inputs[i:i+LB]",
@@ -229,7 +230,8 @@ def _describe(arch: Architecture, look_back: int) -> str:
     return (
         f"mae-ort {arch.depth}-layer {arch.cell} (activation={arch.activation}, "
         f"recurrent_activation={arch.recurrent_activation}, head={arch.head_activation}), look_back={look_back}; "
-        "weights are inputs with a leading sample axis S; outputs mae (S,) and pred (S, N, n_out)."
+        "weights are inputs with a leading sample axis S; outputs mae (S,), pred (S, N, n_out) "
+        "and h_last (S, N, H_last), the last layer's final hidden states."
     )
 
 

@@ -64,6 +64,19 @@ class NumbaRuntime:
         return np.asarray(out, dtype=np.float64), None
 
 
+    def maes_hidden(self, arch: Architecture, win: Windows, weights: list[np.ndarray]):
+        """MAEs (S,) float64 and the last layer's final hidden states (S, N, H_last) float32, from one pass."""
+        from ..kernels import forward
+
+        self.warmup()
+        limit_numba_threads(self.threads)
+        maes, h = forward.forward_maes(
+            win.X, win.y, weights, cell=arch.cell, activation=arch.activation,
+            recurrent_activation=arch.recurrent_activation, head_activation=arch.head_activation, hidden=True,
+        )
+        return np.asarray(maes, dtype=np.float64), h
+
+
 def compile_in_background() -> int | None:
     """Start a detached, low-priority process that compiles the Numba kernels into Numba's disk cache
     (``NUMBA_CACHE_DIR`` and the source tree as this process sees them); return its pid.

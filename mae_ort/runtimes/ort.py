@@ -139,6 +139,17 @@ class OrtRuntime:
         res = sess.run(outputs, feed)
         return res[0].astype(np.float64), (res[1] if predictions else None)
 
+    def maes_hidden(self, arch: Architecture, win: Windows, weights: list[np.ndarray]):
+        """MAEs (S,) float64 and the last layer's final hidden states (S, N, H_last) float32, from one run."""
+        sess = self.session(arch, win.look_back)
+        names = [n for n, _ in arch.weight_shapes(win.n_in, win.n_out)]
+        if self.device == "cuda":
+            return self._run_cuda(sess, win, names, weights, ["mae", "h_last"])
+        feed = {"X": win.X, "y": win.y}
+        feed.update(zip(names, weights))
+        mae, h = sess.run(["mae", "h_last"], feed)
+        return mae.astype(np.float64), h
+
     def _run_cuda(self, sess, win, names, weights, outputs):  # pragma: no cover - needs a GPU
         import onnxruntime as ort
 

@@ -21,6 +21,7 @@ from ..errors import InvalidParameterError, MaeOrtWarning, NonFiniteWarning
 from ..model.architecture import Architecture, resolve
 from ..runtimes import DEVICES, RUNTIMES, Runtime, choose_runtime, make_runtime
 from .auto import stop_status
+from .readout import fit_windows, median_score, readout_maes
 from .settings import SEEDING, Init, SamplingSettings
 from .stats import fit_truncnorm
 from .weights import fill_weights, weight_streams
@@ -108,6 +109,9 @@ class SamplingResult:
         ``maximum``, or ``raced`` (stopped by a racing sweep: not a full estimate).
     auto : str
         ``""``, or the ``samples="auto"`` settings' text (:class:`~mae_ort.sampling.auto.AutoSamples`).
+    scores : dict
+        Training-free scores computed in the same pass (``{"readout": ...}`` from a sampler with
+        ``readout=True``); stored with the row.
     """
 
     arch: Architecture
@@ -139,6 +143,7 @@ class SamplingResult:
     setup_seconds: float = 0.0
     status: str = "fixed"
     auto: str = ""
+    scores: dict = field(default_factory=dict)
 
     @property
     def settings(self) -> SamplingSettings:
@@ -199,6 +204,7 @@ class SamplingResult:
             "setup_seconds": self.setup_seconds,
             "status": self.status,
             "auto": self.auto,
+            **({"scores": {k: num(float(v)) for k, v in self.scores.items()}} if self.scores else {}),
             "maes": [num(float(v)) for v in self.maes],
         }
 
@@ -258,6 +264,9 @@ class Sampler:
         depend on the chunking.
     chunk_size : int, optional
         Force a chunk size (still capped by the memory budget).
+    readout : bool
+        Also compute the echo-state readout score (:mod:`mae_ort.sampling.readout`) of every
+        :meth:`run`, from the hidden states of the same pass (``result.scores["readout"]``).
 
     Examples
     --------
@@ -266,8 +275,9 @@ class Sampler:
     """
 
     def __init__(self, *, runtime: str = "auto", device: str = "cpu", threads: int | None = None,
-                 memory_budget: int = GiB, chunk_size: int | None = None) -> None:
+                 memory_budget: int = GiB, chunk_size: int | None = None, readout: bool = False) -> None:
         caller = "Sampler"
+        self.readout = bool(readout)
         self.runtime = runtime if not isinstance(runtime, str) else check_option(runtime, "runtime", caller, RUNTIMES)
         self.device = check_option(device, "device", caller, DEVICES)
         self.threads = None if threads is None else check_int(threads, "threads", caller, low=1)
@@ -320,6 +330,8 @@ class Sampler:
         g = arch.gates
         widest = max(arch.units)
         inter = win.n * (4 * (g + 3) * widest + 2 * (win.n_in + 1 + widest) + 4 * win.n_out)
+        if self.readout:  # the hidden states (float32) and the readout's float64 copy
+            inter += win.n * 3 * (arch.units[-1] + 1)
         return 4 * (arch.n_weights(win.n_in, win.n_out) * 3 + inter)
 
     def chunk_for(self, arch: Architecture, win: Windows, samples: int, runtime) -> int:
@@ -395,9 +407,10 @@ class Sampler:
         return bufs
 
     def maes(self, arch: Architecture, win: Windows, *, samples: int, seed: int = 0, init="normal",
-             progress=None, seeding: int = SEEDING, first_sample: int = 0) -> np.ndarray:
+             progress=None, seeding: int = SEEDING, first_sample: int = 0, readout: bool = False):
         """MAEs of the random weight samples ``first_sample .. first_sample + samples - 1`` of ``arch`` on ``win``,
-        shape (samples,).
+        shape (samples,); with ``readout=True`` the pair ``(maes, readout)``, ``readout`` each sample's
+        echo-state readout MAE (:func:`~mae_ort.sampling.readout.readout_maes`) from the same pass.
 
         Sample ``s`` is the same whatever ``first_sample`` and the chunking: drawing ``0..24`` then
         ``25..49`` gives the MAEs of one draw of 50.  Chunks run one after another, or
@@ -410,6 +423,9 @@ class Sampler:
         lanes = max(1, min(rt.parallel_runs, -(-samples // chunk)))
         self.check_memory(arch, win, samples, chunk, lanes)
         out = np.empty(samples, dtype=np.float64)
+        out_r = np.empty(samples, dtype=np.float64) if readout else None
+        if readout:
+            fit_windows(win.n)  # a ridge that cannot be fitted is refused before any work
         starts = range(0, samples, chunk)
 
         def run(start: int, slot: int) -> int:
@@ -417,7 +433,11 @@ class Sampler:
             views = [b[:m] for b in self._weight_buffers(arch, win, chunk, slot)]
             self.fill_weights(arch, views, seed=seed, first_sample=first_sample + start, init=init, n_in=win.n_in,
                               seeding=seeding)
-            out[start:start + m] = rt.maes(arch, win, views)[0]
+            if readout:
+                out[start:start + m], hidden = rt.maes_hidden(arch, win, views)
+                out_r[start:start + m] = readout_maes(hidden, win.y)
+            else:
+                out[start:start + m] = rt.maes(arch, win, views)[0]
             return m
 
         if lanes == 1:
@@ -447,6 +467,33 @@ class Sampler:
                     done += m
                     if progress is not None:
                         progress(done, samples)
+        return (out, out_r) if readout else out
+
+    def readout_of(self, arch: Architecture, win: Windows, weights: list[np.ndarray]) -> np.ndarray:
+        """Each sample's echo-state readout MAE (:func:`~mae_ort.sampling.readout.readout_maes`) of given
+        weights (Keras order, (S, *shape) float32), in chunks that fit the memory budget."""
+        fit_windows(win.n)
+        rt = self.runtime_for(arch, win.look_back)
+        rt.warmup()
+        S = int(weights[0].shape[0])
+        chunk = self.chunk_for(arch, win, max(S, 1), rt)
+        starts = range(0, S, chunk)
+        lanes = max(1, min(rt.parallel_runs, len(starts)))
+        self.check_memory(arch, win, S, chunk, lanes)
+        out = np.empty(S, dtype=np.float64)
+
+        def run(start: int) -> None:
+            part = [np.ascontiguousarray(w[start:start + chunk], dtype=np.float32) for w in weights]
+            out[start:start + len(part[0])] = readout_maes(rt.maes_hidden(arch, win, part)[1], win.y)
+
+        if lanes == 1:
+            for start in starts:
+                run(start)
+        else:  # onnxruntime releases the GIL: its single-threaded runs go side by side, as in maes()
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(lanes) as pool:
+                list(pool.map(run, starts))
         return out
 
     def windows_of(self, series: Series, look_back: int) -> Windows:
@@ -501,16 +548,26 @@ class Sampler:
         win = self.windows_of(series, look_back)
         init = settings.weights
         auto = settings.auto_samples
+        ro = self.readout
+        readout = None
         if auto is None:
             maes = self.maes(arch, win, samples=settings.samples, seed=settings.seed, init=init, progress=progress,
-                             seeding=settings.seeding, first_sample=first_sample)
+                             seeding=settings.seeding, first_sample=first_sample, readout=ro)
+            if ro:
+                maes, readout = maes
             status = "fixed"
         else:  # rounds until the answer is known (mae_ort.sampling.auto)
             parts: list[np.ndarray] = []
+            rparts: list[np.ndarray] = []
             for first, count in auto.rounds():
                 part_progress = None if progress is None else (lambda d, _t, f=first: progress(f + d, auto.maximum))
-                parts.append(self.maes(arch, win, samples=count, seed=settings.seed, init=init,
-                                       progress=part_progress, seeding=settings.seeding, first_sample=first))
+                part = self.maes(arch, win, samples=count, seed=settings.seed, init=init, progress=part_progress,
+                                 seeding=settings.seeding, first_sample=first, readout=ro)
+                if ro:
+                    part, rpart = part
+                    rparts.append(rpart)
+                    readout = np.concatenate(rparts)
+                parts.append(part)
                 maes = np.concatenate(parts)
                 status = stop_status(maes, auto, threshold=settings.threshold, lower=settings.lower,
                                      upper=settings.upper)
@@ -518,6 +575,8 @@ class Sampler:
                     break
         r = self._result(series, arch, look_back, settings, win, maes, time.perf_counter() - t0, warn=warn,
                          status=status)
+        if readout is not None:
+            r.scores["readout"] = median_score(readout)
         r.setup_seconds = self.setup_seconds - setup0
         return r
 
@@ -555,14 +614,15 @@ class Sampler:
         Numba runtime runs them once per block of windows
         (:func:`mae_ort.kernels.forward.forward_maes_group`); each result equals :meth:`run` of
         that architecture alone, exactly.  Other cases (seeding 1, another runtime, architectures
-        that do not share) run each architecture alone.  With ``samples="auto"`` the group goes
-        round by round and each architecture leaves it when it stops (as :meth:`run` would).
+        that do not share, a sampler with ``readout=True``) run each architecture alone.  With
+        ``samples="auto"`` the group goes round by round and each architecture leaves it when it stops (as
+        :meth:`run` would).
         ``first_sample`` (fixed ``samples`` only) draws samples ``first_sample ..`` instead of ``0 ..``.
         """
         if not archs:
             return []
         first = archs[0]
-        shareable = (settings.seeding >= 2 and len(archs) > 1
+        shareable = (settings.seeding >= 2 and len(archs) > 1 and not self.readout
                      and all(a.family == first.family and a.units[:-1] == first.units[:-1] for a in archs)
                      and all(self.runtime_for(a, look_back).name == "numba" for a in archs))
         if not shareable:

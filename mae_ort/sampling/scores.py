@@ -8,6 +8,12 @@ recurrent neural network expected performance evaluation", arXiv:1805.07159, 201
 space, :attr:`~mae_ort.sampling.stats.Fit.log_p_exact`) and the low tail of the
 sampled MAEs: ``min``, ``q05``, ``q10``.
 
+The echo-state readout (:mod:`mae_ort.sampling.readout`): ``readout`` (a ridge head on
+the last hidden state of the MRS weight samples, from the engine's own pass),
+``readout_keras`` (the same on Keras' own initialisation, :mod:`~mae_ort.sampling.keras_init`,
+``settings.samples`` draws seeded by the settings' seed) and ``lookback_ridge`` (the ridge on
+the raw windows); lower is better.
+
 From one extra forward pass of the same architecture over a batch of windows (the
 numpy reference, :func:`mae_ort.model.reference.hidden_states`, in float64):
 
@@ -81,6 +87,8 @@ __all__ = [
     "activation_kernel",
     "naswot",
     "select_batch",
+    "READOUT_SCORES",
+    "readout_scores",
     "scores_of",
     "scores",
 ]
@@ -127,7 +135,16 @@ SCORES: dict[str, ScoreInfo] = {
     "hidden_cov_l{k}": ScoreInfo(HIGHER, "hidden covariance of layer k (Serianni and Kalita, ACL 2023)"),
     "naswot": ScoreInfo(HIGHER, "log|det K| of the windows' activation patterns h > 0 (Mellor et al., ICML 2021)"),
     "n_weights": ScoreInfo(HIGHER, "number of weights; the baseline of Serianni and Kalita (ACL 2023)"),
+    "readout": ScoreInfo(LOWER, "median test MAE of a ridge readout on the last hidden state, the MRS weights "
+                                "(echo-state readout: Jaeger 2001; Lukosevicius 2012)"),
+    "readout_keras": ScoreInfo(LOWER, "the readout on Keras' own initialisation of the layers (where training "
+                                      "starts)"),
+    "lookback_ridge": ScoreInfo(LOWER, "the readout's ridge on the raw window values (what the look-back alone "
+                                       "can say; data only)"),
 }
+
+#: The scores of the echo-state readout (:mod:`mae_ort.sampling.readout`), stored with screened rows.
+READOUT_SCORES = ("readout", "readout_keras", "lookback_ridge")
 
 _FROM_MAES = ("log_p", "mean", "sd", "min", "q05", "q10")
 _FORWARD = ("hidden_cov", "naswot")
@@ -477,7 +494,43 @@ def scores_of(arch: Architecture, windows: Windows, maes=None, *, settings: Samp
 
     if "n_weights" in names:
         values["n_weights"] = float(arch.n_weights(windows.n_in, windows.n_out))
+    ro_names = [n for n in names if n in READOUT_SCORES]
+    if ro_names:
+        t0 = time.perf_counter()
+        values.update(readout_scores(arch, windows, settings, ro_names, sampler=sampler))
+        info["seconds"]["readout"] = time.perf_counter() - t0
     return Scores({n: values[n] for n in names}, info)
+
+
+def readout_scores(arch: Architecture, windows: Windows, settings: SamplingSettings, which=READOUT_SCORES, *,
+                   sampler: Sampler | None = None) -> dict[str, float]:
+    """The readout scores (:data:`READOUT_SCORES`) of ``arch`` on ``windows``: ``readout`` on the settings'
+    ``samples`` MRS weight samples (the row's own), ``readout_keras`` on as many Keras-initialised ones seeded
+    by the settings' seed, ``lookback_ridge`` on the windows alone.  Nothing is stored.
+
+    Raises
+    ------
+    DataError
+        Fewer than 2 windows to fit the ridge on or to test it.
+    """
+    from .keras_init import keras_init_weights
+    from .readout import fit_windows, lookback_ridge, median_score
+
+    fit_windows(windows.n)
+    out: dict[str, float] = {}
+    if "readout" in which or "readout_keras" in which:
+        sampler = sampler or Sampler()
+        n = settings.samples
+        if "readout" in which:
+            _, per = sampler.maes(arch, windows, samples=n, seed=settings.seed, init=settings.weights,
+                                  seeding=settings.seeding, readout=True)
+            out["readout"] = median_score(per)
+        if "readout_keras" in which:
+            W = keras_init_weights(arch, n_in=windows.n_in, n_out=windows.n_out, samples=n, seed=settings.seed)
+            out["readout_keras"] = median_score(sampler.readout_of(arch, windows, W))
+    if "lookback_ridge" in which:
+        out["lookback_ridge"] = lookback_ridge(windows.X, windows.y)
+    return {n: out[n] for n in which}
 
 
 def scores(series, arch, look_back: int, *, samples: int = 100, seed: int = 0, threshold: float = 0.01,

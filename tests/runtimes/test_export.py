@@ -45,7 +45,7 @@ def test_weights_are_inputs_not_initializers():
     for i in m.graph.input:
         if i.name in weights:
             assert i.type.tensor_type.shape.dim[0].dim_param == "S"
-    assert [o.name for o in m.graph.output] == ["mae", "pred"]
+    assert [o.name for o in m.graph.output] == ["mae", "pred", "h_last"]
 
 
 def test_same_spec_same_bytes_and_keys():

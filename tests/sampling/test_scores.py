@@ -192,7 +192,8 @@ def test_several_forward_samples_average_their_scores():
 def test_all_scores_same_seed_same_values_and_the_stored_path_agrees():
     a = scores(SINE, [4, 3], 5, batch=16, **SMALL)
     assert list(a) == score_names(2) == ["log_p", "mean", "sd", "min", "q05", "q10", "hidden_cov", "hidden_cov_l1",
-                                         "hidden_cov_l2", "naswot", "n_weights"]
+                                         "hidden_cov_l2", "naswot", "n_weights", "readout", "readout_keras",
+                                         "lookback_ridge"]
     assert all(isinstance(v, float) for v in a.values())
     assert a == scores(SINE, [4, 3], 5, batch=16, **SMALL)
     assert a != scores(SINE, [4, 3], 5, batch=16, **{**SMALL, "seed": 4})
