@@ -24,8 +24,9 @@ __all__ = ["COMMANDS", "sample_command"]
 @click.option("--save-model", type=click.Path(dir_okay=False), default=None,
               help="Also write the architecture's ONNX graph (weights as inputs) to this file.")
 @click.option("--scores", "score_names", default=None,
-              help="Also the other training-free scores: 'all' or names such as hidden_cov,naswot,q05 (see "
-                   "mae_ort.sampling.scores.SCORES); from the same MAEs and one extra forward pass.")
+              help="Also the other training-free scores: 'all' or names such as readout,readout_keras,"
+                   "lookback_ridge,hidden_cov,naswot,q05 (see mae_ort.sampling.scores.SCORES); readout from the "
+                   "MAE pass itself, the others from the same MAEs or their own pass.")
 def sample_command(arch, look_back, preset, cell, activation, recurrent_activation, head_activation, csv_path,
                    input_cols, target_cols, sep, decimal, index_col, scale, samples, threshold, lower, upper, fit, init,
                    seed, runtime, device, threads, memory_budget, as_json, save_model, score_names):
@@ -47,8 +48,6 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
     # 15-20 s for the compiler, and compile them in the background for the next run.
     chosen = choose_runtime(a, look_back, runtime=runtime, device=device, first_call=True)
     cold = chosen != choose_runtime(a, look_back, runtime=runtime, device=device)
-    sampler = Sampler(runtime=chosen if cold else runtime, device=device, threads=threads,
-                      memory_budget=parse_bytes(memory_budget))
     bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
     which = None
     if score_names is not None:
@@ -60,6 +59,9 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
                            [n.strip() for n in score_names.split(",") if n.strip()], caller="sample")
         except InvalidParameterError as e:
             raise InvalidParameterError(str(e).replace("The 'which' parameter of sample", "--scores")) from None
+    # the readout comes from the hidden states of the MAE pass itself
+    sampler = Sampler(runtime=chosen if cold else runtime, device=device, threads=threads,
+                      memory_budget=parse_bytes(memory_budget), readout=which is not None and "readout" in which)
     with bar:
         r = sampler.sample(series, a, look_back=look_back, samples=samples, threshold=threshold, lower=lower,
                            upper=upper, fit=fit, seed=seed, init=init, progress=bar)
@@ -68,8 +70,10 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
         from ..sampling.scores import scores_of
 
         drawn = r.settings.replace(samples=r.samples, auto="")  # samples="auto": the samples it drew
-        extra = dict(scores_of(a, sampler.windows_of(series, look_back), r.maes, settings=drawn, which=which,
-                               sampler=sampler))
+        rest = [n for n in which if n not in r.scores]
+        extra = dict(scores_of(a, sampler.windows_of(series, look_back), r.maes, settings=drawn, which=rest,
+                               sampler=sampler)) if rest else {}
+        extra = {n: (r.scores[n] if n in r.scores else extra[n]) for n in which}
     if as_json:
         d = r.to_dict()
         if which is not None:

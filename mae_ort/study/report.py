@@ -503,7 +503,8 @@ PAPER_SETTINGS = {"cell": "lstm", "activation": "tanh", "recurrent_activation": 
 SCORES = {
     "log_p": "log p", "mean": "Mean", "sd": "Sd", "min": "min MAE", "q05": "MAE q5", "q10": "MAE q10",
     "log_p_mle": "log p (mle)", "hidden_cov": "hidden covariance (layer 1)", "naswot": "activation patterns (NASWOT)",
-    "n_weights": "parameters",
+    "n_weights": "parameters", "readout": "readout", "readout_keras": "readout (Keras init)",
+    "lookback_ridge": "look-back ridge",
 }
 
 
@@ -529,14 +530,15 @@ def score_frame(fits, *, mae: str = "test_mae", forward: bool = True):
     (:data:`mae_ort.sampling.scores.SCORES`): from the stored MAEs (``log_p`` exact,
     ``log_p_floored``, ``log_p_mle``, ``mean``, ``sd``, ``min``, ``q05``, ``q10``), the parameter
     count and, with ``forward``, the scores of one extra forward pass of the row's first weight
-    sample (``hidden_cov``, ``hidden_cov_l{k}``, ``naswot``), computed by
+    sample (``hidden_cov``, ``hidden_cov_l{k}``, ``naswot``) and the echo-state readout scores
+    (``readout`` on the row's own weight samples, ``readout_keras``, ``lookback_ridge``), computed by
     :func:`mae_ort.sampling.scores.scores_of` on the training part the row was sampled on.
     Repeated trainings (several seeds) are averaged into ``mae`` and counted in ``repeats``;
     ``mae_first``/``mae_second`` keep the first two (for the noise ceiling).
     """
     from ..data import split_from_spec
     from ..model.architecture import Architecture
-    from ..sampling.scores import scores_of
+    from ..sampling.scores import READOUT_SCORES, scores_of
     from ..sampling.settings import SamplingSettings
 
     f = fits.copy()
@@ -560,6 +562,7 @@ def score_frame(fits, *, mae: str = "test_mae", forward: bool = True):
         split = splits[key]
         names = ["min", "q05", "q10", "n_weights"] + (["hidden_cov", "naswot"] if forward and split else [])
         names += [f"hidden_cov_l{k}" for k in range(2, arch.depth + 1)] if forward and split else []
+        names += list(READOUT_SCORES) if forward and split else []
         if split is not None:
             win = split.train_windows(int(r.look_back))
             sc = scores_of(arch, win, maes, settings=settings, which=names)
@@ -742,7 +745,15 @@ def verdict(ev, dec, ceil, sf, *, min_n: int = 5, baseline: dict | None = None) 
         if len(cands):
             best = cands.sort_values("good").iloc[0]
             text += (f"The best-ranking score is {SCORES.get(best.score, best.score)} "
-                     f"(ρ = {_ci(best.value, best.low, best.high)}). ")
+                     f"(ρ = {_ci(best.value, best.low, best.high)})")
+            db = dec[(dec.trainer == trainer) & (dec.depth == depth) & (dec.epochs == e)
+                     & (dec.score == best.score)] if len(dec) else dec
+            if len(db):
+                tops = ", ".join(f"top {int(r.k)} {r.picked_best:.4f}" for r in db.sort_values("k").itertuples())
+                r0 = db.iloc[0]
+                text += (f"; training its picks gives a best MAE of {tops}, against {r0.best:.4f} for the best of "
+                         f"all (a random pick of 5: {float(db[db.k == db.k.max()].random_mean.iloc[0]):.4f})")
+            text += ". "
         c = ceil[(ceil.trainer == trainer) & (ceil.depth == depth) & (ceil.epochs == e)] if len(ceil) else ceil
         if len(c):
             c = c.iloc[0]
