@@ -100,11 +100,15 @@ def _build_space(space_name, units, layers, look_back, list_path, subset, seed, 
               help="Compute the layers that rows share once (the same results; --no-share for comparisons).")
 @click.option("--seeding", type=click.Choice(["1", "2"]), default=str(SEEDING), show_default=True,
               help="Seeding version: 2 shares the weights of common first layers; 1 is mae-ort 0.1's rows.")
+@click.option("--scores", "score_names", default=None,
+              help="Also store the readout scores with every row: 'all' or some of readout,readout_keras,"
+                   "lookback_ridge (stored rows that lack one get it without resampling their MAEs).")
 @model_options
 @series_options
 @sampling_options
 def screen_command(space_name, units, layers, look_back, list_path, subset, sample_seed, db, workers, scheduler,
-                   connect_timeout, top, race, quiet, share, seeding, preset, cell, activation, recurrent_activation,
+                   connect_timeout, top, race, quiet, share, seeding, score_names, preset, cell, activation,
+                   recurrent_activation,
                    head_activation, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
                    init, seed, runtime, device, threads,
                    memory_budget):
@@ -112,6 +116,7 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
     from .._checks import parse_bytes
     from ..screening.sweep import screen
 
+    stored_scores = _stored_score_names(score_names, "--scores")
     space = _build_space(space_name, units, layers, look_back, list_path, subset,
                          seed if sample_seed is None else sample_seed, preset, cell, activation,
                          recurrent_activation, head_activation)
@@ -126,7 +131,7 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
             df = screen(space, series, store=db, samples=samples, threshold=threshold, lower=lower, upper=upper,
                         fit=fit, init=init, seed=seed, workers=workers, threads=threads, scheduler=scheduler,
                         connect_timeout=connect_timeout, runtime=runtime, device=device, memory_budget=budget,
-                        progress=reporter, share=share, seeding=int(seeding), race=race)
+                        progress=reporter, share=share, seeding=int(seeding), race=race, scores=stored_scores)
     except KeyboardInterrupt as e:
         reporter.close()
         exit_interrupted(e, f"interrupted: {reporter.done} new row(s) of {reporter.total} stored in {db}; rerun the "
@@ -169,9 +174,39 @@ def _one_line_warnings():
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
-def _table(df, *, by: str, top: int) -> str:
+def _stored_score_names(text, option: str) -> tuple[str, ...]:
+    """The readout score names of a ``--scores`` option ('all' or a list); one line naming a wrong token."""
+    from ..sampling.scores import READOUT_SCORES
+
+    if text is None:
+        return ()
+    tokens = [t.strip() for t in str(text).split(",")]
+    for i, t in enumerate(tokens, 1):
+        if t not in READOUT_SCORES and t != "all":
+            raise InvalidParameterError(f"The '{option}' option takes 'all' or names among "
+                                        f"{', '.join(READOUT_SCORES)}. Got {t!r} (item {i}) instead.")
+    return tuple(n for n in READOUT_SCORES if n in tokens or "all" in tokens)
+
+
+def _rank_key(df, by: str, db) -> tuple[str, bool]:
+    """The column that ``--by`` orders by and whether ascending; a stored score missing says how to compute it."""
+    from ..sampling.scores import READOUT_SCORES
+
+    if by in _RANK_BY:
+        return by, _RANK_BY[by]
+    if by in READOUT_SCORES:
+        col = f"score_{by}"
+        if col not in df or df[col].isna().all():
+            raise DataError(f"the rows of {db!r} have no stored {by} score; compute it (their MAEs are kept) with "
+                            f"the screen command that made them plus --scores {by}")
+        return col, True
+    raise InvalidParameterError(f"The '--by' option must be one of {', '.join([*_RANK_BY, *READOUT_SCORES])}. "
+                                f"Got {by!r} instead.")
+
+
+def _table(df, *, by: str, top: int, db=None) -> str:
     """The ``top`` rows by ``by``: rank, the whole model (one column), look-back, scores, counts, id."""
-    ascending = _RANK_BY[by]
+    by, ascending = _rank_key(df, by, db)
     keys = [by] + (["log_p_exact", "mean"] if by == "log_p" else [])
     asc = [ascending] + ([False, True] if by == "log_p" else [])
     best = df.sort_values(keys, ascending=asc, na_position="last").head(top).reset_index(drop=True)
@@ -182,7 +217,8 @@ def _table(df, *, by: str, top: int) -> str:
         width = max(len(m) for m in models + [model])
         model = model.ljust(width)  # the column and its header left-aligned in to_string
         best.insert(1, model, [m.ljust(width) for m in models])
-    cols = ["rank", model, "look_back", "log_p", "log_p_exact", "p", "mean", "sd", "n_nonfinite", "n_outside", "id"]
+    cols = ["rank", model, "look_back", "log_p", "log_p_exact", "p", "mean", "sd",
+            *[c for c in best.columns if c.startswith("score_")], "n_nonfinite", "n_outside", "id"]
     if "status" in df and (df["status"] != "fixed").any():  # samples="auto": how many samples, why it stopped
         cols[-1:-1] = ["drawn", "status"]
     if "settings_id" in best and df["settings_id"].nunique() > 1:
@@ -282,8 +318,9 @@ def _filter_options(f):
 @click.command("rank")
 @_filter_options
 @click.option("--top", type=int, default=20, show_default=True, help="How many rows to show.")
-@click.option("--by", type=click.Choice(list(_RANK_BY)), default="log_p", show_default=True,
-              help="Order: log p, p and sd descending, mean MAE ascending.")
+@click.option("--by", default="log_p", show_default=True,
+              help="Order: log p, p and sd descending, mean MAE ascending; or a stored readout score (readout, "
+                   "readout_keras, lookback_ridge: screen --scores), ascending.")
 @click.option("--list-settings", is_flag=True, help="List the sampling settings in the database instead.")
 def rank_command(db, settings, look_back, depth, preset, cell, activation, recurrent_activation, head_activation,
                  top, by, list_settings):
@@ -305,7 +342,7 @@ def rank_command(db, settings, look_back, depth, preset, cell, activation, recur
     model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                          head_activation=head_activation, caller="rank")
     df = _rows(db, "rank", settings, look_back, depth, model)
-    click.echo(_table(df, by=by, top=top))
+    click.echo(_table(df, by=by, top=top, db=db))
     outside = int((df["n_outside"] > 0).sum())
     if outside:
         click.echo(f"note: {outside} of {len(df)} rows have MAEs outside the truncation bounds (n_outside > 0); "

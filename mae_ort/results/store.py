@@ -194,8 +194,26 @@ TRAINED_COLUMNS = (
     "split", "train_settings", "threads", "created",
 )
 
+#: Training-free scores stored with a row (``mae-ort screen --scores``): one line per row and score.  The table is
+#: additive (created on the first write, absent from older databases, which stay readable as they are).
+_SCORES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scores (
+    sampling_id INTEGER NOT NULL REFERENCES sampling(id),
+    name        TEXT NOT NULL,
+    value       REAL,
+    created     TEXT NOT NULL,
+    UNIQUE (sampling_id, name)
+)
+"""
+
 _COST_COLUMNS = ("sampling_id", "kind", "units", "look_back", "epochs", "samples", "work_seconds", "setup_seconds",
                  "process_seconds", "peak_rss_bytes", "created")
+
+
+def _score_value(v) -> float | None:
+    """A score as stored: NaN as NULL (SQLite has no NaN), infinities kept."""
+    v = None if v is None else float(v)
+    return None if v is None or math.isnan(v) else v
 
 
 def _statements(schema: str) -> list[str]:
@@ -636,12 +654,57 @@ class SQLiteStore(Store):
             return 0
         sql = (f"INSERT INTO sampling ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join('?' * len(_ROW_COLUMNS))}) "
                "ON CONFLICT DO NOTHING")
+        results = list(results) if not isinstance(results, list) else results
+        scored = [(rec, r.scores) for rec, r in zip(records, results) if getattr(r, "scores", None)]
         with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM settings WHERE settings_id=?", (settings_id,)).fetchone() is None:
                 raise StoreError(f"unknown settings id {settings_id!r} in {self.path!r}; add the settings first")
             before = conn.total_changes
             conn.executemany(sql, records)
+            inserted = conn.total_changes - before
+            if scored:  # in the same transaction: a row and its scores land together
+                conn.execute(_SCORES_SCHEMA)
+                key = " AND ".join(f"{c}=?" for c in ("settings_id", *KEY_COLUMNS))
+                at = [_ROW_COLUMNS.index(c) for c in ("settings_id", *KEY_COLUMNS)]
+                lines = []
+                for rec, sc in scored:
+                    (rid,) = conn.execute(f"SELECT id FROM sampling WHERE {key}", [rec[i] for i in at]).fetchone()
+                    lines += [(rid, str(n), _score_value(v), _now()) for n, v in sc.items()]
+                conn.executemany("INSERT INTO scores (sampling_id, name, value, created) VALUES (?, ?, ?, ?) "
+                                 "ON CONFLICT DO NOTHING", lines)
+            return inserted
+
+    def add_scores(self, rows: Iterable[tuple[int, str, float]]) -> int:
+        """Store scores ``(row id, name, value)`` of rows already stored (kept when present); returns those added."""
+        lines = [(int(i), str(n), _score_value(v), _now()) for i, n, v in rows]
+        if not lines:
+            return 0
+        with self._transaction() as conn:
+            conn.execute(_SCORES_SCHEMA)
+            before = conn.total_changes
+            conn.executemany("INSERT INTO scores (sampling_id, name, value, created) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT DO NOTHING", lines)
             return conn.total_changes - before
+
+    def scores_frame(self, settings_id: str | None = None):
+        """The stored scores as a wide DataFrame: ``id`` (the row's) and one column per score name (NaN where
+        a row lacks it); empty when none are stored."""
+        import pandas as pd
+
+        if not self._read("SELECT 1 FROM sqlite_master WHERE type='table' AND name='scores'"):
+            return pd.DataFrame({"id": pd.Series([], dtype="int64")})
+        sql = "SELECT c.sampling_id, c.name, c.value FROM scores c"
+        params: list = []
+        if settings_id is not None:
+            sql += " JOIN sampling r ON r.id = c.sampling_id WHERE r.settings_id = ?"
+            params.append(str(settings_id))
+        long = pd.DataFrame(self._read(sql, params), columns=["id", "name", "value"])
+        if long.empty:
+            return pd.DataFrame({"id": pd.Series([], dtype="int64")})
+        long["value"] = long["value"].astype("float64")
+        wide = long.pivot(index="id", columns="name", values="value").reset_index()
+        wide.columns.name = None
+        return wide
 
     @staticmethod
     def _record(settings_id: str, r) -> tuple:
@@ -732,6 +795,10 @@ class SQLiteStore(Store):
             df[c] = df[c].astype("float64")
         if maes:
             df["maes"] = [np.frombuffer(b, dtype="<f8").copy() for b in df["maes"]]
+        sc = self.scores_frame(settings_id)
+        if len(sc.columns) > 1:  # the stored scores (mae-ort screen --scores), NaN where a row lacks one
+            sc = sc.rename(columns={c: f"score_{c}" for c in sc.columns if c != "id"})
+            df = df.merge(sc, on="id", how="left")
         widths = [tuple(int(u) for u in s.split(",")) for s in df["units"]]
         k_max = max((len(w) for w in widths), default=1)
         at = df.columns.get_loc("depth") + 1

@@ -521,7 +521,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
            upper: float = 2.0, fit: str = "moments", init="normal", seed: int = 0, workers: int | None = None,
            threads: int | None = None, scheduler=None, connect_timeout: float = 10.0, runtime: str = "auto",
            device: str = "cpu", memory_budget: int = GiB, progress=False, batch_flops: float = 1e10,
-           share: bool = True, seeding: int = SEEDING, race: int | None = None):
+           share: bool = True, seeding: int = SEEDING, race: int | None = None, scores=()):
     """Sample every row of a space that the store does not hold yet; return the space's rows.
 
     Parameters
@@ -572,6 +572,11 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     progress : bool or callable
         ``True``: a progress bar on stderr; a callable is called as ``progress(done, total)``
         after each stored batch (rows done in this call, rows to do in this call).
+    scores : sequence of str
+        Readout scores to store with every row of the space
+        (:data:`~mae_ort.sampling.scores.READOUT_SCORES`): ``readout`` comes from the MAE pass of new
+        rows (their prefixes are then not shared); rows already stored that lack a score get it from
+        a pass of their own weights, their MAEs untouched.  ``df`` gets ``score_<name>`` columns.
     batch_flops : float
         Work per task (rows of one family and look-back are grouped up to this many FLOPs; with
         sharing, rows that share their first layers go together whatever their work, up to
@@ -623,6 +628,10 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     elif sampling.auto and sampling.auto_samples.race:
         race = sampling.auto_samples.race
     share = bool(share) and sampling.seeding >= 2
+    scores = _check_scores(scores, caller)
+    if scores and race:
+        raise InvalidParameterError("scores= and race= do not go together: a raced row is not a full estimate; "
+                                    "screen without race to store readout scores")
     runtime = check_option(runtime, "runtime", caller, RUNTIMES)
     device = check_option(device, "device", caller, DEVICES)
     memory_budget = check_int(memory_budget, "memory_budget", caller, low=1)
@@ -644,6 +653,11 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     if series.length < longest + 1:
         raise DataError(f"series has {series.length} points; look_back={longest} needs at least {longest + 1}")
 
+    if scores:
+        from ..sampling.readout import fit_windows
+
+        for lb in sorted({k[-1] for k in keys}):  # a ridge that cannot be fitted: refused before any work
+            fit_windows(series.length - lb)
     settings = Settings.of(series, sampling)
     client, own_client = (None, False)
     st: Store | None = None
@@ -675,7 +689,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         parallel = 1 if (client is not None or inline) else min(workers, total)
         if threads is None:
             threads = 1 if client is not None else max(1, default_threads() // parallel)
-        sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
+        sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget,
+                          readout="readout" in scores)
         if total:
             resumed = f" ({len(keys) - total} already done)" if len(keys) > total else ""
             bar = as_progress(progress, description=f"screening {space.name}{resumed}", caller=caller)
@@ -716,6 +731,10 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
                         bar(min(work.finished, total), total)
             finally:
                 results.close()
+        if scores:
+            with sigterm_raises(ScreenInterrupted):
+                _fill_scores(st, sid, keys, scores, series, sampling,
+                             Sampler(runtime=runtime, device=device, threads=None, memory_budget=memory_budget))
         df = _frame(st, sid, keys, new=new, seconds=time.perf_counter() - t0)
         df.attrs.update(computed_rows=work.computed, meetings=work.meetings)
         message = _outside_bounds(df, sampling.lower, sampling.upper)
@@ -729,6 +748,44 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
             client.close()
         if own_store and st is not None:
             st.close()
+
+
+def _check_scores(scores, caller: str) -> tuple[str, ...]:
+    """The readout score names asked of a screen, checked (the one-line error lists the known ones)."""
+    from ..sampling.scores import READOUT_SCORES
+
+    names = (scores,) if isinstance(scores, str) else tuple(scores or ())
+    for n in names:
+        if n not in READOUT_SCORES:
+            raise InvalidParameterError(f"The 'scores' parameter of {caller} takes the stored scores "
+                                        f"{', '.join(READOUT_SCORES)}. Got {n!r} instead.")
+    return tuple(n for n in READOUT_SCORES if n in names)
+
+
+def _fill_scores(st: Store, sid: str, keys: list[tuple], names: tuple[str, ...], series,
+                 sampling: SamplingSettings, sampler: Sampler) -> int:
+    """Compute and store the scores ``names`` of the space's stored rows that lack them (their MAEs are not
+    resampled); each row's scores are stored as soon as they are known, so an interruption loses none."""
+    from ..sampling.scores import readout_scores
+
+    df = st.frame(sid)
+    want = set(keys)
+    added = 0
+    for r in df.itertuples(index=False):
+        key = tuple(getattr(r, c) for c in KEY_COLUMNS)
+        if key not in want:
+            continue
+        missing = [n for n in names if not np.isfinite(float(getattr(r, f"score_{n}", np.nan)))
+                   and getattr(r, f"score_{n}", np.nan) != math.inf]
+        if not missing:
+            continue
+        row = _row_of(key)
+        seed = row.seed(sampling.seed) if sampling.seeding == 1 else sampling.seed
+        drawn = sampling.replace(samples=int(r.drawn or sampling.samples), auto="", seed=seed)
+        win = sampler.windows_of(series, row.look_back)
+        values = readout_scores(row.arch, win, drawn, missing, sampler=sampler)
+        added += st.add_scores((int(r.id), n, v) for n, v in values.items())
+    return added
 
 
 def _frame(st: Store, sid: str, keys: list[tuple], *, new: int, seconds: float):
