@@ -318,9 +318,10 @@ def _filter_options(f):
 @click.command("rank")
 @_filter_options
 @click.option("--top", type=int, default=20, show_default=True, help="How many rows to show.")
-@click.option("--by", default="log_p", show_default=True,
+@click.option("--by", default=None,
               help="Order: log p, p and sd descending, mean MAE ascending; or a stored readout score (readout, "
-                   "readout_keras, lookback_ridge: screen --scores), ascending.")
+                   "readout_keras, lookback_ridge: screen --scores), ascending [default: readout where the rows "
+                   "have it (the score that ranked trained networks best in the committed reports), else log_p].")
 @click.option("--list-settings", is_flag=True, help="List the sampling settings in the database instead.")
 def rank_command(db, settings, look_back, depth, preset, cell, activation, recurrent_activation, head_activation,
                  top, by, list_settings):
@@ -342,6 +343,15 @@ def rank_command(db, settings, look_back, depth, preset, cell, activation, recur
     model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                          head_activation=head_activation, caller="rank")
     df = _rows(db, "rank", settings, look_back, depth, model)
+    if by is None:
+        from ..sampling.scores import DEFAULT_RANKING
+
+        col = f"score_{DEFAULT_RANKING}"
+        by = DEFAULT_RANKING if col in df and df[col].notna().all() else "log_p"
+        if by == "log_p":
+            click.echo(f"note: ranked by log p: these rows have no stored {DEFAULT_RANKING} score, the default "
+                       f"where present (screen them again with --scores {DEFAULT_RANKING}: their MAEs are kept)",
+                       err=True)
     click.echo(_table(df, by=by, top=top, db=db))
     outside = int((df["n_outside"] > 0).sum())
     if outside:

@@ -66,6 +66,8 @@ def test_rank_by_a_stored_score(tmp_path, capsys):
     code, _, err = run_cli(capsys, "screen", "--units", "3:5", "--layers", "1", "--look-back", "1,6", "--samples",
                            "8", "--db", db, "--quiet", "--top", "0")
     assert code == 0, err
+    code, _, err = run_cli(capsys, "rank", "--db", db)
+    assert code == 0 and "ranked by log p" in err and "--scores readout" in err
     line = one_line_error(*run_cli(capsys, "rank", "--db", db, "--by", "readout")[::2])
     assert "no stored readout score" in line and "--scores readout" in line
     code, _, err = run_cli(capsys, "screen", "--units", "3:5", "--layers", "1", "--look-back", "1,6", "--samples",
@@ -78,6 +80,10 @@ def test_rank_by_a_stored_score(tmp_path, capsys):
     want = f.sort_values("score_readout_keras").id.tolist()
     got = [int(line.split()[-1]) for line in out.strip().splitlines()[1:]]
     assert got == want
+    code, out, err = run_cli(capsys, "rank", "--db", db)  # the default: readout, where stored
+    assert code == 0 and not err
+    ranked = [int(line.split()[-1]) for line in out.strip().splitlines()[1:]]
+    assert ranked == f.sort_values("score_readout").id.tolist()
     line = one_line_error(*run_cli(capsys, "screen", "--units", "3", "--layers", "1", "--look-back", "1",
                                    "--db", db, "--scores", "all,bogus")[::2])
     assert "'bogus' (item 2)" in line
