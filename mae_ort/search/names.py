@@ -14,4 +14,5 @@ OBJECTIVES = {
     "p": "maximize",
     "mean": "minimize",
     "sd": "maximize",
+    "readout": "minimize",
 }

@@ -25,7 +25,7 @@ from .names import OBJECTIVES
 __all__ = ["OBJECTIVES", "STATISTICS", "Scorer", "evaluate_row", "check_objective", "objective_value", "trial_attrs"]
 
 #: The statistics of a row stored on each trial as user attributes (with ``row_id``).
-STATISTICS = ("mean", "sd", "p", "log_p", "log_p_exact", "n_outside", "n_nonfinite")
+STATISTICS = ("mean", "sd", "p", "log_p", "log_p_exact", "n_outside", "n_nonfinite", "readout")
 
 
 def check_objective(objective, direction=None, caller: str = "search") -> tuple[str, str]:
@@ -63,6 +63,8 @@ def _record(r) -> dict:
         rec[c] = _num(getattr(r, c))
     for c in ("n_outside", "n_nonfinite"):
         rec[c] = int(getattr(r, c))
+    rec["drawn"] = None if getattr(r, "drawn", None) is None else int(r.drawn)
+    rec["readout"] = _num(getattr(r, "score_readout", None))  # the echo-state readout, stored with the row
     return rec
 
 
@@ -108,7 +110,9 @@ class Scorer:
         self.store = store
         self.settings = Settings.of(series, self.sampling)
         self.settings_id = store.add_settings(self.settings)
-        self.sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
+        # every row gets its readout score from the MAE pass itself (1.04x its cost), so any objective can use it
+        self.sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget,
+                               readout=True)
         self.new_rows = 0
         self.reused_rows = 0
         self._known: dict[tuple, dict] = {}
@@ -148,6 +152,16 @@ class Scorer:
         """``(record, cached)``: the stored record of ``row``, sampled and stored first if missing."""
         with self._lock:
             rec = self.lookup(row)
+            if rec is not None and rec.get("readout") is None:  # stored without it: its own pass, MAEs kept
+                from ..sampling.scores import readout_scores
+
+                drawn = self.sampling.replace(samples=rec["drawn"] or self.sampling.samples, auto="")
+                seed = row.seed(self.sampling.seed) if self.sampling.seeding == 1 else self.sampling.seed
+                win = self.sampler.windows_of(self.series, row.look_back)
+                value = readout_scores(row.arch, win, drawn.replace(seed=seed), ["readout"], sampler=self.sampler)
+                self.store.add_scores([(rec["id"], "readout", value["readout"])])
+                self._known.pop(row.key, None)
+                rec = self.lookup(row)
             if rec is not None:
                 self.reused_rows += 1
                 return rec, True

@@ -25,14 +25,14 @@ from ..data import TrainTestSplit, sine_split
 from ..errors import DataError, InvalidParameterError, MaeOrtError
 from ..model.architecture import Architecture
 from ..results.store import open_store
-from ..sampling.scores import RANK_ASCENDING
+from ..sampling.scores import RANK_ASCENDING, READOUT_SCORES
 from .train import TrainSettings, parse_epochs
 from .validation import candidates, joined, split_key, train_rows
 
 __all__ = ["RANK_BY", "TopResult", "train_top"]
 
 #: Stored columns a ranking may use (ordered as :data:`mae_ort.sampling.scores.RANK_ASCENDING` says).
-RANK_BY = tuple(RANK_ASCENDING)
+RANK_BY = tuple(RANK_ASCENDING) + READOUT_SCORES
 
 
 @dataclass
@@ -128,7 +128,13 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     if k > len(cand):
         raise InvalidParameterError(f"The 'k' parameter of {caller} (--top) asks for {k} rows; the database holds "
                                     f"{len(cand)} matching screened row(s)")
-    order = cand.sort_values(by, ascending=RANK_ASCENDING[by], na_position="last", kind="stable")
+    col, ascending = by, RANK_ASCENDING.get(by, True)
+    if by in READOUT_SCORES:  # a stored readout score: lower is better
+        col = f"score_{by}"
+        if col not in cand or cand[col].isna().all():
+            raise DataError(f"the screened rows of {str(db)!r} have no stored {by} score; compute it (their MAEs are "
+                            f"kept) with the screen command that made them plus --scores {by}")
+    order = cand.sort_values(col, ascending=ascending, na_position="last", kind="stable")
     top = order.head(k).reset_index(drop=True)
     with open_store(str(db), create=False) as store:
         train_rows(store, split, top, budgets=budgets, settings=settings, seeds=(seed,), jobs=jobs, threads=threads,
