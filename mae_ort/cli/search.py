@@ -46,7 +46,7 @@ def _grid(space_name, units, layers, look_back, preset, cell, activation, recurr
               help="Evaluated trials the study should hold (a rerun resumes an interrupted search).")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
               help="Optuna's TPE, GP (needs torch) or random sampler, or RESN (Camero et al. 2020).")
-@click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="log_p", show_default=True,
+@click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="readout", show_default=True,
               help=f"The stored score to optimise ({', '.join(f'{k}: {v}' for k, v in OBJECTIVES.items())}).")
 @click.option("--db", required=True, help="The results database (SQLite), created if missing; rows already there "
                                           "are reused, never sampled again.")

@@ -108,7 +108,7 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     t0 = time.perf_counter()
     split = split or sine_split()
     k = check_int(k, "k", caller, low=1)
-    by = check_option(by, "by", caller, RANK_BY)
+    by = None if by is None else check_option(by, "by", caller, RANK_BY)
     budgets = parse_epochs(epochs, caller)
     seed = check_seed(seed, "seed", caller)
     settings = settings or TrainSettings.preset(trainer)
@@ -128,6 +128,11 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     if k > len(cand):
         raise InvalidParameterError(f"The 'k' parameter of {caller} (--top) asks for {k} rows; the database holds "
                                     f"{len(cand)} matching screened row(s)")
+    if by is None:  # the evidence-chosen default where the rows have it (mae_ort.sampling.scores.DEFAULT_RANKING)
+        from ..sampling.scores import DEFAULT_RANKING
+
+        stored = f"score_{DEFAULT_RANKING}" in cand and cand[f"score_{DEFAULT_RANKING}"].notna().all()
+        by = DEFAULT_RANKING if stored else "log_p"
     col, ascending = by, RANK_ASCENDING.get(by, True)
     if by in READOUT_SCORES:  # a stored readout score: lower is better
         col = f"score_{by}"
@@ -143,7 +148,7 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     trained = joined(db, sampling_ids=[int(i) for i in top.id], split_key=split_key(split),
                      train_key=settings.key(), seed=seed)
     last = trained[trained.epochs == max(budgets)].set_index("sampling_id")
-    table = top[["id", "units", "look_back", by]].rename(columns={"id": "sampling_id"})
+    table = top[["id", "units", "look_back", col]].rename(columns={"id": "sampling_id", col: by})
     table.insert(0, "rank", range(1, len(table) + 1))
     table.insert(1, "model", [Architecture.from_row(r).describe() for r in top.itertuples()])
     m = last.reindex(table.sampling_id.astype(int).to_numpy())  # the largest budget's row of each (NaN: none)
