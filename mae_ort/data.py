@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ._checks import check_int, check_option
+from ._checks import check_int, check_option, check_real
 from .errors import DataError, InvalidParameterError
 
 __all__ = ["Series", "Windows", "Scaler", "TrainTestSplit", "sine", "prepare", "read_csv", "csv_format", "windows",
@@ -123,6 +123,10 @@ def sine(points: int = 1000, *, rate: float = 10.0, amplitude: float = 1.0, freq
     (1000 points), ``A = f = 1``, ``phi = 0``.
     """
     points = check_int(points, "points", "sine", low=1)
+    rate = check_real(rate, "rate", "sine", low=0.0, low_open=True)
+    amplitude = check_real(amplitude, "amplitude", "sine")
+    frequency = check_real(frequency, "frequency", "sine")
+    phase = check_real(phase, "phase", "sine")
     t = np.arange(points, dtype=np.float64) / rate
     return amplitude * np.sin(2.0 * np.pi * frequency * t + phase)
 

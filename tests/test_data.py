@@ -270,3 +270,14 @@ def test_csv_split_records_its_csv_options_and_rebuilds(tmp_path):
     np.testing.assert_array_equal(two.test.inputs[:, 0], [0.5, 0.25])
     with pytest.raises(DataError, match="looks semicolon-separated"):
         split_from_spec({**sp.spec, "sep": None, "decimal": None})
+
+
+@pytest.mark.parametrize("kw", [dict(rate=0), dict(rate=-1.0), dict(rate=float("inf")), dict(amplitude=float("nan")),
+                                dict(frequency=float("inf")), dict(phase="x")])
+def test_sine_checks_its_parameters(kw):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy warning before the error: the check comes first
+        with pytest.raises(InvalidParameterError, match=f"'{next(iter(kw))}' parameter of sine"):
+            sine(100, **kw)

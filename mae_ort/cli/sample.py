@@ -54,9 +54,14 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
         from ..errors import InvalidParameterError
         from ..sampling.scores import score_names as _names
 
+        tokens = [n.strip() for n in score_names.split(",")]
+        known = _names(a, "all", caller="sample")
+        for i, t in enumerate(tokens, 1):  # strict: name the token that is wrong, and where it stands
+            if t.lower() != "all" and t not in known:
+                raise InvalidParameterError(f"The '--scores' option takes 'all' or names among {', '.join(known)}. "
+                                            f"Got {t!r} (item {i}) instead.")
         try:
-            which = _names(a, "all" if score_names.strip().lower() == "all" else
-                           [n.strip() for n in score_names.split(",") if n.strip()], caller="sample")
+            which = _names(a, "all" if "all" in [t.lower() for t in tokens] else tokens, caller="sample")
         except InvalidParameterError as e:
             raise InvalidParameterError(str(e).replace("The 'which' parameter of sample", "--scores")) from None
     # the readout comes from the hidden states of the MAE pass itself

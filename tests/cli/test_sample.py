@@ -248,7 +248,13 @@ def test_sample_scores_are_those_of_the_scores_function(capsys):
         assert out["scores"][k] == (None if not np.isfinite(v) else pytest.approx(v, rel=1e-12, abs=1e-12))
     code = main(["sample", "--arch", "5", "--look-back", "3", "--samples", "12", "--scores", "nope"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and err.startswith("error: --scores must be")
+    assert code == 2 and err.count("\n") == 1 and "'nope' (item 1)" in err
+    code = main(["sample", "--arch", "5", "--look-back", "3", "--samples", "12", "--scores", "all,bogus"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "'bogus' (item 2)" in err  # the wrong token, not 'all'
+    code = main(["sample", "--arch", "5", "--look-back", "3", "--samples", "12", "--scores", "readout,,q05"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "'' (item 2)" in err  # an empty field is refused
 
 
 def test_a_first_run_samples_on_onnxruntime_and_compiles_in_the_background(capsys, monkeypatch):
