@@ -184,7 +184,8 @@ def csv_format(sep: str | None = None, decimal: str | None = None, index_col: st
     return {"sep": sep, "decimal": decimal, "index_col": index_col}
 
 
-def read_csv(path: str | Path, *, sep: str | None = None, decimal: str | None = None, index_col: str | None = None):
+def read_csv(path: str | Path, *, sep: str | None = None, decimal: str | None = None, index_col: str | None = None,
+             header: str = "auto"):
     """Read a CSV file into a pandas DataFrame, with one-line errors.
 
     Parameters
@@ -198,12 +199,17 @@ def read_csv(path: str | Path, *, sep: str | None = None, decimal: str | None = 
         commas, which are separated by ``";"``).
     index_col : str, optional
         A column to use as the index (e.g. the dates): it is never an input or a target.
+    header : {'auto', 'yes', 'none'}
+        Whether the first line names the columns.  ``auto``: it does unless every one of its
+        cells parses as a number, in which case it is data and the columns are numbered
+        ``"0" .. "N-1"`` (so a headerless file loses no point).
 
     Returns
     -------
     pandas.DataFrame
-        ``attrs["path"]`` is the file and ``attrs["first_line"]`` the file's line
-        number of the first data row (used in :func:`prepare`'s messages).
+        ``attrs["path"]`` is the file, ``attrs["first_line"]`` the file's line number of the
+        first data row (used in :func:`prepare`'s messages) and ``attrs["header"]`` whether the
+        first line was a header.
 
     Raises
     ------
@@ -216,6 +222,7 @@ def read_csv(path: str | Path, *, sep: str | None = None, decimal: str | None = 
 
     fmt = csv_format(sep, decimal, index_col)
     sep, decimal = fmt["sep"], fmt["decimal"]
+    header_mode = check_option(header_opt(header), "header", "read_csv", ("auto", "yes", "none"))
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidParameterError(f"The 'path' parameter of read_csv must be a file path. Got {path!r} instead.")
     p = Path(path)
@@ -243,12 +250,18 @@ def read_csv(path: str | Path, *, sep: str | None = None, decimal: str | None = 
         more = f" (and {len(blank) - 1} more)" if len(blank) > 1 else ""
         raise DataError(f"line {blank[0] + 1} of {where} is blank{more}: a blank line inside a series is a missing "
                         "time point; remove the line or fill in its values")
+    has_header = {"yes": True, "none": False}.get(header_mode)
     header = lines[first]
+    if has_header is None:
+        has_header = not _all_numbers(header, sep, decimal)
     if sep != ";" and ";" in header and sep not in header:
         raise DataError(f"{where} looks semicolon-separated (its header is {header[:60]!r}); {_FORMAT_HINT}")
     body = "\n".join(lines[first:last + 1])
     try:
-        frame = pd.read_csv(io.StringIO(body), sep=sep, decimal=decimal, skip_blank_lines=False)
+        frame = pd.read_csv(io.StringIO(body), sep=sep, decimal=decimal, skip_blank_lines=False,
+                            header=0 if has_header else None)
+        if not has_header:
+            frame.columns = [str(c) for c in frame.columns]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, TypeError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DataError(f"cannot read {where} as CSV: {reason}") from e
@@ -263,8 +276,25 @@ def read_csv(path: str | Path, *, sep: str | None = None, decimal: str | None = 
         _check_decimal_mark(frame[c], c, decimal, where)
     if fmt["index_col"] is not None:
         frame = frame.set_index(_find_column(frame, fmt["index_col"], "index"))
-    frame.attrs.update(path=str(p), first_line=first + 2)
+    frame.attrs.update(path=str(p), first_line=first + 2 if has_header else first + 1, header=has_header,
+                       header_mode=header_mode)
     return frame
+
+
+def header_opt(value) -> str:
+    """The ``header`` option as given (``auto``, ``yes`` or ``none``), lower-cased when it is text."""
+    return value.lower() if isinstance(value, str) else value
+
+
+def _all_numbers(line: str, sep: str, decimal: str) -> bool:
+    """Whether every cell of a CSV line parses as a number (then it is data, not a header)."""
+    cells = [c.strip().strip('"') for c in line.split(sep)]
+    try:
+        for c in cells:
+            float(c.replace(decimal, ".") if decimal != "." else c)
+    except ValueError:
+        return False
+    return bool(cells)
 
 
 def _longer_row(body: str, sep: str) -> tuple[int, int]:

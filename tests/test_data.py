@@ -281,3 +281,26 @@ def test_sine_checks_its_parameters(kw):
         warnings.simplefilter("error")  # no numpy warning before the error: the check comes first
         with pytest.raises(InvalidParameterError, match=f"'{next(iter(kw))}' parameter of sine"):
             sine(100, **kw)
+
+
+def test_a_headerless_csv_loses_no_point(tmp_path):
+    from mae_ort.data import read_csv
+
+    p = tmp_path / "no_header.csv"
+    p.write_text("\n".join(str(v) for v in range(1, 61)) + "\n")
+    f = read_csv(p)
+    assert f.shape == (60, 1) and list(f.columns) == ["0"] and f.attrs["header"] is False
+    assert f.iloc[0, 0] == 1 and f.attrs["first_line"] == 1
+    assert windows(prepare(str(p)), 3).n == 57  # 60 points, look-back 3
+    forced = read_csv(p, header="yes")  # the first line named the column after all
+    assert forced.shape == (59, 1) and list(forced.columns) == ["1"]
+    q = tmp_path / "two.csv"
+    q.write_text("1;5,5\n2;6,5\n3;7,5\n")
+    f = read_csv(q, sep=";", decimal=",")
+    assert list(f.columns) == ["0", "1"] and f.shape == (3, 2) and f.iloc[0, 1] == 5.5
+    h = tmp_path / "h.csv"
+    h.write_text("x,2020\n1,2\n3,4\n")
+    assert read_csv(h).shape == (2, 2)  # one text cell: a header
+    assert read_csv(h, header="none").shape == (3, 2)
+    with pytest.raises(InvalidParameterError, match="'header' parameter of read_csv"):
+        read_csv(h, header="maybe")
