@@ -27,7 +27,7 @@ import click
 from .._progress import Progress
 from ..errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning
 from ..model.architecture import MODEL_FIELDS, PRESETS, Architecture, model_fields
-from ..sampling.scores import RANK_ASCENDING
+from ..sampling.scores import DEFAULT_RANKING, RANK_ASCENDING, ranking
 from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
 from ..study.figures import AGGS, FIGURES
@@ -188,25 +188,9 @@ def _stored_score_names(text, option: str) -> tuple[str, ...]:
     return tuple(n for n in READOUT_SCORES if n in tokens or "all" in tokens)
 
 
-def _rank_key(df, by: str, db) -> tuple[str, bool]:
-    """The column that ``--by`` orders by and whether ascending; a stored score missing says how to compute it."""
-    from ..sampling.scores import READOUT_SCORES
-
-    if by in _RANK_BY:
-        return by, _RANK_BY[by]
-    if by in READOUT_SCORES:
-        col = f"score_{by}"
-        if col not in df or df[col].isna().all():
-            raise DataError(f"the rows of {db!r} have no stored {by} score; compute it (their MAEs are kept) with "
-                            f"the screen command that made them plus --scores {by}")
-        return col, True
-    raise InvalidParameterError(f"The '--by' option must be one of {', '.join([*_RANK_BY, *READOUT_SCORES])}. "
-                                f"Got {by!r} instead.")
-
-
 def _table(df, *, by: str, top: int, db=None) -> str:
     """The ``top`` rows by ``by``: rank, the whole model (one column), look-back, scores, counts, id."""
-    by, ascending = _rank_key(df, by, db)
+    _, by, ascending, _ = ranking(df, by, where=repr(db))
     keys = [by] + (["log_p_exact", "mean"] if by == "log_p" else [])
     asc = [ascending] + ([False, True] if by == "log_p" else [])
     best = df.sort_values(keys, ascending=asc, na_position="last").head(top).reset_index(drop=True)
@@ -343,15 +327,11 @@ def rank_command(db, settings, look_back, depth, preset, cell, activation, recur
     model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                          head_activation=head_activation, caller="rank")
     df = _rows(db, "rank", settings, look_back, depth, model)
-    if by is None:
-        from ..sampling.scores import DEFAULT_RANKING
-
-        col = f"score_{DEFAULT_RANKING}"
-        by = DEFAULT_RANKING if col in df and df[col].notna().all() else "log_p"
-        if by == "log_p":
-            click.echo(f"note: ranked by log p: these rows have no stored {DEFAULT_RANKING} score, the default "
-                       f"where present (screen them again with --scores {DEFAULT_RANKING}: their MAEs are kept)",
-                       err=True)
+    by, _, _, fell_back = ranking(df, by, where=repr(db))
+    if fell_back:
+        click.echo(f"note: ranked by log p: these rows have no stored {DEFAULT_RANKING} score, the default "
+                   f"where present (screen them again with --scores {DEFAULT_RANKING}: their MAEs are kept)",
+                   err=True)
     click.echo(_table(df, by=by, top=top, db=db))
     outside = int((df["n_outside"] > 0).sum())
     if outside:

@@ -216,6 +216,16 @@ def _score_value(v) -> float | None:
     return None if v is None or math.isnan(v) else v
 
 
+def _insert_scores(conn: sqlite3.Connection, rows) -> int:
+    """Insert ``(row id, name, value)`` scores (the table created on the first write; stored ones kept); returns
+    the lines added."""
+    conn.execute(_SCORES_SCHEMA)
+    before = conn.total_changes
+    conn.executemany("INSERT INTO scores (sampling_id, name, value, created) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT DO NOTHING", [(int(i), str(n), _score_value(v), _now()) for i, n, v in rows])
+    return conn.total_changes - before
+
+
 def _statements(schema: str) -> list[str]:
     return [st for st in schema.split(";") if st.strip()]
 
@@ -649,12 +659,12 @@ class SQLiteStore(Store):
         return sid
 
     def add_results(self, settings_id: str, results: Iterable) -> int:
+        results = list(results)  # read twice: the rows, then their scores
         records = [self._record(settings_id, r) for r in results]
         if not records:
             return 0
         sql = (f"INSERT INTO sampling ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join('?' * len(_ROW_COLUMNS))}) "
                "ON CONFLICT DO NOTHING")
-        results = list(results) if not isinstance(results, list) else results
         scored = [(rec, r.scores) for rec, r in zip(records, results) if getattr(r, "scores", None)]
         with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM settings WHERE settings_id=?", (settings_id,)).fetchone() is None:
@@ -663,28 +673,22 @@ class SQLiteStore(Store):
             conn.executemany(sql, records)
             inserted = conn.total_changes - before
             if scored:  # in the same transaction: a row and its scores land together
-                conn.execute(_SCORES_SCHEMA)
                 key = " AND ".join(f"{c}=?" for c in ("settings_id", *KEY_COLUMNS))
                 at = [_ROW_COLUMNS.index(c) for c in ("settings_id", *KEY_COLUMNS)]
                 lines = []
                 for rec, sc in scored:
                     (rid,) = conn.execute(f"SELECT id FROM sampling WHERE {key}", [rec[i] for i in at]).fetchone()
-                    lines += [(rid, str(n), _score_value(v), _now()) for n, v in sc.items()]
-                conn.executemany("INSERT INTO scores (sampling_id, name, value, created) VALUES (?, ?, ?, ?) "
-                                 "ON CONFLICT DO NOTHING", lines)
+                    lines += [(rid, n, v) for n, v in sc.items()]
+                _insert_scores(conn, lines)
             return inserted
 
     def add_scores(self, rows: Iterable[tuple[int, str, float]]) -> int:
         """Store scores ``(row id, name, value)`` of rows already stored (kept when present); returns those added."""
-        lines = [(int(i), str(n), _score_value(v), _now()) for i, n, v in rows]
+        lines = list(rows)
         if not lines:
             return 0
         with self._transaction() as conn:
-            conn.execute(_SCORES_SCHEMA)
-            before = conn.total_changes
-            conn.executemany("INSERT INTO scores (sampling_id, name, value, created) VALUES (?, ?, ?, ?) "
-                             "ON CONFLICT DO NOTHING", lines)
-            return conn.total_changes - before
+            return _insert_scores(conn, lines)
 
     def scores_frame(self, settings_id: str | None = None):
         """The stored scores as a wide DataFrame: ``id`` (the row's) and one column per score name (NaN where

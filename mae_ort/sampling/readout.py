@@ -51,7 +51,7 @@ def fit_windows(n: int) -> int:
     Raises
     ------
     DataError
-        Fewer than 2 windows in either part (``n < 4``... or any split that leaves one).
+        Fewer than 2 windows in either part (``n < 4``).
     """
     n_fit = int(math.floor(FIT_FRACTION * n))
     if n_fit < 2 or n - n_fit < 2:

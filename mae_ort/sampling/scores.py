@@ -89,6 +89,7 @@ __all__ = [
     "select_batch",
     "READOUT_SCORES",
     "DEFAULT_RANKING",
+    "ranking",
     "readout_scores",
     "scores_of",
     "scores",
@@ -153,6 +154,37 @@ READOUT_SCORES = ("readout", "readout_keras", "lookback_ridge")
 #: 2026-12-05: ``readout`` +0.57 (7 studies), ``readout_keras`` +0.49, ``log p`` +0.22.  ``log_p`` stays the
 #: paper's column everywhere.
 DEFAULT_RANKING = "readout"
+
+
+def ranking(frame, by: str | None = None, *, where: str = "the database") -> tuple[str, str, bool, bool]:
+    """How to order stored rows (``rank``, ``train --top``) by ``by``: ``(name, column, ascending, fell_back)``.
+
+    ``by`` is a statistic of :data:`RANK_ASCENDING` or a stored readout score (:data:`READOUT_SCORES`,
+    the frame's ``score_<name>`` column, ascending); ``None`` is :data:`DEFAULT_RANKING` where every row
+    has it, else ``log_p`` (``fell_back`` says so).
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown name, listing the known ones.
+    DataError
+        A readout score that no row of ``frame`` has, saying how to compute it (``where`` names the rows).
+    """
+    fell_back = False
+    if by is None:
+        col = f"score_{DEFAULT_RANKING}"
+        by = DEFAULT_RANKING if col in frame and frame[col].notna().all() else "log_p"
+        fell_back = by == "log_p"
+    if by in RANK_ASCENDING:
+        return by, by, RANK_ASCENDING[by], fell_back
+    if by in READOUT_SCORES:
+        col = f"score_{by}"
+        if col not in frame or frame[col].isna().all():
+            raise DataError(f"the rows of {where} have no stored {by} score; compute it (their MAEs are kept) with "
+                            f"the screen command that made them plus --scores {by}")
+        return by, col, True, fell_back
+    raise InvalidParameterError(f"The '--by' option must be one of {', '.join([*RANK_ASCENDING, *READOUT_SCORES])}. "
+                                f"Got {by!r} instead.")
 
 _FROM_MAES = ("log_p", "mean", "sd", "min", "q05", "q10")
 _FORWARD = ("hidden_cov", "naswot")

@@ -762,29 +762,29 @@ def _check_scores(scores, caller: str) -> tuple[str, ...]:
     return tuple(n for n in READOUT_SCORES if n in names)
 
 
+def stored_row_scores(row: Row, drawn: int | None, names, series, sampling: SamplingSettings,
+                      sampler: Sampler) -> dict[str, float]:
+    """The readout scores ``names`` of a stored row, from its own weights (the seed ``screen`` sampled it with,
+    its ``drawn`` samples); its MAEs are neither resampled nor touched."""
+    from ..sampling.scores import readout_scores
+
+    seed = row.seed(sampling.seed) if sampling.seeding == 1 else sampling.seed
+    settings = sampling.replace(samples=int(drawn or sampling.samples), auto="", seed=seed)
+    return readout_scores(row.arch, sampler.windows_of(series, row.look_back), settings, names, sampler=sampler)
+
+
 def _fill_scores(st: Store, sid: str, keys: list[tuple], names: tuple[str, ...], series,
                  sampling: SamplingSettings, sampler: Sampler) -> int:
     """Compute and store the scores ``names`` of the space's stored rows that lack them (their MAEs are not
     resampled); each row's scores are stored as soon as they are known, so an interruption loses none."""
-    from ..sampling.scores import readout_scores
-
-    df = st.frame(sid)
     want = set(keys)
     added = 0
-    for r in df.itertuples(index=False):
+    for r in st.frame(sid).itertuples(index=False):
         key = tuple(getattr(r, c) for c in KEY_COLUMNS)
-        if key not in want:
-            continue
-        missing = [n for n in names if not np.isfinite(float(getattr(r, f"score_{n}", np.nan)))
-                   and getattr(r, f"score_{n}", np.nan) != math.inf]
-        if not missing:
-            continue
-        row = _row_of(key)
-        seed = row.seed(sampling.seed) if sampling.seeding == 1 else sampling.seed
-        drawn = sampling.replace(samples=int(r.drawn or sampling.samples), auto="", seed=seed)
-        win = sampler.windows_of(series, row.look_back)
-        values = readout_scores(row.arch, win, drawn, missing, sampler=sampler)
-        added += st.add_scores((int(r.id), n, v) for n, v in values.items())
+        missing = [n for n in names if math.isnan(getattr(r, f"score_{n}", math.nan))]  # NaN: not stored
+        if key in want and missing:
+            values = stored_row_scores(_row_of(key), r.drawn, missing, series, sampling, sampler)
+            added += st.add_scores((int(r.id), n, v) for n, v in values.items())
     return added
 
 

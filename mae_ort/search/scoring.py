@@ -153,12 +153,9 @@ class Scorer:
         with self._lock:
             rec = self.lookup(row)
             if rec is not None and rec.get("readout") is None:  # stored without it: its own pass, MAEs kept
-                from ..sampling.scores import readout_scores
+                from ..screening.sweep import stored_row_scores
 
-                drawn = self.sampling.replace(samples=rec["drawn"] or self.sampling.samples, auto="")
-                seed = row.seed(self.sampling.seed) if self.sampling.seeding == 1 else self.sampling.seed
-                win = self.sampler.windows_of(self.series, row.look_back)
-                value = readout_scores(row.arch, win, drawn.replace(seed=seed), ["readout"], sampler=self.sampler)
+                value = stored_row_scores(row, rec["drawn"], ["readout"], self.series, self.sampling, self.sampler)
                 self.store.add_scores([(rec["id"], "readout", value["readout"])])
                 self._known.pop(row.key, None)
                 rec = self.lookup(row)

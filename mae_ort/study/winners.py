@@ -25,7 +25,7 @@ from ..data import TrainTestSplit, sine_split
 from ..errors import DataError, InvalidParameterError, MaeOrtError
 from ..model.architecture import Architecture
 from ..results.store import open_store
-from ..sampling.scores import RANK_ASCENDING, READOUT_SCORES
+from ..sampling.scores import RANK_ASCENDING, READOUT_SCORES, ranking
 from .train import TrainSettings, parse_epochs
 from .validation import candidates, joined, split_key, train_rows
 
@@ -128,17 +128,8 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     if k > len(cand):
         raise InvalidParameterError(f"The 'k' parameter of {caller} (--top) asks for {k} rows; the database holds "
                                     f"{len(cand)} matching screened row(s)")
-    if by is None:  # the evidence-chosen default where the rows have it (mae_ort.sampling.scores.DEFAULT_RANKING)
-        from ..sampling.scores import DEFAULT_RANKING
-
-        stored = f"score_{DEFAULT_RANKING}" in cand and cand[f"score_{DEFAULT_RANKING}"].notna().all()
-        by = DEFAULT_RANKING if stored else "log_p"
-    col, ascending = by, RANK_ASCENDING.get(by, True)
-    if by in READOUT_SCORES:  # a stored readout score: lower is better
-        col = f"score_{by}"
-        if col not in cand or cand[col].isna().all():
-            raise DataError(f"the screened rows of {str(db)!r} have no stored {by} score; compute it (their MAEs are "
-                            f"kept) with the screen command that made them plus --scores {by}")
+    # None: the evidence-chosen default where the rows have it (mae_ort.sampling.scores.ranking)
+    by, col, ascending, _ = ranking(cand, by, where=repr(str(db)))
     order = cand.sort_values(col, ascending=ascending, na_position="last", kind="stable")
     top = order.head(k).reset_index(drop=True)
     with open_store(str(db), create=False) as store:
