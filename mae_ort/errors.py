@@ -13,6 +13,7 @@ __all__ = [
     "DataError",
     "StoreError",
     "RuntimeUnavailableError",
+    "OnnxModelError",
     "Interrupted",
     "MaeOrtWarning",
     "FallbackWarning",
@@ -38,6 +39,11 @@ class StoreError(MaeOrtError, RuntimeError):
 
 class RuntimeUnavailableError(MaeOrtError, RuntimeError):
     """A requested runtime or device cannot be used on this machine."""
+
+
+class OnnxModelError(DataError):
+    """An own ONNX model cannot be sampled: not ONNX, truncated, inputs or outputs that do not fit, no
+    weights, an unknown tensor name, or an opset onnxruntime cannot run (:mod:`mae_ort.model.onnx_model`)."""
 
 
 class Interrupted(KeyboardInterrupt):
