@@ -21,8 +21,10 @@ from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, 
 from .model.architecture import PRESETS, Architecture
 from .results.store import open_store
 from .sampling.auto import AutoSamples
+from .sampling.own import own_model, sample_own
 from .sampling.sampler import Init, OutsideBoundsWarning, Sampler, SamplingResult, results_frame, sample
 from .sampling.scores import scores
+from .screening.own import screen_own
 from .screening.sweep import screen
 
 __all__ = [
@@ -44,12 +46,15 @@ __all__ = [
     "from_keras",
     "open_store",
     "optuna",
+    "own_model",
     "prepare",
     "read_csv",
     "results_frame",
     "sample",
+    "sample_own",
     "scores",
     "screen",
+    "screen_own",
     "search",
     "sine",
     "train_top",

@@ -16,7 +16,7 @@ from ..sampling.stats import FITS
 
 __all__ = ["series_options", "model_options", "sampling_options", "load_series", "build_split", "split_list",
            "apply_options", "csv_options_in_use", "CSV_FORMAT_KEY", "MODEL_FILTERS", "model_filter_options",
-           "split_options", "exit_interrupted", "space_options"]
+           "split_options", "exit_interrupted", "space_options", "own_model_options"]
 
 _ACT = click.Choice(ACTIVATIONS, case_sensitive=False)
 
@@ -246,4 +246,27 @@ def space_options(f):
         click.option("--layers", default=None, help="Depths, e.g. 1:3 [default: the number of --units]."),
         click.option("--look-back", "look_back", default=None,
                      help="Look-backs, e.g. 1,10,20,30 or 1:30 [1,10,20,30]."),
+    ])
+
+
+def own_model_options(f):
+    """Options of an own ONNX model (``--onnx`` and how to read and sample it; :mod:`mae_ort.sampling.own`)."""
+    from ..sampling.own import SCALES
+
+    return apply_options(f, [
+        click.option("--onnx", "onnx_path", default=None,
+                     help="Your own forecaster: an ONNX file with one input [windows, look_back, features] and one "
+                          "value per window out (screen: a file, a folder of .onnx files or a glob)."),
+        click.option("--onnx-input", default=None, help="The data input's name [the one non-weight input]."),
+        click.option("--layout", default="NTF", show_default=True,
+                     help="The data input's axis order: NTF (windows, time, features), TNF (time-major) or NFT "
+                          "(channels-first)."),
+        click.option("--onnx-output", default=None, help="The output of one value per window [the only output]."),
+        click.option("--feature", default=None,
+                     help="A tensor of the graph (any intermediate value) whose values per window give the readout "
+                          "score."),
+        click.option("--weight-scale", type=click.Choice(SCALES), default="fixed", show_default=True,
+                     help="fixed: every weight tensor from --init; file: --init's spread times each tensor's "
+                          "standard deviation in the file."),
+        click.option("--freeze", default=None, help="Weight tensors kept at the file's values, comma-separated."),
     ])

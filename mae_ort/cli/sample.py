@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from .._progress import Progress
-from .options import load_series, model_options, sampling_options, series_options
+from .options import load_series, model_options, own_model_options, sampling_options, series_options
 
 __all__ = ["COMMANDS", "sample_command"]
 
@@ -27,11 +27,20 @@ __all__ = ["COMMANDS", "sample_command"]
               help="Also the other training-free scores: 'all' or names such as readout,readout_keras,"
                    "lookback_ridge,hidden_cov,naswot,q05 (see mae_ort.sampling.scores.SCORES); readout from the "
                    "MAE pass itself, the others from the same MAEs or their own pass.")
+@own_model_options
 def sample_command(arch, look_back, preset, cell, activation, recurrent_activation, head_activation, csv_path,
                    input_cols, target_cols, sep, decimal, index_col, scale, samples, threshold, lower, upper, fit, init,
-                   seed, runtime, device, threads, memory_budget, as_json, save_model, score_names):
-    """Sample one architecture: MAEs of random weights, truncated-normal fit, log p (natural logarithm)."""
+                   seed, runtime, device, threads, memory_budget, as_json, save_model, score_names, onnx_path,
+                   onnx_input, layout, onnx_output, feature, weight_scale, freeze):
+    """Sample one architecture, or your own ONNX model (--onnx): MAEs of random weights, truncated-normal fit,
+    log p (natural logarithm)."""
     from .._checks import parse_bytes
+
+    if onnx_path is not None:
+        _sample_own(onnx_path, look_back, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper,
+                    fit, init, seed, device, threads, parse_bytes(memory_budget), as_json, onnx_input, layout,
+                    onnx_output, feature, weight_scale, freeze, save_model, score_names)
+        return
     from ..model.architecture import resolve
     from ..runtimes import choose_runtime
     from ..sampling import Sampler
@@ -100,6 +109,56 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
         click.echo("note: the Numba kernels are not compiled yet (a first run), so this run used onnxruntime "
                    "(the same MAEs up to float32 round-off); compiling them in the background for the next run",
                    err=True)
+
+
+def _sample_own(path, look_back, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
+                init, seed, device, threads, memory_budget, as_json, onnx_input, layout, onnx_output, feature,
+                weight_scale, freeze, save_model, score_names) -> None:
+    """``sample --onnx``: an own model, its MAEs and fit (and the readout with ``--feature``)."""
+    from ..errors import InvalidParameterError
+    from ..sampling.own import OwnSampler, look_back_of, own_model
+    from ..sampling.settings import Init, SamplingSettings
+
+    ctx = click.get_current_context()
+    given = {p: ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE
+             for p in ("arch", "preset", "cell", "activation", "recurrent_activation", "head_activation", "runtime",
+                       "look_back")}
+    extra = [p for p in ("arch", "preset", "cell", "activation", "recurrent_activation", "head_activation")
+             if given[p]]
+    if extra or save_model is not None:
+        names = ", ".join("--" + p.replace("_", "-") for p in extra + (["save_model"] if save_model else []))
+        raise InvalidParameterError(f"--onnx samples your own model: leave out {names}")
+    if score_names is not None:
+        raise InvalidParameterError("--onnx takes --feature TENSOR for the readout score, not --scores")
+    model = own_model(path, input=onnx_input, layout=layout, output=onnx_output, feature=feature)
+    lb = look_back_of(model, look_back if given["look_back"] or model.look_back is None else None, "sample")
+    settings = SamplingSettings.checked("sample", samples=samples, threshold=threshold, lower=lower, upper=upper,
+                                        fit=fit, init=Init.parse(init), seed=seed)
+    series = load_series(csv_path, input_cols, target_cols, scale)
+    frozen = [f.strip() for f in freeze.split(",") if f.strip()] if freeze else ()
+    bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
+    with bar:
+        r = OwnSampler(device=device, threads=threads, memory_budget=memory_budget).run(
+            model, series, lb, settings, scale=weight_scale, frozen=frozen, progress=bar)
+    if as_json:
+        d = r.to_dict()
+        d.update(model_file=model.name, n_weights=model.n_weights, digest=model.digest)
+        click.echo(json.dumps(d, allow_nan=False))
+        return
+    click.echo(f"{model.name}  ({model.n_weights} weights in {len(model.weights)} tensors, onnx {model.digest})  "
+               f"look_back={lb}  series={r.series} ({r.windows} windows)")
+    click.echo(f"  input {model.data_input!r} {model.layout}, output {model.output!r}; init={r.init} "
+               f"scale={weight_scale}" + (f" frozen={','.join(frozen)}" if frozen else ""))
+    auto = f" ({r.status}, {r.auto})" if r.auto else ""
+    click.echo(f"  samples={r.samples}{auto} seed={r.seed} runtime={r.runtime} device={r.device}")
+    click.echo(f"  mean MAE = {r.mean:.6g}   sd = {r.sd:.6g}   ({r.n_nonfinite} non-finite)")
+    click.echo(f"  p = P(MAE < {threshold:g}) = {r.p:.6g}   log p = {r.log_p:.6g}"
+               + (f"   (exact log p = {r.log_p_exact:.6g})" if r.log_p_exact != r.log_p else "")
+               + f"   [{r.fit} fit, bounds {lower:g}..{upper:g}]")
+    if r.scores:
+        click.echo("  scores: " + "  ".join(f"{k} = {v:.6g}" for k, v in r.scores.items()))
+    click.echo(f"  {r.seconds - r.setup_seconds:.3f} s sampling + {r.setup_seconds:.3f} s one-time (opening the "
+               "session)")
 
 
 def _print(r, a, look_back, threshold, lower, upper) -> None:

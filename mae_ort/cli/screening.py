@@ -37,6 +37,7 @@ from .options import (
     exit_interrupted,
     load_series,
     model_options,
+    own_model_options,
     sampling_options,
     series_options,
     space_options,
@@ -106,16 +107,23 @@ def _build_space(space_name, units, layers, look_back, list_path, subset, seed, 
 @model_options
 @series_options
 @sampling_options
+@own_model_options
 def screen_command(space_name, units, layers, look_back, list_path, subset, sample_seed, db, workers, scheduler,
                    connect_timeout, top, race, quiet, share, seeding, score_names, preset, cell, activation,
                    recurrent_activation,
                    head_activation, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
                    init, seed, runtime, device, threads,
-                   memory_budget):
-    """Sample every architecture x look-back of a search space into a database (resumable)."""
+                   memory_budget, onnx_path, onnx_input, layout, onnx_output, feature, weight_scale, freeze):
+    """Sample every architecture x look-back of a search space, or your own ONNX models (--onnx), into a database
+    (resumable)."""
     from .._checks import parse_bytes
     from ..screening.sweep import screen
 
+    if onnx_path is not None:
+        _screen_own(onnx_path, look_back, db, top, quiet, csv_path, input_cols, target_cols, scale, samples,
+                    threshold, lower, upper, fit, init, seed, device, threads, parse_bytes(memory_budget),
+                    onnx_input, layout, onnx_output, feature, weight_scale, freeze)
+        return
     stored_scores = _stored_score_names(score_names, "--scores")
     space = _build_space(space_name, units, layers, look_back, list_path, subset,
                          seed if sample_seed is None else sample_seed, preset, cell, activation,
@@ -149,6 +157,45 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                    f"{int(df['drawn'].min())}..{int(df['drawn'].max())})")
     if top > 0 and len(df):
         click.echo(_table(df, by="log_p", top=top))
+
+
+def _screen_own(path, look_back, db, top, quiet, csv_path, input_cols, target_cols, scale, samples, threshold, lower,
+                upper, fit, init, seed, device, threads, memory_budget, onnx_input, layout, onnx_output, feature,
+                weight_scale, freeze) -> None:
+    """``screen --onnx``: every own model of a file, folder or glob into the database (resumable)."""
+    from ..screening.own import screen_own
+
+    ctx = click.get_current_context()
+    cmdline = click.core.ParameterSource.COMMANDLINE
+    extra = [p for p in ("space_name", "units", "layers", "list_path", "subset", "race", "score_names", "workers",
+                         "scheduler", "preset", "cell", "activation", "recurrent_activation", "head_activation",
+                         "runtime", "seeding") if ctx.get_parameter_source(p) == cmdline]
+    if extra:
+        names = ", ".join("--" + {"space_name": "space", "list_path": "list", "subset": "sample",
+                                  "score_names": "scores"}.get(p, p).replace("_", "-") for p in extra)
+        raise InvalidParameterError(f"--onnx screens your own models: leave out {names}")
+    lbs = _ints(look_back, "--look-back", "screen")
+    series = load_series(csv_path, input_cols, target_cols, scale)
+    reporter = Progress("screen onnx", unit="models", enabled=not quiet, header=f"own ONNX models {path}; db {db}")
+    frozen = [f.strip() for f in freeze.split(",") if f.strip()] if freeze else ()
+    try:
+        with _one_line_warnings():
+            df = screen_own(path, series, store=db, look_back=lbs, samples=samples, threshold=threshold, lower=lower,
+                            upper=upper, fit=fit, init=init, seed=seed, scale=weight_scale, frozen=frozen,
+                            input=onnx_input, layout=layout, output=onnx_output, feature=feature, device=device,
+                            threads=threads, memory_budget=memory_budget, progress=reporter)
+    except KeyboardInterrupt as e:
+        reporter.close()
+        exit_interrupted(e, f"interrupted: {reporter.done} model(s) of {reporter.total} done in {db}; rerun the same "
+                            "command to resume")
+    finally:
+        reporter.close()
+    a = df.attrs
+    click.echo(f"{len(df)} rows of own models in {db} (settings {a['settings_id']}): {a['new_rows']} new, "
+               f"{len(df) - a['new_rows']} already done, {a['seconds']:.1f} s")
+    if top > 0 and len(df):
+        click.echo(_table(df, by="readout" if "score_readout" in df and df["score_readout"].notna().all()
+                          else "log_p", top=top))
 
 
 @contextlib.contextmanager
@@ -197,7 +244,7 @@ def _table(df, *, by: str, top: int, db=None) -> str:
     best.insert(0, "rank", range(1, len(best) + 1))
     model = "model"
     if "units" in best:
-        models = [Architecture.from_row(r).describe() for r in best.to_dict("records")]
+        models = [_describe_row(r) for r in best.to_dict("records")]
         width = max(len(m) for m in models + [model])
         model = model.ljust(width)  # the column and its header left-aligned in to_string
         best.insert(1, model, [m.ljust(width) for m in models])
@@ -210,14 +257,26 @@ def _table(df, *, by: str, top: int, db=None) -> str:
     return best[[c for c in cols if c in best]].to_string(index=False, float_format=lambda v: f"{v:.6g}")
 
 
+def _describe_row(r: dict) -> str:
+    """A row's whole model in one line: an architecture's, or an own ONNX model's file and number of weights."""
+    if r.get("cell") == "onnx":
+        name = r.get("model_file") if isinstance(r.get("model_file"), str) else f"onnx {r['activation'][:8]}"
+        return f"{name} ({r['units']} weights)"
+    return Architecture.from_row(r).describe()
+
+
 def _model_text(fields: dict) -> str:
-    """One model without its widths, e.g. ``lstm tanh/hard_sigmoid_keras2 -> tanh``."""
+    """One model without its widths, e.g. ``lstm tanh/hard_sigmoid_keras2 -> tanh`` (own ONNX models: ``onnx``)."""
+    if fields.get("cell") == "onnx":
+        return "onnx (own models)"
     a = Architecture((1,), **fields)
     return a.cell + a.describe()[len(a.label()):]
 
 
 def _model_choice(fields: dict) -> str:
     """The options that choose one model: ``--preset paper``, or its cell and activations."""
+    if fields.get("cell") == "onnx":
+        return "rows of screen --onnx"
     for name, preset in PRESETS.items():
         if all(fields[f] == preset[f] for f in MODEL_FIELDS):
             return f"--preset {name}"
@@ -225,8 +284,13 @@ def _model_choice(fields: dict) -> str:
 
 
 def _models(df) -> list[dict]:
-    """The distinct models (cell and activations) of some rows, in order of appearance."""
-    return df[list(MODEL_FIELDS)].drop_duplicates().to_dict("records")
+    """The distinct models (cell and activations) of some rows, in order of appearance; own ONNX models count as
+    one (their rows differ in the file, as built-in rows in their widths)."""
+    fields = df[list(MODEL_FIELDS)].copy()
+    own = fields["cell"] == "onnx"
+    if own.any():
+        fields.loc[own, list(MODEL_FIELDS)] = "onnx"
+    return fields.drop_duplicates().to_dict("records")
 
 
 def _models_text(df) -> str:
@@ -425,6 +489,8 @@ def plot_command(db, settings, look_back, depth, preset, cell, activation, recur
     if len(_models(df)) > 1:
         raise DataError(f"{db!r} holds {len(_models(df))} models: {_models_text(df)}; plot one, chosen with "
                         "--preset or --cell/--activation/--recurrent-activation/--head-activation")
+    if (df["cell"] == "onnx").all():  # own ONNX models: one family, plotted against their number of weights (u1)
+        df = df.assign(activation="onnx", recurrent_activation="onnx")
     if figure_name == "heatmap":
         fig = figure("heatmap", df, x=parts[0], y=parts[1], value=value, look_back=lbs,
                      depth=depths[0] if depths else None, agg=agg)

@@ -206,6 +206,23 @@ CREATE TABLE IF NOT EXISTS scores (
 )
 """
 
+#: Own ONNX models (:mod:`mae_ort.sampling.own`) whose rows are stored: their rows have ``cell='onnx'``,
+#: ``activation`` = the file's content hash and ``recurrent_activation`` = the options' hash
+#: (:class:`~mae_ort.model.onnx_model.OwnModelKey`); this table gives each its file name, number of weights, weight
+#: tensors and options.  Additive (created on the first write; older databases read as before).
+_OWN_MODELS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS own_models (
+    digest     TEXT NOT NULL,
+    options    TEXT NOT NULL,
+    file       TEXT NOT NULL,
+    n_weights  INTEGER NOT NULL,
+    tensors    TEXT NOT NULL,
+    settings   TEXT NOT NULL,
+    created    TEXT NOT NULL,
+    PRIMARY KEY (digest, options)
+)
+"""
+
 _COST_COLUMNS = ("sampling_id", "kind", "units", "look_back", "epochs", "samples", "work_seconds", "setup_seconds",
                  "process_seconds", "peak_rss_bytes", "created")
 
@@ -799,6 +816,11 @@ class SQLiteStore(Store):
             df[c] = df[c].astype("float64")
         if maes:
             df["maes"] = [np.frombuffer(b, dtype="<f8").copy() for b in df["maes"]]
+        own = self.own_models_frame()
+        if len(own):  # own ONNX models: their file name and number of weights (NaN on built-in rows)
+            df = df.merge(own[["activation", "recurrent_activation", "model_file", "n_weights"]],
+                          on=["activation", "recurrent_activation"], how="left")
+            df["n_weights"] = pd.array([None if v != v else int(v) for v in df["n_weights"]], dtype="Int64")
         sc = self.scores_frame(settings_id)
         if len(sc.columns) > 1:  # the stored scores (mae-ort screen --scores), NaN where a row lacks one
             sc = sc.rename(columns={c: f"score_{c}" for c in sc.columns if c != "id"})
@@ -917,6 +939,33 @@ class SQLiteStore(Store):
 
         rows = self._read(f"SELECT {', '.join(_COST_COLUMNS)} FROM trained_costs ORDER BY id")
         return pd.DataFrame(rows, columns=list(_COST_COLUMNS))
+
+    # -- own ONNX models (mae_ort.sampling.own) ---------------------------------------------------
+    def add_own_models(self, models: Iterable[dict]) -> int:
+        """Record own ONNX models (dicts with ``digest``, ``options``, ``file``, ``n_weights``, ``tensors`` (a list of
+        ``[name, shape]``) and ``settings`` (their options as text)); a model already recorded keeps its first record.
+        Returns those added."""
+        lines = [(str(m["digest"]), str(m["options"]), str(m["file"]), int(m["n_weights"]),
+                  json.dumps(m["tensors"]), str(m["settings"]), _now()) for m in models]
+        if not lines:
+            return 0
+        with self._transaction() as conn:
+            conn.execute(_OWN_MODELS_SCHEMA)
+            before = conn.total_changes
+            conn.executemany("INSERT INTO own_models (digest, options, file, n_weights, tensors, settings, created) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", lines)
+            return conn.total_changes - before
+
+    def own_models_frame(self):
+        """The recorded own ONNX models: ``activation`` (the content hash), ``recurrent_activation`` (the options'
+        hash), ``model_file``, ``n_weights``, ``tensors`` (JSON), ``options`` (JSON); empty when there are none."""
+        import pandas as pd
+
+        cols = ["activation", "recurrent_activation", "model_file", "n_weights", "tensors", "options"]
+        if not self._read("SELECT 1 FROM sqlite_master WHERE type='table' AND name='own_models'"):
+            return pd.DataFrame(columns=cols)
+        rows = self._read("SELECT digest, options, file, n_weights, tensors, settings FROM own_models")
+        return pd.DataFrame(rows, columns=cols)
 
 
 class _NeedsUpgrade(StoreError):

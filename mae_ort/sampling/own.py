@@ -158,6 +158,14 @@ class OwnSampler:
         maes[~np.isfinite(maes)] = np.inf
         return maes, (readout_maes(feats, win.y) if readout else None)
 
+    def check(self, model: OnnxModel, win: Windows) -> None:
+        """Run ``model`` once with the file's weights on ``win``: a model whose output (or feature tensor) does not
+        fit the windows is refused before any sampling (:class:`~mae_ort.errors.OnnxModelError`)."""
+        self.maes(model, win, [model.values[n] for n in model.weight_names], readout=False)
+        if model.feature is not None:
+            X = arrange_windows(model, win.X)
+            self.runtime.run(model, X, [model.values[n] for n in model.weight_names], feature=True)
+
     def chunk(self, model: OnnxModel, win: Windows, samples: int) -> int:
         """Samples per chunk: their weights (and features) within the memory budget."""
         per = 4 * model.n_weights + 8 * win.n * 64
@@ -192,7 +200,7 @@ class OwnSampler:
         readout = model.feature is not None
         if readout:
             fit_windows(win.n)
-        self.runtime.session(model)
+        self.check(model, win)
         auto = settings.auto_samples
         if auto is None:
             maes, ro = self.draw_maes(model, win, settings, count=settings.samples, first=0, scale=scale,
