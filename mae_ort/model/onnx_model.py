@@ -374,9 +374,14 @@ def read_model(source, *, input: str | None = None, layout: str = "NTF", output:
         inferred = onnx.shape_inference.infer_shapes(model)
     except Exception:  # noqa: BLE001 - shape inference is a help here, not a check
         inferred = model
-    out_vi = next(o for o in inferred.graph.output if o.name == out_name)
-    odims = _dims(out_vi)
-    if odims is not None and not (len(odims) == 1 or (len(odims) == 2 and odims[1] == 1)):
+    declared = _dims(next(o for o in g.output if o.name == out_name))
+    found = _dims(next(o for o in inferred.graph.output if o.name == out_name))
+    not_one = lambda d: not (len(d) == 1 or (len(d) == 2 and d[1] in (1, None)))  # noqa: E731  None: unknown
+    # a declared shape is the exporter's word; an inferred one counts where its sizes are known (else: checked on
+    # the first run, :mod:`mae_ort.runtimes.own`)
+    odims = declared if declared is not None and not_one(declared) else (
+        found if found is not None and not_one(found) and all(isinstance(d, int) for d in found[1:]) else None)
+    if odims is not None:
         raise OnnxModelError(f"the output {out_name!r} of {label} has shape {_shape_text(odims)}; expected one value "
                              "per window, [windows, 1] or [windows]")
 

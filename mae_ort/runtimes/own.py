@@ -30,6 +30,20 @@ def arrange_windows(model: OnnxModel, X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(X, order), dtype=model.input_dtype)
 
 
+def _ort_message(e: BaseException) -> str:
+    """onnxruntime's error text without its source location and C++ signature, on one line, at most 300 characters."""
+    import re
+
+    text = " ".join(str(e).split())
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    text = re.sub(r"/\S+\.(?:h|cc|cpp):\d+ .*?\) ", "", text)  # "/onnxruntime_src/...h:46 void f(...) "
+    m = re.search(r"Opset \d+ is under development.*?(Current official support for domain \S+ is till opset \d+)",
+                  text)
+    if m:
+        text = f"its opset is newer than this onnxruntime supports ({m.group(1)})"
+    return text[:300]
+
+
 class OwnRuntime:
     """onnxruntime sessions of own models, on the CPU (default) or with CUDA.
 
@@ -102,9 +116,8 @@ class OwnRuntime:
         try:
             sess = ort.InferenceSession(model.graph_bytes, so, providers=providers)
         except Exception as e:  # onnxruntime raises its own Fail / InvalidGraph / NotImplemented types
-            text = " ".join(str(e).split())
             raise OnnxModelError(f"onnxruntime {ort.__version__} cannot run {model.name} (opset {model.opset}): "
-                                 f"{text[:300]}") from None
+                                 f"{_ort_message(e)}") from None
         if self.device == "cuda" and "CUDAExecutionProvider" not in sess.get_providers():
             warnings.warn("device='cuda' was requested but onnxruntime could not start its CUDA provider; running on "
                           "the CPU", FallbackWarning, stacklevel=3)
@@ -137,8 +150,7 @@ class OwnRuntime:
             try:
                 res = sess.run(wanted, feed)
             except Exception as e:  # noqa: BLE001 - onnxruntime's own error types
-                raise OnnxModelError(f"onnxruntime failed to run {model.name}: {' '.join(str(e).split())[:300]}") \
-                    from None
+                raise OnnxModelError(f"onnxruntime failed to run {model.name}: {_ort_message(e)}") from None
             out = np.asarray(res[0])
             if not (out.shape == (N,) or out.shape == (N, 1)):
                 raise OnnxModelError(f"the output {model.output!r} of {model.name} has shape {list(out.shape)} for "

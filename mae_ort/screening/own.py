@@ -74,7 +74,8 @@ def screen_own(models, series=None, *, store=None, look_back=None, samples=100,
     look_back : int or list of int, optional
         Window length(s) (default: each model's fixed time axis); a list samples each model at each.
     samples, threshold, lower, upper, fit, init, seed, scale, frozen
-        As :func:`mae_ort.sample_own`; ``frozen`` names that a model lacks are ignored for it.
+        As :func:`mae_ort.sample_own`; ``frozen`` names that a model lacks are ignored for it (a name no model has
+        is refused).
     device, threads, memory_budget
         As :class:`~mae_ort.sampling.own.OwnSampler`.
     progress : bool or callable
@@ -101,6 +102,10 @@ def screen_own(models, series=None, *, store=None, look_back=None, samples=100,
     series = prepare(sine() if series is None else series, name="sine" if series is None else None)
     frozen = [frozen] if isinstance(frozen, str) else list(frozen or ())
     frozen = [f.strip() for item in frozen for f in str(item).split(",") if f.strip()]
+    unknown = [f for f in frozen if not any(f in m.weight_names for m, _ in loaded)]
+    if unknown:
+        raise OnnxModelError(f"no model has a weight tensor {unknown[0]!r} to freeze (of {len(ms)} model(s); "
+                             f"{ms[0].name}'s are {', '.join(ms[0].weight_names[:8])})")
     sampler = OwnSampler(device=device, threads=threads, memory_budget=memory_budget)
     for m, lb in loaded:  # every model runs on these windows before anything is stored
         sampler.check(m, windows(series, lb, caller=caller))
