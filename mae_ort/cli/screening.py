@@ -393,9 +393,10 @@ def rank_command(db, settings, look_back, depth, preset, cell, activation, recur
     df = _rows(db, "rank", settings, look_back, depth, model)
     by, _, _, fell_back = ranking(df, by, where=repr(db))
     if fell_back:
+        how = ("screen --onnx again with --feature TENSOR" if (df["cell"] == "onnx").all() else
+               f"screen them again with --scores {DEFAULT_RANKING}: their MAEs are kept")
         click.echo(f"note: ranked by log p: these rows have no stored {DEFAULT_RANKING} score, the default "
-                   f"where present (screen them again with --scores {DEFAULT_RANKING}: their MAEs are kept)",
-                   err=True)
+                   f"where present ({how})", err=True)
     click.echo(_table(df, by=by, top=top, db=db))
     outside = int((df["n_outside"] > 0).sum())
     if outside:

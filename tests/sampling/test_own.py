@@ -217,3 +217,25 @@ def test_torch_lstm_with_builtin_weights_gives_the_builtin_maes():
         r = sample_own(m, series, look_back=look_back, samples=2, frozen=m.weight_names)  # the file's weights
         got.append(r.maes[0])
     np.testing.assert_allclose(got, builtin, rtol=1e-5)
+
+
+def test_time_major_layout_gives_the_same_maes():
+    """The same forecaster exported time-major (x: [look_back, windows, 1]) samples to the same MAEs."""
+    ntf = linear_model(look_back=6)
+    tnf = linear_model(look_back=6)
+    g = tnf.graph
+    g.node.insert(0, helper.make_node("Transpose", ["x_tnf"], ["x"], perm=[1, 0, 2]))
+    g.input[0].CopyFrom(helper.make_tensor_value_info("x_tnf", TensorProto.FLOAT, [6, "N", 1]))
+    a = sample_own(own_model(ntf), sine(), samples=6, seed=4)
+    b = sample_own(own_model(tnf, layout="TNF"), sine(), samples=6, seed=4)
+    np.testing.assert_allclose(a.maes, b.maes, rtol=1e-6)
+
+
+def test_auto_samples_and_progress():
+    m = own_model(linear_model())
+    seen = []
+    r = sample_own(m, sine(), samples="auto:round=10,max=40", seed=0, progress=lambda d, t: seen.append((d, t)))
+    assert r.status in ("converged", "maximum") and r.samples in (10, 20, 30, 40) and r.auto
+    assert seen[-1] == (r.samples, 40)
+    fixed = sample_own(m, sine(), samples=r.samples, seed=0)
+    np.testing.assert_array_equal(r.maes, fixed.maes)  # rounds draw the samples of one fixed draw
