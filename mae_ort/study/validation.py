@@ -130,6 +130,10 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
     for field, value in (model or {}).items():
         if value is not None:
             df = df[df[field] == value]
+    if len(df) and (df["cell"] == "onnx").all():
+        raise MaeOrtError(f"{db}: the screened rows of settings {sid} are own ONNX models (screen --onnx), which "
+                          "mae-ort ranks but cannot rebuild to train; train them in their own framework")
+    df = df[df["cell"] != "onnx"]  # own ONNX models beside built-in rows: only the built-in ones are trained
     if df.empty:
         raise MaeOrtError(f"{db}: no screened rows of settings {sid} with depth={depth}, look_back={look_back}"
                           + (f" and model {model}" if model else ""))

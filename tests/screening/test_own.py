@@ -65,3 +65,17 @@ def test_model_paths(tmp_path):
     onnx.save(linear_model(), tmp_path / "a.onnx")
     assert [p.name for p in model_paths(tmp_path)] == ["a.onnx", "b.onnx"]
     assert [p.name for p in model_paths([tmp_path / "b.onnx", tmp_path])] == ["b.onnx", "a.onnx"]
+
+
+def test_own_rows_are_ranked_not_trained(tmp_path):
+    from mae_ort.errors import MaeOrtError
+    from mae_ort.screening.space import Row
+    from mae_ort.study.validation import candidates
+
+    onnx.save(linear_model(), tmp_path / "a.onnx")
+    db = tmp_path / "r.db"
+    screen_own(tmp_path / "a.onnx", store=db, samples=10)
+    with pytest.raises(MaeOrtError, match="own ONNX models .* cannot rebuild to train"):
+        candidates(db)
+    mae_ort.screen([Row(mae_ort.Architecture((4,)), 5)], store=db, samples=10)
+    assert list(candidates(db)["cell"]) == ["lstm"]  # beside built-in rows: only those are trained
