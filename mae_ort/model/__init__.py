@@ -3,7 +3,8 @@
 Holds :class:`Architecture` (cells, activations, presets, weight shapes in Keras
 order, :meth:`Architecture.from_row`), the row keys (:mod:`.keys`), the Keras
 interop (:mod:`.keras_interop`, needs the ``keras`` extra, imported lazily) and a
-plain numpy forward pass (:mod:`.reference`, the tests' float64 oracle).
+plain numpy forward pass (:mod:`.reference`, the tests' float64 oracle) and own ONNX forecasters read with their
+weights lifted to graph inputs (:mod:`.onnx_model`).
 
 Must not import: runtimes, sampling, results, screening, study, cli.
 """

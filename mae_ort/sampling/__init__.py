@@ -3,7 +3,7 @@
 Holds :class:`~.settings.SamplingSettings` and :class:`~.settings.Init`, the seeded
 weight fill (:mod:`.weights`), the truncated-normal fits (:mod:`.stats`, pure
 functions), the rounds of ``samples="auto"`` (:mod:`.auto`) and :class:`~.sampler.Sampler` /
-:func:`~.sampler.sample`.
+:func:`~.sampler.sample`, and the sampling of own ONNX models (:mod:`.own`).
 
 Must not import: results, screening, study, cli.
 """

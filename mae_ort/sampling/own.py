@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 
 from .._checks import check_int, check_option, resolve_seed
-from .._system import default_threads, limit_numba_threads
+from .._system import limit_numba_threads
 from ..data import Series, Windows, prepare, windows
 from ..errors import DataError, InvalidParameterError, NonFiniteWarning, OnnxModelError
 from ..model.keys import hash64
@@ -131,7 +131,7 @@ class OwnSampler:
         frozen = set(_frozen(model, frozen))
         from ..kernels import random as krandom
 
-        limit_numba_threads(default_threads())
+        limit_numba_threads(self.runtime.threads)
         out = []
         for w, stream in zip(model.weights, own_streams(model)):
             if w.name in frozen:

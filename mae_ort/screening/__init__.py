@@ -2,7 +2,8 @@
 
 Holds the spaces (:mod:`.space`: grids, the paper's presets, seeded subsets, row
 lists, row seeds) and :func:`~.sweep.screen` with its executors (in-process, worker
-processes with the shared lifecycle of :mod:`mae_ort._workers`, a Dask cluster).
+processes with the shared lifecycle of :mod:`mae_ort._workers`, a Dask cluster), and :func:`~.own.screen_own` for
+own ONNX models.
 
 Must not import: study, cli; writes the database only through :mod:`mae_ort.results`.
 """
