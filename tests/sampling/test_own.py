@@ -239,3 +239,17 @@ def test_auto_samples_and_progress():
     assert seen[-1] == (r.samples, 40)
     fixed = sample_own(m, sine(), samples=r.samples, seed=0)
     np.testing.assert_array_equal(r.maes, fixed.maes)  # rounds draw the samples of one fixed draw
+
+
+def test_cuda_without_a_provider_falls_back_to_the_cpu():
+    import onnxruntime as ort
+
+    from mae_ort.errors import FallbackWarning
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():  # pragma: no cover - a GPU build
+        pytest.skip("this onnxruntime has CUDA")
+    m = own_model(linear_model())
+    with pytest.warns(FallbackWarning, match="no CUDA provider"):
+        r = sample_own(m, sine(), samples=4, device="cuda")
+    np.testing.assert_array_equal(r.maes, sample_own(m, sine(), samples=4).maes)
+    assert r.device == "cpu"
