@@ -1,6 +1,6 @@
 """What sampling your own ONNX model costs against the built-in runtimes, timed in the same run (issue 23).
 
-``python -m bench.own_model [--repeats 5] [--samples 100]``
+``python -m bench.own_model [--repeats 5] [--samples 100] [--threads N]``
 
 Case: ``[31, 31, 31]`` look-back 30 on the paper's sine (970 windows), Keras 3 preset, 100 samples
 drawn from seed 0; every path warm (kernels compiled, sessions open), timed interleaved, medians:
@@ -97,7 +97,8 @@ def measure(samples: int = 100, repeats: int = 5, threads: int | None = None) ->
             times[k].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
     base = med["builtin_numba"]
-    return {"samples": samples, "repeats": repeats, "windows": win.n, "median_seconds": med, "times": times,
+    return {"samples": samples, "repeats": repeats, "threads": threads, "windows": win.n, "median_seconds": med,
+            "times": times,
             "ratio_to_builtin_numba": {k: v / base for k, v in med.items()},
             "torch": data is not None}
 
@@ -106,10 +107,11 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=None, help="threads of every path [all cores]")
     ap.add_argument("--out", default=str(HERE / "own_model.json"))
     a = ap.parse_args(argv)
     load0 = loadavg()
-    run = measure(a.samples, a.repeats)
+    run = measure(a.samples, a.repeats, a.threads)
     res = {"machine": machine_line(), "versions": library_versions(with_keras=False), "loadavg_start": load0,
            "loadavg_end": loadavg(), "run": run}
     Path(a.out).write_text(json.dumps(res, indent=2))
@@ -124,7 +126,8 @@ def render(res: dict) -> str:
         "## What your own model costs (issue 23)",
         "",
         f"`python -m bench.own_model` on {res['machine']}; `[31,31,31]` look-back 30 on the sine ({r['windows']} "
-        f"windows), {r['samples']} samples, load average {res['loadavg_start']} at the start and "
+        f"windows), {r['samples']} samples, threads {r.get('threads') or 'all cores'}, "
+        f"load average {res['loadavg_start']} at the start and "
         f"{res['loadavg_end']} at the end. Medians of {r['repeats']} interleaved repeats.",
         "",
         "| path | median (s) | ratio to the fused kernel |",
