@@ -95,3 +95,34 @@ def test_bad_input_is_one_line_and_stores_nothing(capsys, models, tmp_path, case
                 "feature": "no tensor 'hidden'", "missing": "no ONNX file", "freeze": "weight tensor 'nope'",
                 "look_back": "takes windows of 5 time steps", "units": "leave out --"}[case] in line, line
     assert not db.exists()
+
+
+def _mlp(path, hidden, look_back=6):
+    """y = tanh(tanh(flatten(x) @ W1) @ W2): one-hidden-layer forecasters of different widths at one look-back."""
+    rng = np.random.default_rng(hidden)
+    inits = [numpy_helper.from_array(rng.normal(size=(look_back, hidden)).astype(np.float32), "W1"),
+             numpy_helper.from_array(rng.normal(size=(hidden, 1)).astype(np.float32), "W2"),
+             numpy_helper.from_array(np.array([-1, look_back], np.int64), "shape")]
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["flat"]), helper.make_node("MatMul", ["flat", "W1"], ["a"]),
+             helper.make_node("Tanh", ["a"], ["h"]), helper.make_node("MatMul", ["h", "W2"], ["z"]),
+             helper.make_node("Tanh", ["z"], ["y"])]
+    g = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", look_back, 1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    m.ir_version = 8
+    onnx.save(m, path)
+
+
+def test_plot_own_models_against_their_number_of_weights(capsys, tmp_path):
+    d = tmp_path / "mlps"
+    d.mkdir()
+    for hidden in (2, 5, 9):
+        _mlp(d / f"mlp{hidden}.onnx", hidden)
+    db, png = tmp_path / "r.db", tmp_path / "p.png"
+    code, out, _ = run_cli(capsys, "screen", "--onnx", d, "--db", db, "--samples", "10", "--quiet", "--feature", "h")
+    assert code == 0 and "score_readout" in out
+    code, out, err = run_cli(capsys, "plot", "--db", db, "--figure", "p-vs-units", "--y", "log_p", "--out", png)
+    assert code == 0, err
+    assert png.stat().st_size > 0
+    with open_store(db, readonly=True) as st:
+        assert sorted(st.frame()["u1"]) == [12 + 2, 30 + 5, 54 + 9]   # the number of weights

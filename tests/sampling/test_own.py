@@ -253,3 +253,21 @@ def test_cuda_without_a_provider_falls_back_to_the_cpu():
         r = sample_own(m, sine(), samples=4, device="cuda")
     np.testing.assert_array_equal(r.maes, sample_own(m, sine(), samples=4).maes)
     assert r.device == "cpu"
+
+
+def test_float64_model_gets_float64_weights_of_the_same_draw():
+    W = numpy_helper.from_array(np.ones((4, 1)), "W")                      # float64
+    shape = numpy_helper.from_array(np.array([-1, 4], np.int64), "shape")
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["flat"]), helper.make_node("MatMul", ["flat", "W"], ["y"])]
+    g = helper.make_graph(nodes, "f64", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["N", 4, 1])],
+                          [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["N"])], [W, shape])
+    proto = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    proto.ir_version = 8
+    m = own_model(proto)
+    assert m.weights[0].dtype == "float64" and m.input_dtype == "float64"
+    ws = OwnSampler().weights(m, samples=3, seed=1)
+    assert ws[0].dtype == np.float64
+    r = sample_own(m, sine(), samples=3, seed=1, upper=100.0)
+    win = windows(prepare(sine()), 4)
+    want = np.abs(win.X.reshape(win.n, 4).astype(np.float64) @ ws[0][:, :, 0].T - win.y[:, :1]).mean(axis=0)
+    np.testing.assert_allclose(r.maes, want, rtol=1e-6)
