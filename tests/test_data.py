@@ -243,7 +243,7 @@ def test_csv_options_are_checked():
         prepare(DATA_CSV, sep=";;")
     with pytest.raises(InvalidParameterError, match=r"'decimal' parameter of read_csv must differ from sep=','"):
         prepare(DATA_CSV, decimal=",")
-    with pytest.raises(InvalidParameterError, match="sep and decimal apply to CSV files"):
+    with pytest.raises(InvalidParameterError, match="sep, decimal and header apply to CSV files"):
         prepare(sine(), sep=";")
     with pytest.raises(InvalidParameterError, match="index_col applies to DataFrames and CSV files"):
         prepare(sine(), index_col="t")

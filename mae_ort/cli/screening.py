@@ -40,6 +40,8 @@ from .options import (
     sampling_options,
     series_options,
     space_options,
+    space_plan,
+    strict_list,
 )
 
 __all__ = ["COMMANDS", "screen_command", "rank_command", "export_command", "plot_command"]
@@ -122,6 +124,10 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                          recurrent_activation, head_activation)
     series = load_series(csv_path, input_cols, target_cols, scale)
     budget = parse_bytes(memory_budget)
+    plan = space_plan(space, series, samples, budget, readout="readout" in stored_scores, threads=threads,
+                      parallel=workers, caller="screen")  # refuses a space whose largest member cannot fit
+    if not quiet:
+        click.echo(plan, err=True)
     label = space.name.split(" (")[0][:20]  # the header line has the full description
     reporter = Progress(f"screen {label}", unit="rows", enabled=not quiet, header=f"{space.describe()}; db {db}")
     try:
@@ -176,11 +182,12 @@ def _one_line_warnings():
 
 def _stored_score_names(text, option: str) -> tuple[str, ...]:
     """The readout score names of a ``--scores`` option ('all' or a list); one line naming a wrong token."""
+    from .._checks import split_items
     from ..sampling.scores import READOUT_SCORES
 
     if text is None:
         return ()
-    tokens = [t.strip() for t in str(text).split(",")]
+    tokens = split_items(text, option)
     for i, t in enumerate(tokens, 1):
         if t not in READOUT_SCORES and t != "all":
             raise InvalidParameterError(f"The '{option}' option takes 'all' or names among "
@@ -289,8 +296,9 @@ def _writable(out: str, what: str = "--out") -> Path:
 _filters = [
     click.option("--db", required=True, help="The results database (opened read-only)."),
     click.option("--settings", default=None, help="Only the rows of these sampling settings (an id or its prefix)."),
-    click.option("--look-back", "look_back", default=None, help="Only these look-backs, e.g. 1,10 or 1:30."),
-    click.option("--depth", default=None, help="Only these depths, e.g. 2 or 1:3."),
+    click.option("--look-back", "look_back", default=None, callback=strict_list,
+                 help="Only these look-backs, e.g. 1,10 or 1:30."),
+    click.option("--depth", default=None, callback=strict_list, help="Only these depths, e.g. 2 or 1:3."),
     *MODEL_FILTERS,
 ]
 
