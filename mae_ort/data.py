@@ -579,6 +579,7 @@ def prepare(
     decimal: str | None = None,
     index_col: str | None = None,
     header: str | None = None,
+    check_range: bool = True,
 ) -> Series:
     """Validate a series and split it into inputs and targets.
 
@@ -603,6 +604,9 @@ def prepare(
         CSV files only: whether the first line names the columns (default ``"auto"``: it does
         unless every cell of it is a number; then the columns are named ``"0" .. "N-1"``).
         The series' ``params["csv"]`` records what was found (``header``, ``columns``).
+    check_range : bool
+        Refuse values beyond float32's range (after scaling).  ``False`` for raw data that is
+        scaled later (:func:`csv_split`'s parts); :func:`windows` checks the values it cuts.
 
     Raises
     ------
@@ -672,8 +676,9 @@ def prepare(
         x_label, y_label = "the input", "the target"
     sx, sy = Scaler.fit(scale, X, "the input"), Scaler.fit(scale, Y, "the target")
     X, Y = sx.apply(X), sy.apply(Y)
-    _check_float32(X, x_label if scale == "none" else f"the scaled {x_label}", where)
-    _check_float32(Y, y_label if scale == "none" else f"the scaled {y_label}", where)
+    if check_range:
+        _check_float32(X, x_label if scale == "none" else f"the scaled {x_label}", where)
+        _check_float32(Y, y_label if scale == "none" else f"the scaled {y_label}", where)
     params = {"inputs": sx.params, "targets": sy.params}
     if where is not None:
         params["csv"] = found
@@ -810,11 +815,11 @@ def csv_split(train_csv, test_csv=None, *, input=None, target=None, scale: str =
     fmt = csv_format(sep, decimal, index_col, header=header, caller="csv_split")
     if test_csv is not None:
         train = prepare(train_csv, input=input, target=target, scale=scale, **fmt)
-        raw = prepare(test_csv, input=input, target=target, scale="none", **fmt)
-        test = _scaled_like(raw, train)
+        raw = prepare(test_csv, input=input, target=target, scale="none", check_range=scale == "none", **fmt)
+        test = _checked_range(_scaled_like(raw, train))
         return TrainTestSplit(train, test, _csv_spec(train_csv, test_csv, input, target, train.scale, None, fmt))
     test_points = check_int(test_points, "test_points", "csv_split", low=1)
-    raw = prepare(train_csv, input=input, target=target, scale="none", **fmt)
+    raw = prepare(train_csv, input=input, target=target, scale="none", check_range=scale == "none", **fmt)
     if raw.length <= test_points + 1:
         raise DataError(f"the series has {raw.length} points; test_points={test_points} leaves too few to train on")
     n = raw.length - test_points
@@ -825,8 +830,16 @@ def csv_split(train_csv, test_csv=None, *, input=None, target=None, scale: str =
                     scale=scale, name=f"{raw.name}[0:{n}]")
     train = Series(train.inputs, train.targets, raw.input_names, raw.target_names, train.name, train.scale,
                    {**train.params, "csv": raw.params.get("csv")})
-    test = _scaled_like(raw.split(n), train, f"{raw.name}[{n}:]")
+    test = _checked_range(_scaled_like(raw.split(n), train, f"{raw.name}[{n}:]"))
     return TrainTestSplit(train, test, _csv_spec(train_csv, None, input, target, train.scale, test_points, fmt))
+
+
+def _checked_range(test: Series) -> Series:
+    """``test`` (a part scaled with the training part's parameters), refused when a value is beyond float32."""
+    what = "the test part" if test.scale == "none" else "the scaled test part"
+    _check_float32(np.asarray(test.inputs), f"{what}'s inputs")
+    _check_float32(np.asarray(test.targets), f"{what}'s targets")
+    return test
 
 
 def _csv_spec(train_csv, test_csv, input, target, scale, test_points, fmt: dict) -> dict:
