@@ -791,6 +791,7 @@ def sine_split(train_points: int = 1000, test_points: int = 200, *, scale: str =
     """
     train_points = check_int(train_points, "train_points", "sine_split", low=2)
     test_points = check_int(test_points, "test_points", "sine_split", low=1)
+    scale = check_option(scale or "none", "scale", "sine_split", SCALINGS)
     full = sine(train_points + test_points)
     train = prepare(full[:train_points], scale=scale, name="sine")
     raw = prepare(full[train_points:], name=f"sine[{train_points}:{train_points + test_points}]")

@@ -409,3 +409,12 @@ def test_header_reaches_prepare_csv_split_and_its_spec(tmp_path):
         csv_split(p, q, header="no")
     with pytest.raises(InvalidParameterError, match="header apply to CSV files"):
         prepare(sine(), header="none")
+
+
+@pytest.mark.parametrize("kw,name", [(dict(train_points=1), "train_points"), (dict(test_points=0), "test_points"),
+                                     (dict(train_points=1.5), "train_points"), (dict(scale="log"), "scale")])
+def test_sine_split_checks_its_parameters(kw, name):
+    from mae_ort.data import sine_split
+
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of sine_split"):
+        sine_split(**kw)

@@ -126,10 +126,9 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
     budget = parse_bytes(memory_budget)
     plan = space_plan(space, series, samples, budget, readout="readout" in stored_scores, threads=threads,
                       parallel=workers, caller="screen")  # refuses a space whose largest member cannot fit
-    if not quiet:
-        click.echo(plan, err=True)
-    label = space.name.split(" (")[0][:20]  # the header line has the full description
-    reporter = Progress(f"screen {label}", unit="rows", enabled=not quiet, header=f"{space.describe()}; db {db}")
+    label = space.name.split(" (")[0][:20]  # the header lines have the full description and the estimate
+    reporter = Progress(f"screen {label}", unit="rows", enabled=not quiet,
+                        header=f"{space.describe()}; db {db}\n{plan}")
     try:
         with _one_line_warnings():
             # The database is opened (and created) by screen, after the space, the series and the

@@ -90,10 +90,8 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
     budget = parse_bytes(memory_budget)
     plan = space_plan(space, series, samples, budget, readout=True, threads=threads, parallel=jobs, caller="search",
                       trials=trials)  # refuses a grid whose largest member cannot fit
-    if not quiet:
-        click.echo(plan, err=True)
     reporter = Progress(f"search ({sampler})", unit="trials", enabled=not quiet,
-                        header=f"{space.describe()}; db {db}")
+                        header=f"{space.describe()}; db {db}\n{plan}")
     try:
         study = search(space, series, trials=trials, sampler=sampler, objective=objective, db=db, storage=storage,
                        study=study_name, samples=samples, threshold=threshold, lower=lower, upper=upper, fit=fit,

@@ -91,7 +91,7 @@ def test_screen_and_search_print_the_size_and_a_first_estimate(capsys, tmp_path,
     code, _, err = run_cli(capsys, command, "--units", "3:4", "--layers", "1", "--look-back", "1,2", "--samples", "5",
                            "--db", tmp_path / "r.sqlite", *extra)
     assert code == 0, err
-    first = err.splitlines()[0]
+    first = next(line for line in err.splitlines() if line.startswith(f"{command}: "))  # under the space's line
     if command == "screen":
         assert first.startswith("screen: 4 rows x 5 samples, about ") and "largest lstm[4] lb=1" in first
     else:
