@@ -26,7 +26,8 @@ from ..model.architecture import Architecture
 from ..sampling.sampler import Sampler
 from .space import Grid, Row, Space
 
-__all__ = ["SpaceCost", "space_cost", "largest_rows", "space_flops", "FLOPS_PER_THREAD", "ROW_SECONDS"]
+__all__ = ["SpaceCost", "space_cost", "largest_member", "largest_rows", "space_flops", "FLOPS_PER_THREAD",
+           "ROW_SECONDS"]
 
 #: Products' FLOPs a second of one runtime thread, warm (bench/RESULTS.md: ~100 GFLOP/s on 2 threads).
 FLOPS_PER_THREAD = 50e9
@@ -117,14 +118,14 @@ def space_flops(space: Space, n_in: int, n_out: int, length: int) -> float:
     return float(total)
 
 
-def space_cost(space: Space, series: Series, *, samples: int, sampler: Sampler) -> SpaceCost:
-    """The space's size and cost; refuse, before any work, a space whose largest member cannot fit.
+def largest_member(space: Space, series: Series, sampler: Sampler) -> tuple[Row, int]:
+    """The row of ``space`` whose one weight sample needs the most memory, and those bytes; refused, before any
+    work, when they exceed ``sampler.memory_budget``.
 
     Raises
     ------
     InvalidParameterError
-        One weight sample of the largest member needs more than ``sampler.memory_budget``
-        (the message of ``mae-ort sample``).
+        The message of ``mae-ort sample`` (:meth:`~mae_ort.sampling.sampler.Sampler.check_budget`).
     """
     n_in, n_out, length = series.inputs.shape[1], series.targets.shape[1], series.length
     largest, most = None, -1
@@ -135,8 +136,15 @@ def space_cost(space: Space, series: Series, *, samples: int, sampler: Sampler) 
         per = sampler.check_budget(row.arch, win)
         if per > most:
             largest, most = row, per
-    return SpaceCost(rows=space.size(), flops=samples * space_flops(space, n_in, n_out, length), samples=samples,
-                     largest=largest, bytes_per_sample=most)
+    return largest, most
+
+
+def space_cost(space: Space, series: Series, *, samples: int, sampler: Sampler) -> SpaceCost:
+    """The space's size and cost; refuse, before any work, a space whose largest member cannot fit
+    (:func:`largest_member`)."""
+    largest, most = largest_member(space, series, sampler)
+    flops = samples * space_flops(space, series.inputs.shape[1], series.targets.shape[1], series.length)
+    return SpaceCost(rows=space.size(), flops=flops, samples=samples, largest=largest, bytes_per_sample=most)
 
 
 def _size(n: float) -> str:

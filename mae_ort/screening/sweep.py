@@ -72,7 +72,7 @@ from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.auto import log_p_interval
 from ..sampling.sampler import GiB, Init, OutsideBoundsWarning, Sampler, SamplingResult, join_results
 from ..sampling.settings import SEEDING, SamplingSettings
-from .cost import space_cost
+from .cost import largest_member
 from .race import decide
 from .space import Row, as_space, check_size
 
@@ -661,8 +661,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         for lb in sorted({k[-1] for k in keys}):  # a ridge that cannot be fitted: refused before any work
             fit_windows(series.length - lb)
     # the largest member must fit the memory budget: refused now, not after hours of its smaller rows
-    space_cost(space, series, samples=sampling.samples,
-               sampler=Sampler(memory_budget=memory_budget, readout="readout" in scores))
+    largest_member(space, series, Sampler(memory_budget=memory_budget, readout="readout" in scores))
     settings = Settings.of(series, sampling)
     client, own_client = (None, False)
     st: Store | None = None
