@@ -31,8 +31,9 @@ __all__ = ["SpaceCost", "space_cost", "largest_member", "largest_rows", "space_f
 
 #: Products' FLOPs a second of one runtime thread, warm (bench/RESULTS.md: ~100 GFLOP/s on 2 threads).
 FLOPS_PER_THREAD = 50e9
-#: Fixed seconds a row (weights' draw, the fit, the store's write, a session's share), a first guess.
-ROW_SECONDS = 0.005
+#: Fixed seconds a row (weights' draw, the fit, the store's write, a session's share), a first guess (small rows
+#: measured at roughly 0.02 s a row on the 2-core VM).
+ROW_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
