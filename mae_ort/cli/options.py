@@ -17,7 +17,7 @@ from ..sampling.stats import FITS
 
 __all__ = ["series_options", "model_options", "sampling_options", "load_series", "build_split", "split_list",
            "apply_options", "csv_options_in_use", "CSV_FORMAT_KEY", "MODEL_FILTERS", "model_filter_options",
-           "split_options", "exit_interrupted", "space_options", "strict_list"]
+           "split_options", "exit_interrupted", "space_options", "space_plan", "strict_list"]
 
 _ACT = click.Choice(ACTIVATIONS, case_sensitive=False)
 
