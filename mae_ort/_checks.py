@@ -99,6 +99,27 @@ def resolve_seed(value, name: str = "seed", caller: str = "sample") -> int:
     return int(value)
 
 
+def split_items(text, name: str, caller: str | None = None) -> list[str]:
+    """The comma-separated items of ``text``, stripped; an empty item anywhere is refused.
+
+    ``name`` is a parameter (``'units'``, with ``caller``) or a command-line option
+    (``'--arch'``); the message names it and the item's position, e.g. ``"The '--arch'
+    option has an empty item 2 of 3 in '4,,4'; remove the extra comma or give a value."``.
+    The one parser of every list option (``--arch``, ``--units``, ``--input``, ...).
+    """
+    text = str(text)
+    items = [p.strip() for p in text.split(",")]
+    for i, item in enumerate(items, 1):
+        if item == "":
+            who = f"The {name!r} option" if name.startswith("-") or caller is None else \
+                f"The {name!r} parameter of {caller}"
+            if len(items) == 1:
+                raise InvalidParameterError(f"{who} is empty (item 1 of 1 in {text!r}); give a value, or leave the "
+                                            "option out for its default")
+            raise InvalidParameterError(f"{who} has an empty item {i} of {len(items)} in {text!r}; remove the extra "
+                                        "comma or give a value")
+    return items
+
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6, "mib": 2**20,
           "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12, "tib": 2**40}

@@ -31,10 +31,13 @@ from ._checks import check_int, check_option, check_real
 from .errors import DataError, InvalidParameterError
 
 __all__ = ["Series", "Windows", "Scaler", "TrainTestSplit", "sine", "prepare", "read_csv", "csv_format", "windows",
-           "SCALINGS", "FLOAT32_MAX", "sine_split", "csv_split", "split_from_spec"]
+           "SCALINGS", "HEADERS", "FLOAT32_MAX", "sine_split", "csv_split", "split_from_spec", "header_note"]
 
 #: Scalings: min-max to [0, 1] or [-1, 1], or standardisation (mean 0, sd 1).
 SCALINGS = ("none", "minmax", "minmax-1", "standard")
+
+#: Whether a CSV file's first line names its columns: ``auto`` (unless every cell is a number), ``yes``, ``none``.
+HEADERS = ("auto", "yes", "none")
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,7 @@ def _check_char(value, name: str, caller: str, default: str, examples: str) -> s
 
 
 def csv_format(sep: str | None = None, decimal: str | None = None, index_col: str | None = None, *,
-               caller: str = "read_csv") -> dict:
+               header: str | None = None, caller: str = "read_csv") -> dict:
     """The CSV options, checked, with their defaults filled in.
 
     Parameters
@@ -164,11 +167,14 @@ def csv_format(sep: str | None = None, decimal: str | None = None, index_col: st
         The decimal mark, one character other than ``sep`` (default ``"."``).
     index_col : str, optional
         The name of a column to use as the index (never an input or a target).
+    header : {'auto', 'yes', 'none'}, optional
+        Whether the first line names the columns (default ``"auto"``, see :func:`read_csv`).
 
     Returns
     -------
     dict
-        ``{"sep": ..., "decimal": ..., "index_col": ...}``, e.g. ``{"sep": ",", "decimal": ".", "index_col": None}``.
+        ``{"sep": ..., "decimal": ..., "index_col": ..., "header": ...}``, e.g.
+        ``{"sep": ",", "decimal": ".", "index_col": None, "header": "auto"}``.
     """
     sep = _check_char(sep, "sep", caller, ",", "',', ';' or '\\t'")
     decimal = _check_char(decimal, "decimal", caller, ".", "'.' or ','")
@@ -181,7 +187,8 @@ def csv_format(sep: str | None = None, decimal: str | None = None, index_col: st
         raise InvalidParameterError(
             f"The 'index_col' parameter of {caller} must be a column name or None. Got {index_col!r} instead."
         )
-    return {"sep": sep, "decimal": decimal, "index_col": index_col}
+    header = check_option(header_opt("auto" if header is None else header), "header", caller, HEADERS)
+    return {"sep": sep, "decimal": decimal, "index_col": index_col, "header": header}
 
 
 def read_csv(path: str | Path, *, sep: str | None = None, decimal: str | None = None, index_col: str | None = None,
@@ -220,9 +227,8 @@ def read_csv(path: str | Path, *, sep: str | None = None, decimal: str | None = 
     """
     import pandas as pd
 
-    fmt = csv_format(sep, decimal, index_col)
-    sep, decimal = fmt["sep"], fmt["decimal"]
-    header_mode = check_option(header_opt(header), "header", "read_csv", ("auto", "yes", "none"))
+    fmt = csv_format(sep, decimal, index_col, header=header)
+    sep, decimal, header_mode = fmt["sep"], fmt["decimal"], fmt["header"]
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidParameterError(f"The 'path' parameter of read_csv must be a file path. Got {path!r} instead.")
     p = Path(path)
@@ -487,25 +493,65 @@ class Scaler:
         kind = check_option(kind or "none", "scale", "Scaler", SCALINGS)
         if kind == "none":
             return cls("none", {})
-        if kind == "standard":
-            mu, sd = ref.mean(axis=0), ref.std(axis=0)
-            if np.any(sd == 0):
-                raise DataError(f"cannot standardise {name}: a column is constant")
-            return cls(kind, {"mean": mu.tolist(), "sd": sd.tolist()})
         lo, hi = ref.min(axis=0), ref.max(axis=0)
         if np.any(hi == lo):
-            raise DataError(f"cannot min-max scale {name}: a column is constant")
+            what = "standardise" if kind == "standard" else "min-max scale"
+            raise DataError(f"cannot {what} {name}: a column is constant")
+        if kind == "standard":
+            mu, sd = _mean_sd(ref)
+            return cls(kind, {"mean": mu.tolist(), "sd": sd.tolist()})
         return cls(kind, {"min": lo.tolist(), "max": hi.tolist()})
 
     def apply(self, a: np.ndarray) -> np.ndarray:
-        """``a`` (T, k) scaled with the fitted parameters."""
+        """``a`` (T, k) scaled with the fitted parameters.
+
+        Never overflows on the way: where a difference of two finite values would exceed
+        float64's range, the scaled value is computed from the values' halves (min-max) or
+        their quotients by the sd (standard) instead; a value whose *scaled* size is
+        beyond float64 stays infinite (and :func:`prepare` refuses it).
+        """
         if self.kind == "none" or not self.params:
             return a
-        if self.kind == "standard":
-            return (a - np.asarray(self.params["mean"])) / np.asarray(self.params["sd"])
-        lo, hi = np.asarray(self.params["min"]), np.asarray(self.params["max"])
-        unit = (a - lo) / (hi - lo)
-        return unit if self.kind == "minmax" else 2.0 * unit - 1.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.kind == "standard":
+                mu, sd = np.asarray(self.params["mean"]), np.asarray(self.params["sd"])
+                out = (a - mu) / sd
+                return _refill(out, lambda: a / sd - mu / sd)
+            lo, hi = np.asarray(self.params["min"]), np.asarray(self.params["max"])
+            halves = lambda: (a / 2 - lo / 2) / (hi / 2 - lo / 2)  # noqa: E731
+            span = hi - lo
+            if np.isfinite(span).all():
+                unit = _refill((a - lo) / span, halves)
+            else:  # a span beyond float64 (values near -1.8e308 and 1.8e308): every cell from the halves
+                unit = np.where(np.isfinite(span), (a - lo) / span, halves())
+            return unit if self.kind == "minmax" else 2.0 * unit - 1.0
+
+
+def _refill(out: np.ndarray, exact) -> np.ndarray:
+    """``out``, with its non-finite cells (an intermediate overflowed) taken from ``exact()``."""
+    bad = ~np.isfinite(out)
+    if bad.any():
+        out = np.where(bad, exact(), out)
+    return out
+
+
+def _mean_sd(ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and population sd, for any finite float64 columns.
+
+    numpy's own two-pass mean and sd where they stay finite and nonzero (so ordinary
+    series scale exactly as before); columns whose sum or squares overflow (values near
+    1e300) or underflow (near 1e-300) are divided by their largest magnitude first and the
+    results multiplied back (the sd of values in ``[-m, m]`` is at most ``m``).
+    """
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        mu, sd = ref.mean(axis=0), ref.std(axis=0)
+        redo = ~(np.isfinite(mu) & np.isfinite(sd) & (sd > 0))
+        if redo.any():
+            m = np.abs(ref[:, redo]).max(axis=0)
+            z = ref[:, redo] / m
+            mu[redo] = z.mean(axis=0) * m
+            sd[redo] = np.minimum(z.std(axis=0), 1.0) * m
+    return mu, sd
 
 
 def _as_list(v, name: str):
@@ -532,6 +578,8 @@ def prepare(
     sep: str | None = None,
     decimal: str | None = None,
     index_col: str | None = None,
+    header: str | None = None,
+    check_range: bool = True,
 ) -> Series:
     """Validate a series and split it into inputs and targets.
 
@@ -552,6 +600,13 @@ def prepare(
         CSV files only: the field separator and the decimal mark (see :func:`read_csv`).
     index_col : str, optional
         CSV files and DataFrames: a column (e.g. the dates) to set aside as the index.
+    header : {'auto', 'yes', 'none'}, optional
+        CSV files only: whether the first line names the columns (default ``"auto"``: it does
+        unless every cell of it is a number; then the columns are named ``"0" .. "N-1"``).
+        The series' ``params["csv"]`` records what was found (``header``, ``columns``).
+    check_range : bool
+        Refuse values beyond float32's range (after scaling).  ``False`` for raw data that is
+        scaled later (:func:`csv_split`'s parts); :func:`windows` checks the values it cuts.
 
     Raises
     ------
@@ -569,10 +624,13 @@ def prepare(
     where = None
     if isinstance(data, (str, Path)):
         name = name or Path(data).name
-        data = read_csv(data, sep=sep, decimal=decimal, index_col=index_col)
+        data = read_csv(data, sep=sep, decimal=decimal, index_col=index_col, header=header)
         where = (data.attrs["first_line"], data.attrs["path"])
-    elif sep is not None or decimal is not None:
-        raise InvalidParameterError("sep and decimal apply to CSV files; pass a file path, or parse the data first")
+        found = {"header": data.attrs["header"], "header_mode": data.attrs["header_mode"],
+                 "columns": data.shape[1] + (index_col is not None)}
+    elif sep is not None or decimal is not None or header is not None:
+        raise InvalidParameterError("sep, decimal and header apply to CSV files; pass a file path, or parse the data "
+                                    "first")
     # pandas only when the data may be pandas' (a frame or series means pandas is imported) or a mapping
     pd = sys.modules.get("pandas")
     if pd is None and isinstance(data, Mapping):
@@ -618,10 +676,22 @@ def prepare(
         x_label, y_label = "the input", "the target"
     sx, sy = Scaler.fit(scale, X, "the input"), Scaler.fit(scale, Y, "the target")
     X, Y = sx.apply(X), sy.apply(Y)
-    _check_float32(X, x_label if scale == "none" else f"the scaled {x_label}", where)
-    _check_float32(Y, y_label if scale == "none" else f"the scaled {y_label}", where)
-    return Series(X, Y, in_names, out_names, name or "series", scale,
-                  {"inputs": sx.params, "targets": sy.params})
+    if check_range:
+        _check_float32(X, x_label if scale == "none" else f"the scaled {x_label}", where)
+        _check_float32(Y, y_label if scale == "none" else f"the scaled {y_label}", where)
+    params = {"inputs": sx.params, "targets": sy.params}
+    if where is not None:
+        params["csv"] = found
+    return Series(X, Y, in_names, out_names, name or "series", scale, params)
+
+
+def header_note(series: Series) -> str | None:
+    """``"no header: columns numbered 0..N-1"`` when ``series`` came from a CSV file whose first line the
+    ``auto`` rule read as data (every cell a number), else None."""
+    found = (series.params or {}).get("csv") or {}
+    if found.get("header_mode") != "auto" or found.get("header", True):
+        return None
+    return f"no header: columns numbered 0..{found['columns'] - 1}"
 
 
 def windows(series: Series, look_back: int, *, caller: str = "windows") -> Windows:
@@ -721,6 +791,7 @@ def sine_split(train_points: int = 1000, test_points: int = 200, *, scale: str =
     """
     train_points = check_int(train_points, "train_points", "sine_split", low=2)
     test_points = check_int(test_points, "test_points", "sine_split", low=1)
+    scale = check_option(scale or "none", "scale", "sine_split", SCALINGS)
     full = sine(train_points + test_points)
     train = prepare(full[:train_points], scale=scale, name="sine")
     raw = prepare(full[train_points:], name=f"sine[{train_points}:{train_points + test_points}]")
@@ -731,7 +802,7 @@ def sine_split(train_points: int = 1000, test_points: int = 200, *, scale: str =
 
 def csv_split(train_csv, test_csv=None, *, input=None, target=None, scale: str = "none",
               test_points: int | None = None, sep: str | None = None, decimal: str | None = None,
-              index_col: str | None = None) -> TrainTestSplit:
+              index_col: str | None = None, header: str | None = None) -> TrainTestSplit:
     """A split of CSV data: a training file and a test file, or the last ``test_points`` rows of one file.
 
     The training part is ``prepare(train_csv, input=, target=, scale=, sep=, decimal=,
@@ -742,14 +813,14 @@ def csv_split(train_csv, test_csv=None, *, input=None, target=None, scale: str =
     """
     if (test_csv is None) == (test_points is None):
         raise InvalidParameterError("give exactly one of test_csv (a test file) or test_points (split the file)")
-    fmt = csv_format(sep, decimal, index_col, caller="csv_split")
+    fmt = csv_format(sep, decimal, index_col, header=header, caller="csv_split")
     if test_csv is not None:
         train = prepare(train_csv, input=input, target=target, scale=scale, **fmt)
-        raw = prepare(test_csv, input=input, target=target, scale="none", **fmt)
-        test = _scaled_like(raw, train)
+        raw = prepare(test_csv, input=input, target=target, scale="none", check_range=scale == "none", **fmt)
+        test = _checked_range(_scaled_like(raw, train))
         return TrainTestSplit(train, test, _csv_spec(train_csv, test_csv, input, target, train.scale, None, fmt))
     test_points = check_int(test_points, "test_points", "csv_split", low=1)
-    raw = prepare(train_csv, input=input, target=target, scale="none", **fmt)
+    raw = prepare(train_csv, input=input, target=target, scale="none", check_range=scale == "none", **fmt)
     if raw.length <= test_points + 1:
         raise DataError(f"the series has {raw.length} points; test_points={test_points} leaves too few to train on")
     n = raw.length - test_points
@@ -759,16 +830,25 @@ def csv_split(train_csv, test_csv=None, *, input=None, target=None, scale: str =
                     target=list(range(head.inputs.shape[1], head.inputs.shape[1] + head.targets.shape[1])),
                     scale=scale, name=f"{raw.name}[0:{n}]")
     train = Series(train.inputs, train.targets, raw.input_names, raw.target_names, train.name, train.scale,
-                   train.params)
-    test = _scaled_like(raw.split(n), train, f"{raw.name}[{n}:]")
+                   {**train.params, "csv": raw.params.get("csv")})
+    test = _checked_range(_scaled_like(raw.split(n), train, f"{raw.name}[{n}:]"))
     return TrainTestSplit(train, test, _csv_spec(train_csv, None, input, target, train.scale, test_points, fmt))
+
+
+def _checked_range(test: Series) -> Series:
+    """``test`` (a part scaled with the training part's parameters), refused when a value is beyond float32."""
+    what = "the test part" if test.scale == "none" else "the scaled test part"
+    _check_float32(np.asarray(test.inputs), f"{what}'s inputs")
+    _check_float32(np.asarray(test.targets), f"{what}'s targets")
+    return test
 
 
 def _csv_spec(train_csv, test_csv, input, target, scale, test_points, fmt: dict) -> dict:
     return {"kind": "csv", "train_csv": str(Path(train_csv).resolve()),
             "test_csv": None if test_csv is None else str(Path(test_csv).resolve()),
             "input": _as_list(input, "input"), "target": _as_list(target, "target"), "scale": scale,
-            "test_points": test_points, "sep": fmt["sep"], "decimal": fmt["decimal"], "index_col": fmt["index_col"]}
+            "test_points": test_points, "sep": fmt["sep"], "decimal": fmt["decimal"], "index_col": fmt["index_col"],
+            "header": fmt["header"]}
 
 
 def split_from_spec(spec: dict) -> TrainTestSplit:
@@ -781,4 +861,4 @@ def split_from_spec(spec: dict) -> TrainTestSplit:
         return sine_split(spec["train_points"], spec["test_points"], scale=spec.get("scale", "none"))
     return csv_split(spec["train_csv"], spec.get("test_csv"), input=spec.get("input"), target=spec.get("target"),
                      scale=spec.get("scale", "none"), test_points=spec.get("test_points"), sep=spec.get("sep"),
-                     decimal=spec.get("decimal"), index_col=spec.get("index_col"))
+                     decimal=spec.get("decimal"), index_col=spec.get("index_col"), header=spec.get("header"))

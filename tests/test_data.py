@@ -243,7 +243,7 @@ def test_csv_options_are_checked():
         prepare(DATA_CSV, sep=";;")
     with pytest.raises(InvalidParameterError, match=r"'decimal' parameter of read_csv must differ from sep=','"):
         prepare(DATA_CSV, decimal=",")
-    with pytest.raises(InvalidParameterError, match="sep and decimal apply to CSV files"):
+    with pytest.raises(InvalidParameterError, match="sep, decimal and header apply to CSV files"):
         prepare(sine(), sep=";")
     with pytest.raises(InvalidParameterError, match="index_col applies to DataFrames and CSV files"):
         prepare(sine(), index_col="t")
@@ -304,3 +304,117 @@ def test_a_headerless_csv_loses_no_point(tmp_path):
     assert read_csv(h, header="none").shape == (3, 2)
     with pytest.raises(InvalidParameterError, match="'header' parameter of read_csv"):
         read_csv(h, header="maybe")
+
+
+def _exact_standard(values):
+    """Standardised values from exact rational arithmetic (mean, population variance) and a 60-digit sqrt."""
+    from decimal import Decimal, localcontext
+    from fractions import Fraction
+
+    xs = [Fraction(v) for v in values]
+    mean = sum(xs) / len(xs)
+    var = sum((x - mean) ** 2 for x in xs) / len(xs)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        sd = (Decimal(var.numerator) / Decimal(var.denominator)).sqrt()
+        return [float((Decimal((x - mean).numerator) / Decimal((x - mean).denominator)) / sd) for x in xs]
+
+
+def _exact_minmax(values, kind):
+    from fractions import Fraction
+
+    xs = [Fraction(v) for v in values]
+    lo, hi = min(xs), max(xs)
+    unit = [(x - lo) / (hi - lo) for x in xs]
+    return [float(u if kind == "minmax" else 2 * u - 1) for u in unit]
+
+
+HUGE = [
+    [1e300, -1e300, 5e299, 3e300, -2e300, 7e299, 1e300],  # squares overflow (1e600)
+    [1.7e308, -1.7e308, 0.0, 1e308, -5e307],  # sums, spans and differences overflow too
+    [1.5e308, 1.6e308, 1.7e308, 1.65e308],  # the sum overflows, the spread does not
+    [1e-300, 3e-300, 0.0, 2.5e-300],  # squares underflow to 0 (an sd of 0 is not a constant column)
+]
+
+
+@pytest.mark.parametrize("values", HUGE, ids=["1e300", "1.7e308", "sum", "1e-300"])
+@pytest.mark.parametrize("kind", ["standard", "minmax", "minmax-1"])
+def test_scaling_cannot_overflow_for_any_finite_column(values, kind):
+    import warnings
+
+    want = _exact_standard(values) if kind == "standard" else _exact_minmax(values, kind)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "overflow encountered in square" would fail here
+        s = prepare(np.array(values), scale=kind)
+        two = prepare(np.column_stack([values, np.arange(len(values), dtype=float)]), input=[0, 1], target=[0],
+                      scale=kind)
+    np.testing.assert_allclose(s.inputs[:, 0], want, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(two.inputs[:, 0], want, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(two.targets[:, 0], want, rtol=1e-14, atol=1e-15)
+
+
+def test_ordinary_columns_scale_exactly_as_numpy_does():
+    from mae_ort.data import Scaler
+
+    x = np.random.default_rng(1).normal(5, 3, size=(300, 2))
+    sc = Scaler.fit("standard", x)
+    assert sc.params == {"mean": x.mean(axis=0).tolist(), "sd": x.std(axis=0).tolist()}
+    np.testing.assert_array_equal(sc.apply(x), (x - x.mean(axis=0)) / x.std(axis=0))
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    np.testing.assert_array_equal(Scaler.fit("minmax", x).apply(x), (x - lo) / (hi - lo))
+
+
+def test_a_test_part_far_beyond_the_training_range_is_refused_not_overflowed(tmp_path):
+    import warnings
+
+    from mae_ort.data import csv_split
+
+    train, test = _csv(tmp_path, "v\n1\n2\n3\n4\n", "train.csv"), _csv(tmp_path, "v\n1e308\n", "test.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # (1e308 - 2.5) / 1.118...: beyond float32, so the runtimes would see inf: refused, not overflowed
+        with pytest.raises(DataError, match="the scaled test part's inputs has 1 value.s. beyond float32's range"):
+            csv_split(train, test, scale="standard")
+        huge = _csv(tmp_path, "v\n" + "".join(f"{v:g}\n" for v in HUGE[0]), "huge.csv")
+        sp = csv_split(huge, huge, scale="standard")  # raw values beyond float32 are fine once scaled
+        np.testing.assert_allclose(sp.test.inputs[:, 0], _exact_standard(HUGE[0]), rtol=1e-14)
+        assert csv_split(huge, test_points=2, scale="minmax").train.length == 5
+    with pytest.raises(DataError, match="beyond float32's range"):
+        csv_split(huge, test_points=2)  # unscaled: refused at once
+
+
+def test_header_reaches_prepare_csv_split_and_its_spec(tmp_path):
+    from mae_ort.data import csv_split, header_note, split_from_spec
+
+    p = tmp_path / "no_header.csv"
+    p.write_text("\n".join(str(v) for v in range(1, 61)) + "\n")
+    q = tmp_path / "test.csv"
+    q.write_text("61\n62\n63\n")
+    s = prepare(str(p))
+    assert s.length == 60 and windows(s, 3).n == 57 and header_note(s) == "no header: columns numbered 0..0"
+    named = prepare(str(p), header="yes")  # the old reading: the first value names the column
+    assert named.length == 59 and named.input_names == ("1",) and header_note(named) is None
+    assert header_note(prepare(str(p), header="none")) is None  # asked for: nothing to say
+    assert header_note(prepare(sine())) is None
+    sp = csv_split(p, q, header="none")
+    assert sp.spec["header"] == "none" and sp.train.length == 60 and sp.test.length == 3
+    back = split_from_spec(sp.spec)
+    np.testing.assert_array_equal(back.train.inputs, sp.train.inputs)
+    assert split_from_spec({**sp.spec, "header": "yes"}).train.length == 59
+    old = {k: v for k, v in sp.spec.items() if k != "header"}  # a spec stored before the option: auto
+    assert split_from_spec(old).train.length == 60
+    tail = csv_split(p, test_points=10)
+    assert tail.train.length == 50 and header_note(tail.train) == "no header: columns numbered 0..0"
+    with pytest.raises(InvalidParameterError, match="'header' parameter of csv_split"):
+        csv_split(p, q, header="no")
+    with pytest.raises(InvalidParameterError, match="header apply to CSV files"):
+        prepare(sine(), header="none")
+
+
+@pytest.mark.parametrize("kw,name", [(dict(train_points=1), "train_points"), (dict(test_points=0), "test_points"),
+                                     (dict(train_points=1.5), "train_points"), (dict(scale="log"), "scale")])
+def test_sine_split_checks_its_parameters(kw, name):
+    from mae_ort.data import sine_split
+
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of sine_split"):
+        sine_split(**kw)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import click
 
-from ..data import SCALINGS, csv_split, prepare, sine, sine_split
+from .._checks import split_items
+from ..data import HEADERS, SCALINGS, csv_split, header_note, prepare, sine, sine_split
 from ..errors import MaeOrtError
 from ..model.architecture import ACTIVATIONS, CELLS, PRESETS
 from ..runtimes import DEVICES, RUNTIMES
@@ -16,17 +17,26 @@ from ..sampling.stats import FITS
 
 __all__ = ["series_options", "model_options", "sampling_options", "load_series", "build_split", "split_list",
            "apply_options", "csv_options_in_use", "CSV_FORMAT_KEY", "MODEL_FILTERS", "model_filter_options",
-           "split_options", "exit_interrupted", "space_options", "own_model_options"]
+           "split_options", "exit_interrupted", "space_options", "space_plan", "strict_list", "own_model_options"]
 
 _ACT = click.Choice(ACTIVATIONS, case_sensitive=False)
 
 
-def split_list(text: str | None):
-    """``"a, b"`` -> ``["a", "b"]``; empty or None -> None."""
+def split_list(text: str | None, option: str = "--input"):
+    """``"a, b"`` -> ``["a", "b"]``; None -> None; an empty item (``''``, ``','``, ``'a,'``) is refused, naming
+    ``option`` and the item's position."""
     if text is None:
         return None
-    parts = [p.strip() for p in str(text).split(",") if p.strip()]
-    return parts or None
+    return split_items(text, option)
+
+
+def strict_list(ctx, param, value):
+    """click callback of a list option: refuse an empty item (``4,,4``, ``4,``, ``''``) before any work, with one
+    line naming the option and the item's position (:func:`mae_ort._checks.split_items`)."""
+    if value is not None:
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            split_items(v, max(param.opts, key=len))
+    return value
 
 
 def apply_options(f, options):
@@ -38,16 +48,16 @@ def apply_options(f, options):
 
 #: Where :func:`series_options` leaves the CSV options of the running command (``click`` context meta).
 CSV_FORMAT_KEY = "mae_ort.csv_format"
-_CSV_PARAMS = ("sep", "decimal", "index_col")
+_CSV_PARAMS = ("sep", "decimal", "index_col", "header")
 
 
 def series_options(f):
     """Options that choose, read and scale the series (shared by commands that read one).
 
-    ``--sep``, ``--decimal`` and ``--index-col`` reach :func:`load_series` and
+    ``--sep``, ``--decimal``, ``--index-col`` and ``--header`` reach :func:`load_series` and
     :func:`build_split` through the click context, so a command passes them on without
-    naming them; a command that takes ``sep``, ``decimal`` or ``index_col`` parameters
-    also gets them as arguments.
+    naming them; a command that takes ``sep``, ``decimal``, ``index_col`` or ``header``
+    parameters also gets them as arguments.
     """
     import functools
     import inspect
@@ -65,16 +75,19 @@ def series_options(f):
     opts = [
         click.option("--csv", "csv_path", type=str, default=None,
                      help="CSV file of the series (default: the paper's sine, 1000 points)."),
-        click.option("--input", "input_cols", default=None,
+        click.option("--input", "input_cols", default=None, callback=strict_list,
                      help="Input column(s), comma-separated (default: the one numeric column; text and date "
                           "columns are ignored)."),
-        click.option("--target", "target_cols", default=None,
+        click.option("--target", "target_cols", default=None, callback=strict_list,
                      help="Target column(s), comma-separated (default: the input)."),
         click.option("--sep", default=None, help="CSV field separator, one character [,]; 'tab' for tabs."),
         click.option("--decimal", default=None, help="CSV decimal mark [.]; files with decimal commas: "
                                                      "--sep ';' --decimal ','."),
         click.option("--index-col", "index_col", default=None,
                      help="CSV column to use as the index (e.g. the dates): never an input or target."),
+        click.option("--header", type=click.Choice(HEADERS), default=None,
+                     help="Whether the CSV's first line names the columns [auto: yes, unless every cell of it is a "
+                          "number; then the columns are numbered 0..N-1]."),
         click.option("--scale", type=click.Choice(SCALINGS), default="none",
                      show_default=True, help="Scale each column: min-max to [0,1] or [-1,1], or standardise."),
     ]
@@ -82,7 +95,7 @@ def series_options(f):
 
 
 def csv_options_in_use() -> dict:
-    """The ``--sep``/``--decimal``/``--index-col`` of the running command (all None outside one)."""
+    """The ``--sep``/``--decimal``/``--index-col``/``--header`` of the running command (all None outside one)."""
     ctx = click.get_current_context(silent=True)  # meta is shared by a context and its parents
     fmt = None if ctx is None else ctx.meta.get(CSV_FORMAT_KEY)
     return dict(fmt) if fmt else dict.fromkeys(_CSV_PARAMS)
@@ -143,9 +156,9 @@ def sampling_options(f):
 _FROM_COMMAND = object()
 
 
-def _csv_format(sep, decimal, index_col) -> dict:
+def _csv_format(sep, decimal, index_col, header=_FROM_COMMAND) -> dict:
     given = csv_options_in_use()
-    for k, v in (("sep", sep), ("decimal", decimal), ("index_col", index_col)):
+    for k, v in (("sep", sep), ("decimal", decimal), ("index_col", index_col), ("header", header)):
         if v is not _FROM_COMMAND:
             given[k] = v
     return given
@@ -161,17 +174,29 @@ def _no_csv(input_cols, target_cols, fmt: dict) -> None:
 
 
 def load_series(csv_path, input_cols, target_cols, scale, *, sep=_FROM_COMMAND, decimal=_FROM_COMMAND,
-                index_col=_FROM_COMMAND):
+                index_col=_FROM_COMMAND, header=_FROM_COMMAND, note: bool = True):
     """The prepared series that a command's options name.
 
-    ``sep``, ``decimal`` and ``index_col`` default to the running command's
-    ``--sep``/``--decimal``/``--index-col`` (see :func:`series_options`).
+    ``sep``, ``decimal``, ``index_col`` and ``header`` default to the running command's
+    ``--sep``/``--decimal``/``--index-col``/``--header`` (see :func:`series_options`).
+    With ``note``, a CSV file read without a header says so on stderr
+    (``note: FILE: no header: columns numbered 0..N-1``).
     """
-    fmt = _csv_format(sep, decimal, index_col)
+    fmt = _csv_format(sep, decimal, index_col, header)
     if csv_path is None:
         _no_csv(input_cols, target_cols, fmt)
         return prepare(sine(), scale=scale, name="sine")
-    return prepare(csv_path, input=split_list(input_cols), target=split_list(target_cols), scale=scale, **fmt)
+    series = prepare(csv_path, input=split_list(input_cols), target=split_list(target_cols, "--target"),
+                     scale=scale, **fmt)
+    if note:
+        _note_header(csv_path, series)
+    return series
+
+
+def _note_header(csv_path, series) -> None:
+    text = header_note(series)
+    if text is not None:
+        click.echo(f"note: {csv_path}: {text} (--header yes reads the first line as names)", err=True)
 
 
 def build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points, *, sep=_FROM_COMMAND,
@@ -189,8 +214,10 @@ def build_split(csv_path, input_cols, target_cols, scale, test_csv, test_points,
                           "(the last N rows)")
     if test_csv is not None and test_points is not None:
         raise MaeOrtError("give one of --test-csv and --test-points, not both")
-    return csv_split(csv_path, test_csv, input=split_list(input_cols), target=split_list(target_cols), scale=scale,
-                     test_points=test_points, **fmt)
+    split = csv_split(csv_path, test_csv, input=split_list(input_cols), target=split_list(target_cols, "--target"),
+                      scale=scale, test_points=test_points, **fmt)
+    _note_header(csv_path, split.train)
+    return split
 
 
 #: Options that choose which model's rows a reading command uses (a preset fixes all four fields).
@@ -240,11 +267,12 @@ def space_options(f):
         click.option("--space", "space_name", type=click.Choice(tuple(SPACE_PRESETS)), default=None,
                      help="A search space of the paper (on its Keras 2.1 model); --units/--layers/--look-back "
                           "override parts."),
-        click.option("--units", multiple=True,
+        click.option("--units", multiple=True, callback=strict_list,
                      help="Units of every layer: 7:31, 7:31:2 or 7,15,31; repeat for layer 1, 2, ... (deeper layers "
                           "repeat the last)."),
-        click.option("--layers", default=None, help="Depths, e.g. 1:3 [default: the number of --units]."),
-        click.option("--look-back", "look_back", default=None,
+        click.option("--layers", default=None, callback=strict_list,
+                     help="Depths, e.g. 1:3 [default: the number of --units]."),
+        click.option("--look-back", "look_back", default=None, callback=strict_list,
                      help="Look-backs, e.g. 1,10,20,30 or 1:30 [1,10,20,30]."),
     ])
 
@@ -270,3 +298,21 @@ def own_model_options(f):
                           "standard deviation in the file."),
         click.option("--freeze", default=None, help="Weight tensors kept at the file's values, comma-separated."),
     ])
+
+
+def space_plan(space, series, samples, memory_budget: int, *, readout: bool, threads: int | None, parallel,
+               caller: str, trials: int | None = None) -> str:
+    """Refuse, before any work, a space whose largest architecture cannot fit ``memory_budget`` (the message of
+    ``sample``); else one line: its size, FLOPs, largest member and a first time estimate (``trials`` of its rows
+    for a search)."""
+    from .._system import default_threads
+    from ..sampling.sampler import Sampler
+    from ..sampling.settings import split_samples
+    from ..screening.cost import space_cost
+
+    count, _ = split_samples(samples, caller)
+    cost = space_cost(space, series, samples=count, sampler=Sampler(memory_budget=memory_budget, readout=readout))
+    cores = default_threads() if threads is None else threads * max(1, parallel or 1)
+    if trials is None:
+        return f"{caller}: {cost.describe(cores)} (rows already stored are skipped)"
+    return f"{caller}: {cost.describe(cores, rows=min(trials, cost.rows), what='trials')}, of {cost.rows:,} rows"

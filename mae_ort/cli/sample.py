@@ -9,13 +9,22 @@ import click
 import numpy as np
 
 from .._progress import Progress
-from .options import load_series, model_options, own_model_options, sampling_options, series_options
+from .options import (
+    load_series,
+    model_options,
+    own_model_options,
+    sampling_options,
+    series_options,
+    split_list,
+    strict_list,
+)
 
 __all__ = ["COMMANDS", "sample_command"]
 
 
 @click.command("sample")
-@click.option("--arch", default="31,31,31", show_default=True, help="Units per hidden layer, comma-separated.")
+@click.option("--arch", default="31,31,31", show_default=True, callback=strict_list,
+              help="Units per hidden layer, comma-separated.")
 @click.option("--look-back", type=int, default=30, show_default=True, help="Window length.")
 @model_options
 @series_options
@@ -41,13 +50,15 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
                     fit, init, seed, device, threads, parse_bytes(memory_budget), as_json, onnx_input, layout,
                     onnx_output, feature, weight_scale, freeze, save_model, score_names)
         return
+    from ..data import header_note
     from ..model.architecture import resolve
     from ..runtimes import choose_runtime
     from ..sampling import Sampler
 
     a = resolve(arch, preset=preset, cell=cell, activation=activation,
                 recurrent_activation=recurrent_activation, head_activation=head_activation)
-    series = load_series(csv_path, input_cols, target_cols, scale, sep=sep, decimal=decimal, index_col=index_col)
+    series = load_series(csv_path, input_cols, target_cols, scale, sep=sep, decimal=decimal, index_col=index_col,
+                         note=as_json)  # else the summary line says it
     model_path = None
     if save_model is not None:  # before the work, not after it
         from ..runtimes.export import writable_path
@@ -60,10 +71,11 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
     bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
     which = None
     if score_names is not None:
+        from .._checks import split_items
         from ..errors import InvalidParameterError
         from ..sampling.scores import score_names as _names
 
-        tokens = [n.strip() for n in score_names.split(",")]
+        tokens = split_items(score_names, "--scores")
         known = _names(a, "all", caller="sample")
         for i, t in enumerate(tokens, 1):  # strict: name the token that is wrong, and where it stands
             if t.lower() != "all" and t not in known:
@@ -94,7 +106,7 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
             d["scores"] = {k: (float(v) if np.isfinite(v) else None) for k, v in extra.items()}
         click.echo(json.dumps(d, allow_nan=False))
     else:
-        _print(r, a, look_back, threshold, lower, upper)
+        _print(r, a, look_back, threshold, lower, upper, header_note(series))
         if extra:
             click.echo("  scores: " + "  ".join(f"{k} = {v:.6g}" for k, v in extra.items()))
     if model_path is not None:
@@ -135,7 +147,7 @@ def _sample_own(path, look_back, csv_path, input_cols, target_cols, scale, sampl
     settings = SamplingSettings.checked("sample", samples=samples, threshold=threshold, lower=lower, upper=upper,
                                         fit=fit, init=Init.parse(init), seed=seed)
     series = load_series(csv_path, input_cols, target_cols, scale)
-    frozen = [f.strip() for f in freeze.split(",") if f.strip()] if freeze else ()
+    frozen = split_list(freeze, "--freeze") or ()
     bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
     with bar:
         r = OwnSampler(device=device, threads=threads, memory_budget=memory_budget).run(
@@ -163,6 +175,9 @@ def _sample_own(path, look_back, csv_path, input_cols, target_cols, scale, sampl
 
 def _print(r, a, look_back, threshold, lower, upper) -> None:
     click.echo(f"{a.label()}  look_back={look_back}  series={r.series} ({r.windows} windows)")
+def _print(r, a, look_back, threshold, lower, upper, note=None) -> None:
+    click.echo(f"{a.label()}  look_back={look_back}  series={r.series} ({r.windows} windows"
+               f"{f'; {note}' if note else ''})")
     click.echo(f"  cell={a.cell} activation={a.activation} recurrent_activation={a.recurrent_activation} "
                f"head={a.head_activation} init={r.init}")
     auto = f" ({r.status}, {r.auto})" if r.auto else ""

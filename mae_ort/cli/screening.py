@@ -41,6 +41,9 @@ from .options import (
     sampling_options,
     series_options,
     space_options,
+    space_plan,
+    split_list,
+    strict_list,
 )
 
 __all__ = ["COMMANDS", "screen_command", "rank_command", "export_command", "plot_command"]
@@ -130,8 +133,11 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                          recurrent_activation, head_activation)
     series = load_series(csv_path, input_cols, target_cols, scale)
     budget = parse_bytes(memory_budget)
-    label = space.name.split(" (")[0][:20]  # the header line has the full description
-    reporter = Progress(f"screen {label}", unit="rows", enabled=not quiet, header=f"{space.describe()}; db {db}")
+    plan = space_plan(space, series, samples, budget, readout="readout" in stored_scores, threads=threads,
+                      parallel=workers, caller="screen")  # refuses a space whose largest member cannot fit
+    label = space.name.split(" (")[0][:20]  # the header lines have the full description and the estimate
+    reporter = Progress(f"screen {label}", unit="rows", enabled=not quiet,
+                        header=f"{space.describe()}; db {db}\n{plan}")
     try:
         with _one_line_warnings():
             # The database is opened (and created) by screen, after the space, the series and the
@@ -177,7 +183,7 @@ def _screen_own(path, look_back, db, top, quiet, csv_path, input_cols, target_co
     lbs = _ints(look_back, "--look-back", "screen")
     series = load_series(csv_path, input_cols, target_cols, scale)
     reporter = Progress("screen onnx", unit="models", enabled=not quiet, header=f"own ONNX models {path}; db {db}")
-    frozen = [f.strip() for f in freeze.split(",") if f.strip()] if freeze else ()
+    frozen = split_list(freeze, "--freeze") or ()
     try:
         with _one_line_warnings():
             df = screen_own(path, series, store=db, look_back=lbs, samples=samples, threshold=threshold, lower=lower,
@@ -223,11 +229,12 @@ def _one_line_warnings():
 
 def _stored_score_names(text, option: str) -> tuple[str, ...]:
     """The readout score names of a ``--scores`` option ('all' or a list); one line naming a wrong token."""
+    from .._checks import split_items
     from ..sampling.scores import READOUT_SCORES
 
     if text is None:
         return ()
-    tokens = [t.strip() for t in str(text).split(",")]
+    tokens = split_items(text, option)
     for i, t in enumerate(tokens, 1):
         if t not in READOUT_SCORES and t != "all":
             raise InvalidParameterError(f"The '{option}' option takes 'all' or names among "
@@ -353,8 +360,9 @@ def _writable(out: str, what: str = "--out") -> Path:
 _filters = [
     click.option("--db", required=True, help="The results database (opened read-only)."),
     click.option("--settings", default=None, help="Only the rows of these sampling settings (an id or its prefix)."),
-    click.option("--look-back", "look_back", default=None, help="Only these look-backs, e.g. 1,10 or 1:30."),
-    click.option("--depth", default=None, help="Only these depths, e.g. 2 or 1:3."),
+    click.option("--look-back", "look_back", default=None, callback=strict_list,
+                 help="Only these look-backs, e.g. 1,10 or 1:30."),
+    click.option("--depth", default=None, callback=strict_list, help="Only these depths, e.g. 2 or 1:3."),
     *MODEL_FILTERS,
 ]
 

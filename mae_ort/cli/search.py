@@ -16,7 +16,15 @@ from ..errors import InvalidParameterError
 from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
 from ..search.names import OBJECTIVES, SAMPLERS
-from .options import exit_interrupted, load_series, model_options, sampling_options, series_options, space_options
+from .options import (
+    exit_interrupted,
+    load_series,
+    model_options,
+    sampling_options,
+    series_options,
+    space_options,
+    space_plan,
+)
 
 __all__ = ["COMMANDS", "search_command"]
 
@@ -80,8 +88,10 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
                   head_activation)
     series = load_series(csv_path, input_cols, target_cols, scale)
     budget = parse_bytes(memory_budget)
+    plan = space_plan(space, series, samples, budget, readout=True, threads=threads, parallel=jobs, caller="search",
+                      trials=trials)  # refuses a grid whose largest member cannot fit
     reporter = Progress(f"search ({sampler})", unit="trials", enabled=not quiet,
-                        header=f"{space.describe()}; db {db}")
+                        header=f"{space.describe()}; db {db}\n{plan}")
     try:
         study = search(space, series, trials=trials, sampler=sampler, objective=objective, db=db, storage=storage,
                        study=study_name, samples=samples, threshold=threshold, lower=lower, upper=upper, fit=fit,

@@ -14,7 +14,7 @@ from .._progress import Progress
 from ..errors import InvalidParameterError, MaeOrtError
 from ..model.architecture import model_fields
 from ..study.train import LOSSES, OPTIMIZERS, TEST_MODES, TRAINERS
-from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options
+from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options, strict_list
 
 __all__ = ["COMMANDS", "validate_command", "report_command"]
 
@@ -50,13 +50,14 @@ def _pick(text):
 @click.option("--db", required=True, help="The results database with screened rows (mae-ort screen --db).")
 @click.option("--pick", default="30", show_default=True,
               help="Architectures to train, picked uniformly at random (seeded) from the screened rows, or 'all'.")
-@click.option("--epochs", default="1,10,100", show_default=True,
+@click.option("--epochs", default="1,10,100", show_default=True, callback=strict_list,
               help="Epoch budgets; each architecture is trained once, for the largest, and tested at each.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pick and of Keras (set_random_seed).")
 @click.option("--settings", "settings_id", default=None,
               help="Sampling settings id (or prefix) when several were screened on this series.")
-@click.option("--depth", default=None, help="Only these depths, e.g. 2 or 1:3.")
-@click.option("--look-back", "look_back", default=None, help="Only these look-backs, e.g. 1,10 or 1:30.")
+@click.option("--depth", default=None, callback=strict_list, help="Only these depths, e.g. 2 or 1:3.")
+@click.option("--look-back", "look_back", default=None, callback=strict_list,
+              help="Only these look-backs, e.g. 1,10 or 1:30.")
 @series_options
 @split_options
 @click.option("--trainer", type=click.Choice(list(TRAINERS)), default="paper", show_default=True,
@@ -139,7 +140,7 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_
 @click.option("--test-mode", type=click.Choice(TEST_MODES), default="one-step", show_default=True)
 @click.option("--sample-on", type=click.Choice(["train", "test"]), default="train", show_default=True,
               help="Which sampling rows to correlate: the screened ones, or those on the test part.")
-@click.option("--depth", default=None, help="Only these depths.")
+@click.option("--depth", default=None, callback=strict_list, help="Only these depths.")
 @click.option("--seed", type=int, default=None, help="Only the trainings with this seed.")
 @click.option("--train-key", default=None, help="Only the trainings with these settings (see trained.csv).")
 @click.option("--split-key", default=None, help="Only the trainings on this data.")

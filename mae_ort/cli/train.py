@@ -8,7 +8,7 @@ from .._progress import Progress
 from ..model.architecture import model_fields
 from ..study.train import TRAINERS
 from ..study.winners import RANK_BY
-from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options
+from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options, strict_list
 
 __all__ = ["COMMANDS", "train_command"]
 
@@ -22,14 +22,14 @@ __all__ = ["COMMANDS", "train_command"]
                    "else log_p].")
 @click.option("--trainer", type=click.Choice(list(TRAINERS)), default="paper", show_default=True,
               help="Named trainer (see mae-ort validate --help).")
-@click.option("--epochs", default="100", show_default=True,
+@click.option("--epochs", default="100", show_default=True, callback=strict_list,
               help="Epoch budgets; the best network is judged at the largest.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Keras seed of every training.")
 @click.option("--out", default=None,
               help="Folder for the trained models: models/, best.keras, best.onnx (trained weights as initializers).")
 @click.option("--settings", "settings_id", default=None, help="Sampling settings id (or prefix), when several.")
-@click.option("--depth", default=None, help="Only rows of these depths, e.g. 2 or 1:3.")
-@click.option("--look-back", "look_back", default=None, help="Only rows of these look-backs.")
+@click.option("--depth", default=None, callback=strict_list, help="Only rows of these depths, e.g. 2 or 1:3.")
+@click.option("--look-back", "look_back", default=None, callback=strict_list, help="Only rows of these look-backs.")
 @series_options
 @split_options
 @click.option("--jobs", type=int, default=1, show_default=True, help="Training processes.")

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
-from .._checks import check_int, check_option
+from .._checks import check_int, check_option, split_items
 from ..errors import InvalidParameterError
 
 __all__ = [
@@ -48,12 +48,12 @@ _CELL_ALIASES = {"simplernn": "simple_rnn", "rnn": "simple_rnn", "simple": "simp
 def parse_units(text: str | Sequence[int], caller: str = "Architecture") -> tuple[int, ...]:
     """Turn ``"31,31,31"`` (or a sequence of ints) into a tuple of layer widths >= 1."""
     if isinstance(text, str):
-        parts = [p.strip() for p in text.replace(" ", "").split(",") if p.strip() != ""]
-        if not parts:
+        if not text.strip():
             raise InvalidParameterError(
                 f"The 'units' parameter of {caller} must list at least one layer width, e.g. '31,31'. "
                 f"Got {text!r} instead."
             )
+        parts = split_items(text, "units", caller)  # '4,,4' and '4,' are refused, naming the empty item
         try:
             values = [int(p) for p in parts]
         except ValueError:

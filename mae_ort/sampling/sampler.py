@@ -334,15 +334,19 @@ class Sampler:
             inter += win.n * 3 * (arch.units[-1] + 1)
         return 4 * (arch.n_weights(win.n_in, win.n_out) * 3 + inter)
 
-    def chunk_for(self, arch: Architecture, win: Windows, samples: int, runtime) -> int:
-        """Samples per run: the runtime's preference, capped by the memory budget."""
+    def check_budget(self, arch: Architecture, win: Windows) -> int:
+        """The bytes one weight sample of ``arch`` on ``win`` needs; refused when above the memory budget."""
         per = self.bytes_per_sample(arch, win)
-        fit = self.memory_budget // per
-        if fit < 1:
+        if self.memory_budget // per < 1:
             raise InvalidParameterError(
                 f"memory_budget={self.memory_budget} bytes is below what one weight sample of {arch.label()} "
                 f"at look_back={win.look_back} needs (about {per} bytes); raise it"
             )
+        return per
+
+    def chunk_for(self, arch: Architecture, win: Windows, samples: int, runtime) -> int:
+        """Samples per run: the runtime's preference, capped by the memory budget."""
+        fit = self.memory_budget // self.check_budget(arch, win)
         want = self.chunk_size or runtime.preferred_chunk
         return int(max(1, min(want, fit, samples)))
 

@@ -1,9 +1,10 @@
 """Screening: search spaces and the sweep that samples every row of one into the results store.
 
 Holds the spaces (:mod:`.space`: grids, the paper's presets, seeded subsets, row
-lists, row seeds) and :func:`~.sweep.screen` with its executors (in-process, worker
-processes with the shared lifecycle of :mod:`mae_ort._workers`, a Dask cluster), and :func:`~.own.screen_own` for
-own ONNX models.
+lists, row seeds), what a space costs before it runs (:mod:`.cost`: its largest member
+against the memory budget, its FLOPs, a first time estimate), :func:`~.sweep.screen`
+with its executors (in-process, worker processes with the shared lifecycle of
+:mod:`mae_ort._workers`, a Dask cluster), and :func:`~.own.screen_own` for own ONNX models.
 
 Must not import: study, cli; writes the database only through :mod:`mae_ort.results`.
 """

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .._checks import check_int, check_option, check_seed
+from .._checks import check_int, check_option, check_seed, split_items
 from ..errors import DataError, InvalidParameterError
 from ..model.architecture import MODEL_FIELDS, Architecture, parse_units, resolve, row_field
 from ..model.keys import KEY_COLUMNS, hashed_rank, key_text, row_key
@@ -389,9 +389,9 @@ def parse_ints(text, name: str = "units", caller: str = "screen") -> tuple[int, 
                                         f"'1,10,20'. Got {text!r} instead.") from None
         return _clean_ints(values, name, caller)
     shape = f"The {name!r} parameter of {caller} must look like '7:31', '7:31:2' or '1,10,20,30'"
-    parts = [p.strip() for p in text.split(",")]
-    if not text.strip() or any(p == "" for p in parts):
+    if not text.strip():
         raise InvalidParameterError(f"{shape}. Got {text!r} instead.")
+    parts = split_items(text, name, caller)  # an empty item is refused, naming its position
     values: list[int] = []
     planned = 0
     for p in parts:

@@ -72,6 +72,7 @@ from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.auto import log_p_interval
 from ..sampling.sampler import GiB, Init, OutsideBoundsWarning, Sampler, SamplingResult, join_results
 from ..sampling.settings import SEEDING, SamplingSettings
+from .cost import largest_member
 from .race import decide
 from .space import Row, as_space, check_size
 
@@ -603,7 +604,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     MaeOrtError
         Bad parameters, an empty space, a space of more than
         :data:`~mae_ort.screening.space.MAX_ROWS` rows, a series too short for a look-back,
-        an unusable store, an unreachable scheduler (then no database file is created).
+        an unusable store, an unreachable scheduler, a space whose largest architecture needs more than
+        ``memory_budget`` for one weight sample (then no database file is created).
     KeyboardInterrupt
         On Ctrl-C (or :class:`ScreenInterrupted` on SIGTERM), after storing every
         finished row and stopping the workers.
@@ -658,6 +660,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
 
         for lb in sorted({k[-1] for k in keys}):  # a ridge that cannot be fitted: refused before any work
             fit_windows(series.length - lb)
+    # the largest member must fit the memory budget: refused now, not after hours of its smaller rows
+    largest_member(space, series, Sampler(memory_budget=memory_budget, readout="readout" in scores))
     settings = Settings.of(series, sampling)
     client, own_client = (None, False)
     st: Store | None = None

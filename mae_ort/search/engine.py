@@ -64,6 +64,7 @@ from ..results.store import Settings, SQLiteStore, Store, open_store
 from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.sampler import GiB, Init, Sampler
 from ..sampling.settings import SEEDING, SamplingSettings
+from ..screening.cost import largest_member
 from ..screening.space import Grid, RowList, as_space
 from .names import SAMPLERS
 from .resn import RESNSampler
@@ -421,6 +422,8 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     longest = max(space.look_backs)
     if series.length < longest + 1:
         raise DataError(f"series has {series.length} points; look_back={longest} needs at least {longest + 1}")
+    # the grid's largest member must fit the memory budget (every trial's sampler computes the readout)
+    largest_member(space.grid, series, Sampler(memory_budget=memory_budget, readout=True))
     if jobs > 1 and scheduler is None and main_guard_missing() is not None:
         raise MaeOrtError(f"search(jobs={jobs}) was called at the top level of {main_guard_missing()} without "
                           "`if __name__ == \"__main__\":`; worker processes import the script again. Put the call "

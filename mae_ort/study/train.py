@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .._checks import check_int, check_option, check_real, check_seed
+from .._checks import check_int, check_option, check_real, check_seed, split_items
 from .._system import limit_threads
 from ..data import TrainTestSplit, Windows
 from ..errors import DataError, InvalidParameterError
@@ -215,7 +215,7 @@ def parse_epochs(value, caller: str = "train") -> tuple[int, ...]:
         return InvalidParameterError(f"The 'epochs' parameter of {caller} must be {rule}. Got {value!r} instead.")
 
     if isinstance(value, str):
-        parts = [p.strip() for p in value.split(",") if p.strip()]
+        parts = split_items(value, "epochs", caller) if value.strip() else []
         try:
             values = [int(p) for p in parts]
         except ValueError:

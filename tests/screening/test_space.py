@@ -88,7 +88,7 @@ def test_parse_ints(text, expected):
     (":7", "must look like"),
     ("a", "must look like"),
     ("", "must look like"),
-    ("1,,2", "must look like"),
+    ("1,,2", "empty item 2 of 3"),
     ("7:31:0", "step"),
     ("31:7", "ends below its start"),
     ("0:3", "range [1, inf)"),
