@@ -103,8 +103,10 @@ def _run(argv) -> int:
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.exceptions.Abort as e:  # Ctrl-C while click parsed (click's blank line is printed already)
-        cause = e.__cause__ if isinstance(e.__cause__, KeyboardInterrupt) else None
-        return interrupted(cause) if cause is not None else 1
+        if isinstance(e.__cause__, KeyboardInterrupt):
+            return interrupted(e.__cause__)
+        click.echo("aborted", err=True)  # end of input at a prompt
+        return 1
     except click.ClickException as e:
         click.echo(f"error: {e.format_message()}", err=True)
         return 2
@@ -119,7 +121,7 @@ def _run(argv) -> int:
         return interrupted(e)
     except SystemExit:
         if type(sys.stdout).__name__ != "_PacifyFlushWrapper":
-            raise  # a command's own exit code (128 + signal after SIGTERM)
+            raise  # a command's own sys.exit(code)
         _silence_stdout()  # click's answer to a closed pipe: exit(1) after wrapping the streams
         return 1
     return 0

@@ -105,3 +105,39 @@ def test_validate_with_training_processes_stops_with_one_line_and_leaves_none(tm
     line = _one_line(proc, code)
     assert "finished architectures are stored in" in line
     assert_all_gone(kids)
+
+
+@pytest.mark.parametrize("sig, code, name", [(signal.SIGINT, 130, "Ctrl-C (SIGINT)"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_a_command_without_its_own_handler_ends_with_the_groups_one_line(capsys, sig, code, name):
+    import click
+
+    from mae_ort.cli import cli, main
+    from mae_ort.errors import Interrupted
+
+    def stop():
+        raise KeyboardInterrupt if sig == signal.SIGINT else Interrupted(sig)
+
+    cli.add_command(click.Command("stopped-here", callback=stop))
+    try:
+        assert main(["stopped-here"]) == code
+    finally:
+        cli.commands.pop("stopped-here")
+    err = capsys.readouterr().err
+    assert err == f"interrupted: mae-ort stopped-here stopped by {name}; no output file was half-written\n"
+
+
+def test_sigterm_is_turned_into_the_clean_path_for_the_whole_run(capsys):
+    import os
+
+    import click
+
+    from mae_ort.cli import cli, main
+
+    before = signal.getsignal(signal.SIGTERM)
+    cli.add_command(click.Command("terminated", callback=lambda: os.kill(os.getpid(), signal.SIGTERM)))
+    try:
+        assert main(["terminated"]) == 143
+    finally:
+        cli.commands.pop("terminated")
+    assert "stopped by SIGTERM" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before  # restored after the run
