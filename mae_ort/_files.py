@@ -20,10 +20,31 @@ def _temporary(p: Path) -> Path:
     return p.with_name(f".{p.stem}.{os.getpid()}.partial{p.suffix}")
 
 
+def _remove_stale(p: Path) -> None:
+    """Remove the temporary files of ``p`` left by processes that died (SIGKILL) while writing it."""
+    prefix, suffix = f".{p.stem}.", f".partial{p.suffix}"
+    try:
+        names = [f for f in p.parent.iterdir() if f.name.startswith(prefix) and f.name.endswith(suffix)]
+    except OSError:
+        return
+    for f in names:
+        pid = f.name[len(prefix):len(f.name) - len(suffix)]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                f.unlink()
+        except OSError:  # alive, another user's
+            pass
+
+
 @contextlib.contextmanager
 def atomic_path(path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block ends normally it replaces ``path`` at once,
-    otherwise (an error, an interrupt) it is removed and ``path`` is left as it was.
+    otherwise (an error, an interrupt) it is removed and ``path`` is left as it was.  Temporary files of
+    ``path`` left by a process that was killed while writing it are removed first.
 
     Examples
     --------
@@ -32,6 +53,7 @@ def atomic_path(path) -> Iterator[Path]:
     """
     p = Path(path)
     tmp = _temporary(p)
+    _remove_stale(p)
     try:
         yield tmp
         os.replace(tmp, p)

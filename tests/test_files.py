@@ -31,3 +31,16 @@ def test_a_stopped_write_leaves_the_old_file_and_no_temporary(tmp_path, stop):
 def test_write_atomic_text_and_bytes(tmp_path):
     assert write_atomic(tmp_path / "a.md", "ρ = 1").read_text(encoding="utf-8") == "ρ = 1"
     assert write_atomic(tmp_path / "b.onnx", b"\x00\x01").read_bytes() == b"\x00\x01"
+
+
+def test_the_temporary_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".model.{int(dead.stdout)}.partial.keras"  # what a SIGKILL during a save leaves
+    stale.write_text("half")
+    other = tmp_path / ".other.1.partial.keras"  # another target's: not ours to touch
+    other.write_text("x")
+    write_atomic(tmp_path / "model.keras", b"whole")
+    assert sorted(f.name for f in tmp_path.iterdir()) == [".other.1.partial.keras", "model.keras"]
