@@ -4,5 +4,6 @@
 # Extra arguments go to `mae-ort sample` (e.g. --preset paper, --arch 20,20 --look-back 10, --json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh test
+. scripts/_signals.sh  # Ctrl-C / SIGTERM while .venv is set up: one line, exit 130 / 143
+run_mae bash scripts/setup.sh test
 exec .venv/bin/mae-ort sample --arch 31,31,31 --look-back 30 --samples 100 --threshold 0.01 --seed 0 "$@"

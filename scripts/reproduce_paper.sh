@@ -25,6 +25,7 @@
 # Reruns resume: finished rows and trainings are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/_signals.sh  # Ctrl-C / SIGTERM: the running step stops cleanly, one line, exit 130 / 143
 
 mode="${1:-}"
 case "$mode" in
@@ -36,10 +37,10 @@ if [ "${2:-}" = "--docs" ]; then DOCS=1; elif [ -n "${2:-}" ]; then
   echo "usage: bash scripts/reproduce_paper.sh small|full|eunite|waste|co2 [--docs]" >&2; exit 2
 fi
 
-bash scripts/setup.sh dev
+run_mae bash scripts/setup.sh dev
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
 py=.venv/bin/python
-mae() { .venv/bin/mae-ort "$@"; }
+mae() { run_mae .venv/bin/mae-ort "$@"; }
 
 cores=$(nproc 2>/dev/null || echo 2)
 JOBS="${JOBS:-$cores}"
@@ -56,6 +57,7 @@ case "$mode" in
 esac
 DB="${DB:-runs/$mode/results.sqlite}"; OUT="${OUT:-runs/$mode/report}"
 MEASURE_EPOCHS="${MEASURE_EPOCHS:-${EPOCHS##*,}}"
+INTERRUPTED="finished rows and trainings are kept in $DB, rerun the same command to resume"
 mkdir -p "$(dirname "$DB")" "$OUT"
 notes="$(dirname "$DB")/notes-$mode.md"
 t_all=$(date +%s)
@@ -76,7 +78,7 @@ if [ "$mode" = eunite ] || [ "$mode" = waste ] || [ "$mode" = co2 ]; then
   elif [ "$mode" = co2 ]; then
     name=CO2
     wdir="$(dirname "$DB")"; mkdir -p "$wdir"
-    $py - "$wdir" <<'PY'
+    run $py - "$wdir" <<'PY'
 import sys
 import pandas as pd
 d = pd.read_csv("data/co2-weekly.csv")[["date", "co2"]]
@@ -90,7 +92,7 @@ PY
     name=waste
     # the split as two files, so that screening samples on the training part only
     wdir="$(dirname "$DB")"; mkdir -p "$wdir"
-    $py - "$wdir" <<'PY'
+    run $py - "$wdir" <<'PY'
 import sys
 import pandas as pd
 d = pd.read_csv("data/waste-2013.csv")[["date", "C-A12"]]

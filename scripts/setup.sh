@@ -3,6 +3,8 @@
 # Usage: bash scripts/setup.sh [EXTRAS]   (default extras: dev = keras, dask, parquet, search, test, bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/_signals.sh
+INTERRUPTED="rerun the same command to finish setting up .venv"
 extras="${1:-dev}"
 py="${PYTHON:-python3}"
 stamp=".venv/.mae-ort-setup"
@@ -11,7 +13,7 @@ if [ -x .venv/bin/python ] && [ -f "$stamp" ] && grep -qxF "$want" "$stamp"; the
   exit 0
 fi
 echo "setting up .venv with extras [$extras] (first run downloads the dependencies)..." >&2
-"$py" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[$extras]"
+run "$py" -m venv .venv
+run .venv/bin/python -m pip install --quiet --upgrade pip
+run .venv/bin/python -m pip install --quiet -e ".[$extras]"
 echo "$want" >> "$stamp"

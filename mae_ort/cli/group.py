@@ -1,5 +1,9 @@
 """The ``mae-ort`` click group and its entry point: bad input prints one line and exits with code 2.
 
+Ctrl-C and SIGTERM (turned into :class:`~mae_ort.errors.Interrupted` for the whole run) end
+every command with one line, ``interrupted: ...``, and exit code 130 (143 for SIGTERM); the
+long commands say what they kept and that a rerun resumes.
+
 Warnings print as one line, ``warning: <message>``; output that cannot be written
 (``mae-ort ... | head -c0``, a closed stdout) ends the command quietly with exit
 code 1, never with a traceback.
@@ -9,17 +13,52 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
 import warnings
 
 import click
 
+from .._workers import sigterm_raises
 from ..errors import MaeOrtError
 
-__all__ = ["cli", "main", "show_warning"]
+__all__ = ["cli", "main", "show_warning", "interrupted"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _signal_name(signum: int) -> str:
+    return "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
+def interrupted(error: BaseException, message: str | None = None) -> int:
+    """Print the one line of an interrupted command on stderr and return its exit code, 128 + the signal's number
+    (130 for Ctrl-C, 143 for SIGTERM).
+
+    ``message`` says what was kept and how to resume; by default the line names the signal only.
+    """
+    signum = getattr(error, "signum", None) or signal.SIGINT
+    line = message or f"interrupted: mae-ort stopped by {_signal_name(signum)}"
+    try:
+        tty = sys.stderr is not None and sys.stderr.isatty()
+    except (OSError, ValueError):
+        tty = False
+    click.echo(("\n" if tty and signum == signal.SIGINT else "") + line, err=True)  # after the terminal's ^C
+    return 128 + int(signum)
+
+
+class _Group(click.Group):
+    """The group: a command stopped by Ctrl-C or SIGTERM that did not say so itself ends with one line."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as e:  # mae_ort.errors.Interrupted too (SIGTERM, see main)
+            name = ctx.invoked_subcommand or "command"
+            signum = getattr(e, "signum", None) or signal.SIGINT
+            raise click.exceptions.Exit(interrupted(e, f"interrupted: mae-ort {name} stopped by "
+                                                       f"{_signal_name(signum)}; no output file was half-written"))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mae-ort")
 def cli() -> None:
     """Rank recurrent architectures by MAE random sampling, without training."""
@@ -63,9 +102,11 @@ def _run(argv) -> int:
             return code
     except click.exceptions.Exit as e:
         return e.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
+    except click.exceptions.Abort as e:  # Ctrl-C while click parsed (click's blank line is printed already)
+        if isinstance(e.__cause__, KeyboardInterrupt):
+            return interrupted(e.__cause__)
+        click.echo("aborted", err=True)  # end of input at a prompt
+        return 1
     except click.ClickException as e:
         click.echo(f"error: {e.format_message()}", err=True)
         return 2
@@ -76,12 +117,11 @@ def _run(argv) -> int:
         click.echo(f"error: out of memory{f' ({e})' if str(e) else ''}; use fewer --samples or a smaller "
                    "--memory-budget", err=True)
         return 1
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        return 130
+    except KeyboardInterrupt as e:
+        return interrupted(e)
     except SystemExit:
         if type(sys.stdout).__name__ != "_PacifyFlushWrapper":
-            raise  # a command's own exit code (128 + signal after SIGTERM)
+            raise  # a command's own sys.exit(code)
         _silence_stdout()  # click's answer to a closed pipe: exit(1) after wrapping the streams
         return 1
     return 0
@@ -94,7 +134,7 @@ def main(argv=None) -> int:
     When stdout cannot be written (a closed pipe, a closed stream) the command
     stops quietly and returns 1.
     """
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sigterm_raises():  # SIGTERM takes Ctrl-C's clean path
         warnings.showwarning = show_warning
         try:
             code = _run(argv)

@@ -249,14 +249,11 @@ def split_options(f):
 
 
 def exit_interrupted(error: KeyboardInterrupt, message: str):
-    """Print ``message`` (what was kept, how to resume) and leave: 128 + the signal's number after SIGTERM,
-    Ctrl-C's own exit otherwise."""
-    from ..errors import Interrupted
+    """Print ``message`` (what was kept, how to resume) as the command's one line and leave with 128 + the
+    signal's number (130 for Ctrl-C, 143 for SIGTERM)."""
+    from .group import interrupted
 
-    click.echo(message, err=True)
-    if isinstance(error, Interrupted):
-        raise SystemExit(128 + error.signum) from None
-    raise error
+    raise click.exceptions.Exit(interrupted(error, message)) from None
 
 
 def space_options(f):

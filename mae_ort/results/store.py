@@ -809,13 +809,14 @@ class SQLiteStore(Store):
                 params.extend(values)
         sql = (f"SELECT {select} FROM sampling r JOIN settings s ON s.settings_id = r.settings_id"
                + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY r.id")
+        self._check_links(settings_id)
         rows = self._read(sql, params)
         names = cols + [c if c != "seed" else "sweep_seed" for c in scols] + (["maes"] if maes else [])
         df = pd.DataFrame(rows, columns=names)
         for c in ("mean", "sd", "loc", "scale", "p", "log_p", "log_p_exact", "threshold", "lower", "upper", "seconds"):
             df[c] = df[c].astype("float64")
         if maes:
-            df["maes"] = [np.frombuffer(b, dtype="<f8").copy() for b in df["maes"]]
+            df["maes"] = [self._maes(b, i, n) for b, i, n in zip(df["maes"], df["id"], df["drawn"])]
         own = self.own_models_frame()
         if len(own):  # own ONNX models: their file name and number of weights (NaN on built-in rows)
             df = df.merge(own[["activation", "recurrent_activation", "model_file", "n_weights"]],
@@ -909,20 +910,58 @@ class SQLiteStore(Store):
                  "test_sampling_id", "split_key", "train_key", "seed", "train_settings", "split"]
         scols = ["id AS scored_id", "units", "depth", "look_back", "cell", "activation", "recurrent_activation",
                  "head_activation", "mean", "sd", "p", "log_p", "log_p_exact", "n_nonfinite", "n_outside",
-                 "seconds AS sample_seconds", "seed AS sample_seed", "maes"]
+                 "seconds AS sample_seconds", "seed AS sample_seed", "maes", "drawn"]
         gcols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seeding", "settings_id"]
         sql = ("SELECT " + ", ".join(f"t.{c}" for c in tcols) + ", " + ", ".join(f"s.{c}" for c in scols) + ", "
                + ", ".join(f"g.{c}" for c in gcols)
                + f" FROM trained t JOIN sampling s ON s.id = t.{link} JOIN settings g ON g.settings_id = s.settings_id"
                + " WHERE " + " AND ".join(where) + " ORDER BY t.sampling_id, t.epochs")
+        self._check_links(trained=True)
         rows = self._read(sql, params)
         names = [c.split(" AS ")[-1] for c in tcols + scols] + gcols
         df = pd.DataFrame(rows, columns=names)
         for c in ("test_mae", "test_mae_recursive", "train_mae", "monitor_loss", "train_seconds", "mean", "sd", "p",
                   "log_p", "log_p_exact", "sample_seconds", "threshold", "lower", "upper"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
-        df["maes"] = [np.frombuffer(b, dtype="<f8").copy() if b is not None else None for b in df["maes"]]
-        return df
+        df["maes"] = [self._maes(b, i, n) if b is not None else None
+                      for b, i, n in zip(df["maes"], df["scored_id"], df["drawn"])]
+        return df.drop(columns="drawn")
+
+    # -- checks on the way in ---------------------------------------------------------------
+    def _maes(self, blob, row_id, drawn) -> np.ndarray:
+        """A row's MAEs from its blob, after checking that it holds whole float64 values, as many as the row drew."""
+        n = len(blob)
+        if n % 8:
+            raise StoreError(f"{self.path!r}: sampling row {int(row_id)} has a maes blob of {n} bytes, not a whole "
+                             "number of float64 values (8 bytes each); the database is damaged: restore a copy or "
+                             "screen that row again into a new database")
+        if drawn is not None and not (isinstance(drawn, float) and math.isnan(drawn)) and n // 8 != int(drawn):
+            raise StoreError(f"{self.path!r}: sampling row {int(row_id)} holds {n // 8} MAEs but drew {int(drawn)}; "
+                             "the database is damaged: restore a copy or screen that row again into a new database")
+        return np.frombuffer(blob, dtype="<f8").copy()
+
+    def _check_links(self, settings_id: str | None = None, *, trained: bool = False) -> None:
+        """Refuse rows whose settings (sampling rows, of ``settings_id`` or all) or screened row (trained rows)
+        are missing: a join would drop them silently."""
+        if settings_id is not None:
+            bad = self._read("SELECT r.id, r.settings_id FROM sampling r WHERE r.settings_id = ? AND NOT EXISTS "
+                             "(SELECT 1 FROM settings s WHERE s.settings_id = r.settings_id) LIMIT 1",
+                             (str(settings_id),))
+        else:
+            bad = self._read("SELECT r.id, r.settings_id FROM sampling r LEFT JOIN settings s "
+                             "ON s.settings_id = r.settings_id WHERE s.settings_id IS NULL ORDER BY r.id LIMIT 1")
+        if bad:
+            (rid, sid), = bad
+            raise StoreError(f"{self.path!r}: sampling row {rid} refers to settings id {sid!r}, which is not in the "
+                             "settings table; the database is damaged: restore a copy or screen again into a new "
+                             "database")
+        bad = trained and self._read("SELECT t.id, t.sampling_id FROM trained t LEFT JOIN sampling s "
+                                     "ON s.id = t.sampling_id WHERE s.id IS NULL ORDER BY t.id LIMIT 1")
+        if bad:
+            (tid, sid), = bad
+            raise StoreError(f"{self.path!r}: trained row {tid} refers to sampling row {sid}, which is not in the "
+                             "sampling table; the database is damaged: restore a copy or validate again into a new "
+                             "database")
 
     def add_costs(self, rows: Iterable[dict], *, sampling_id: int | None = None) -> None:
         """Append measured costs (Table 4: :func:`mae_ort.study.report.measure_costs` rows)."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from .._checks import check_int
+from .._files import write_atomic
 from ..errors import DataError
 from ..model.architecture import Architecture
 
@@ -247,22 +247,45 @@ def cache_dir() -> Path:
     return Path(root) / "graphs"
 
 
+def _digest(key: str, data: bytes) -> str:
+    """The content hash recorded beside a cached graph: the graph's bytes and the key it is filed under."""
+    return hashlib.sha256(key.encode() + b"\0" + data).hexdigest()
+
+
 def model_bytes(arch: Architecture, look_back: int, *, use_cache: bool = True) -> bytes:
-    """The serialized model, from the on-disk cache when present (written atomically)."""
-    path = cache_dir() / f"{graph_key(arch, look_back)}.onnx"
+    """The serialized model, from the on-disk cache when present and intact (written atomically).
+
+    Each cached ``<key>.onnx`` has a ``<key>.onnx.sha256`` beside it: the hash of its bytes and
+    its key.  A file whose hash does not match (changed, truncated, or another graph copied over
+    it) is rebuilt with a one-line :class:`~mae_ort.errors.MaeOrtWarning` naming it; a file
+    without one (an older cache) is rebuilt quietly.
+    """
+    key = graph_key(arch, look_back)
+    path = cache_dir() / f"{key}.onnx"
+    sums = path.with_name(path.name + ".sha256")
     if use_cache and path.exists():
         try:
-            return path.read_bytes()
+            data, recorded = path.read_bytes(), (sums.read_text().strip() if sums.exists() else None)
         except OSError:
-            pass
+            data = recorded = None
+        if data is not None and recorded == _digest(key, data):
+            return data
+        if recorded is not None:
+            import warnings
+
+            from ..errors import MaeOrtWarning
+
+            warnings.warn(f"the cached graph {str(path)!r} does not match the architecture it is filed under "
+                          f"(the {arch.depth}-layer {arch.cell} family at look-back {look_back}; its content hash "
+                          f"differs from {sums.name}); rebuilt it", MaeOrtWarning, stacklevel=2)
     data = build_model(arch, look_back).SerializeToString()
     if use_cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
+            if sums.exists():
+                sums.unlink()  # a graph is trusted only once its hash is written after it
+            write_atomic(path, data)
+            write_atomic(sums, _digest(key, data) + "\n")
         except OSError:  # a read-only home: serve from memory
             pass
     return data
@@ -280,7 +303,7 @@ def save_model(arch: Architecture, look_back: int, path: str | Path) -> Path:
     p = writable_path(path)
     data = model_bytes(arch, look_back)
     try:
-        p.write_bytes(data)
+        write_atomic(p, data)
     except OSError as e:
         raise DataError(f"cannot write the model to {str(p)!r}: {e.strerror or type(e).__name__}") from e
     return p

@@ -16,6 +16,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .._checks import check_int
+from .._files import write_atomic
 from ..errors import InvalidParameterError
 from ..model.architecture import Architecture
 from .export import build_model
@@ -75,6 +76,4 @@ def inference_model(arch: Architecture, look_back: int, weights: list[np.ndarray
 def save_inference_model(arch: Architecture, look_back: int, weights: list[np.ndarray], path, *, n_in: int,
                          n_out: int) -> Path:
     """Write :func:`inference_model` to ``path`` and return it."""
-    p = Path(path)
-    p.write_bytes(inference_model(arch, look_back, weights, n_in=n_in, n_out=n_out).SerializeToString())
-    return p
+    return write_atomic(path, inference_model(arch, look_back, weights, n_in=n_in, n_out=n_out).SerializeToString())

@@ -466,11 +466,14 @@ class Sampler:
                     free.put(slot)
 
             done = 0
-            with ThreadPoolExecutor(lanes) as pool:
+            pool = ThreadPoolExecutor(lanes)
+            try:
                 for m in pool.map(task, starts):
                     done += m
                     if progress is not None:
                         progress(done, samples)
+            finally:  # Ctrl-C, SIGTERM, an error: drop the queued chunks, wait only for those running
+                pool.shutdown(wait=True, cancel_futures=True)
         return (out, out_r) if readout else out
 
     def readout_of(self, arch: Architecture, win: Windows, weights: list[np.ndarray]) -> np.ndarray:

@@ -286,6 +286,27 @@ def _fail_stale(study) -> int:
     return n
 
 
+def _ask_owned(study):
+    """``study.ask()`` with this process recorded as the trial's owner in the same write: a process killed
+    between the two would leave a RUNNING trial that :func:`_fail_stale` cannot tell is stale.  Trials
+    enqueued by the user (WAITING) are asked the usual way, then owned."""
+    import datetime
+
+    from optuna.trial import FrozenTrial
+
+    storage = study._storage
+    if storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        trial = study.ask()
+        storage.set_trial_system_attr(trial._trial_id, OWNER, _owner())
+        return trial
+    template = FrozenTrial(number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
+                           datetime_complete=None, params={}, distributions={}, user_attrs={},
+                           system_attrs={OWNER: _owner()}, intermediate_values={}, trial_id=-1)
+    with contextlib.suppress(AttributeError):  # as study.ask: the sampler sees the trials stored by now
+        study._thread_local.cached_all_trials = None
+    return optuna.Trial(study, storage.create_new_trial(study._study_id, template_trial=template))
+
+
 def _tell(study, trial, record: dict, settings_id: str, objective: str, *, cached: bool) -> None:
     for k, v in trial_attrs(record, settings_id, cached=cached).items():
         trial.set_user_attr(k, v)
@@ -493,8 +514,7 @@ class _Runner:
 
     # -- one trial ------------------------------------------------------------------------------
     def ask(self):
-        trial = self.study.ask()
-        self.study._storage.set_trial_system_attr(trial._trial_id, OWNER, _owner())
+        trial = _ask_owned(self.study)
         self.open[trial.number] = trial
         return trial, self.space.suggest(trial)
 

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_int, check_option
+from .._files import atomic_path, write_atomic
 from .._system import library_versions, machine_line, peak_rss_bytes, thread_environment
 from ..errors import MaeOrtError
 from ..model.architecture import MODEL_FIELDS
@@ -309,8 +310,11 @@ def scatter(df, depth: int, path, *, mae: str = "test_mae",
     fig.colorbar(sc, ax=axes, shrink=0.6, label="look-back")
     fig.suptitle(f"{depth}-layer study: sampled statistics vs trained MAE", fontsize=11)
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -353,6 +357,10 @@ def _run_child(job: dict, *, threads: int | None, timeout: float | None) -> dict
         proc.kill()
         proc.communicate()
         raise MaeOrtError(f"the measured {job['kind']} run took longer than {timeout} s") from None
+    except BaseException:  # Ctrl-C, SIGTERM: the measured process goes too
+        proc.kill()
+        proc.communicate()
+        raise
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         last = (err.strip().splitlines() or ["(no output)"])[-1]
@@ -838,15 +846,15 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     ev = evidence(sf, boot=boot)
     dec = decisions(sf)
     ceil = ceilings(sf, boot=boot)
-    ev.to_csv(out / "evidence.csv", index=False)
-    dec.to_csv(out / "decisions.csv", index=False)
+    _csv(ev, out / "evidence.csv")
+    _csv(dec, out / "decisions.csv")
     if len(ceil):
-        ceil.to_csv(out / "noise_ceiling.csv", index=False)
+        _csv(ceil, out / "noise_ceiling.csv")
     keep = [c for c in sf.columns if c != "maes"]
-    sf[keep].to_csv(out / "trained.csv", index=False)
+    _csv(sf[keep], out / "trained.csv")
     fits = _paper_style_rows(fitted, sf)
     corr = correlations(fits, mae=mae)
-    corr.to_csv(out / "correlations.csv", index=False)
+    _csv(corr, out / "correlations.csv")
 
     baselines = {}
     for split_json in sorted(set(df.split)):
@@ -864,7 +872,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
         figures.append(scatter(fits, depth, out / f"scatter-depth{depth}.png", mae=mae))
     costs = load_costs(db)
     if len(costs):
-        costs.to_csv(out / "table4.csv", index=False)
+        _csv(costs, out / "table4.csv")
     big = df[df.epochs == df.epochs.max()]
     trained_s = float(big.train_seconds.mean()) if "train_seconds" in big and len(big) else None
     sampled_s = None
@@ -930,8 +938,14 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
               "(the paper's layout), " + ("`table4.csv`, " if len(costs) else "")
               + ", ".join(f"`{p.name}`" for p in figures) + ".", ""]
     path = out / "README.md"
-    path.write_text("\n".join(lines))
+    write_atomic(path, "\n".join(lines))  # the last file: a README is only there once the rest is
     return path
+
+
+def _csv(frame, path: Path) -> None:
+    """Write ``frame`` as CSV through a temporary file (never half-written)."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 def _calibration_table(sf, baselines, df, *, paper: bool) -> str:
@@ -1023,6 +1037,9 @@ def scatter_scores(g, path, *, title: str) -> Path:
         fig.colorbar(sc, ax=axes, shrink=0.6, label="look-back")
     fig.suptitle(title, fontsize=11)
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
     return path

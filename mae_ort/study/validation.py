@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_int, check_option, check_seed
+from .._files import atomic_path
 from .._system import default_threads, limit_threads
 from .._workers import WorkerPool, sigterm_raises
 from ..data import TrainTestSplit, sine_split
@@ -179,7 +180,8 @@ def _train_one(task: dict, split: TrainTestSplit | None = None, threads: int | N
               seed=task["seed"], settings=TrainSettings(**task["settings"]), recursive=task["recursive"],
               threads=threads, keep_model=bool(task.get("save")))
     if task.get("save"):
-        r.model.save(task["save"])
+        with atomic_path(task["save"]) as tmp:  # a stopped training leaves no half-written .keras file
+            r.model.save(tmp)
     return {"sampling_id": task["sampling_id"], "seed": task["seed"], "budgets": [vars(b) for b in r.budgets],
             "stopped_epoch": r.stopped_epoch, "seconds": r.seconds, "threads": threads}
 

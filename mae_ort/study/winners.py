@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_int, check_option, check_seed
+from .._files import atomic_path, write_atomic
 from .._system import default_threads
 from ..data import TrainTestSplit, sine_split
 from ..errors import DataError, InvalidParameterError, MaeOrtError
@@ -182,10 +183,12 @@ def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: i
     if retrained:  # a resumed run whose trainings were stored without their models: train the best again
         model = train(split, arch, look_back=look_back, epochs=budgets, seed=seed, settings=settings,
                       threads=threads, keep_model=True).model
-        model.save(saved)
+        with atomic_path(saved) as tmp:
+            model.save(tmp)
     else:
         model = keras.models.load_model(saved, compile=False, custom_objects=custom_objects())
-    shutil.copyfile(saved, out_dir / "best.keras")
+    with atomic_path(out_dir / "best.keras") as tmp:
+        shutil.copyfile(saved, tmp)
     km = from_keras(model)
     te = split.test_windows(look_back)
     onnx_path = save_inference_model(km.arch, look_back, [w[0] for w in km.weights], out_dir / "best.onnx",
@@ -199,7 +202,7 @@ def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: i
         raise MaeOrtError(f"the ONNX graph of the best network differs from Keras' predict by {err:g}; "
                           "please report this")
     saved_mae = float(np.mean(np.abs(got.astype(np.float64) - te.y.astype(np.float64))))
-    (out_dir / "best.json").write_text(json.dumps({**{k: (v if not isinstance(v, float) or np.isfinite(v) else None)
+    write_atomic(out_dir / "best.json", json.dumps({**{k: (v if not isinstance(v, float) or np.isfinite(v) else None)
                                                         for k, v in best.items()},
                                                    "saved_model_test_mae": saved_mae, "retrained": retrained,
                                                    "look_back": look_back, "architecture": arch.to_dict(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 import sqlite3
 from pathlib import Path
 
@@ -305,3 +306,76 @@ def test_rows_record_samples_drawn_and_status(store):
     df = store.frame(sid)
     assert (df.drawn.iloc[0], df.status.iloc[0], df.samples.iloc[0]) == (10, "raced", 10)
     assert df.auto.iloc[0] == "auto:round=5,max=10,tol=0.5,rel=0.5,mean=0.1"
+
+
+# -- damaged data is named on the way in (issue 21) ----------------------------------------------
+def _two_rows(path) -> str:
+    with open_store(path) as s:
+        sid = s.add_settings(settings())
+        s.add_results(sid, [result((3,)), result((4,))])
+    return sid
+
+
+def _damage(path, *statements) -> None:
+    con = sqlite3.connect(path)  # foreign keys off: what another tool (or a broken copy) may do
+    for st in statements:
+        con.execute(*st) if isinstance(st, tuple) else con.execute(st)
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("cut, message", [(3, r"maes blob of 37 bytes, not a whole number of float64"),
+                                          (8, r"holds 4 MAEs but drew 5")])
+def test_a_maes_blob_of_the_wrong_length_names_the_database_and_the_row(tmp_path, cut, message):
+    p = tmp_path / "r.sqlite"
+    _two_rows(p)
+    blob = sqlite3.connect(p).execute("SELECT maes FROM sampling WHERE id=2").fetchone()[0]
+    _damage(p, ("UPDATE sampling SET maes=? WHERE id=2", (blob[:-cut],)))
+    with open_store(p) as s:
+        assert len(s.frame()) == 2  # the statistics alone are read as they are
+        with pytest.raises(StoreError, match=rf"{p.name}.*sampling row 2 .*{message}"):
+            s.frame(maes=True)
+
+
+def test_a_row_whose_settings_are_missing_names_the_database_and_the_row(tmp_path):
+    p = tmp_path / "r.sqlite"
+    sid = _two_rows(p)
+    _damage(p, "DELETE FROM settings")
+    with open_store(p) as s:
+        for call in (lambda: s.frame(), lambda: s.frame(sid, maes=True)):  # never an empty frame
+            with pytest.raises(StoreError, match=rf"{p.name}.*sampling row 1 refers to settings id '{sid}', which is "
+                                                 "not in the settings table"):
+                call()
+
+
+def test_a_trained_row_whose_sampling_row_is_missing_is_named(tmp_path):
+    p = tmp_path / "r.sqlite"
+    _two_rows(p)
+    with open_store(p) as s:
+        s.add_trained([dict(sampling_id=2, split_key="k", train_key="t", seed=0, epochs=1, max_epochs=1, test_mae=0.1,
+                            epochs_run=1, best_epoch=1, train_seconds=1.0, split="{}", train_settings="{}")])
+        assert len(s.trained_frame()) == 1
+    _damage(p, "DELETE FROM sampling WHERE id=2")
+    with open_store(p) as s, pytest.raises(StoreError, match=r"trained row 1 refers to sampling row 2"):
+        s.trained_frame()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (("UPDATE sampling SET maes=substr(maes, 1, 13) WHERE id=2",), r"sampling row 2 has a maes blob of 13 bytes"),
+    (("DELETE FROM settings",), r"sampling row 1 refers to settings id"),
+    (("UPDATE meta SET value='99' WHERE key='schema_version'",), r"schema version 99 .*upgrade mae-ort"),
+])
+def test_cli_names_damaged_data_in_one_line(tmp_path, capsys, damage, message):
+    from tests.conftest import one_line_error, run_cli
+
+    p = tmp_path / "r.sqlite"
+    _two_rows(p)
+    _damage(p, *damage)
+    commands = [["export", "--db", p, "--out", tmp_path / "rows.csv"]]
+    if "maes" not in damage[0]:  # rank reads no MAEs
+        commands.append(["rank", "--db", p])
+    for args in commands:
+        code, out, err = run_cli(capsys, *args)
+        line = one_line_error(code, err)
+        assert str(p) in line and re.search(message, line), line
+    assert not (tmp_path / "rows.csv").exists()

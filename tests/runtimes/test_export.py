@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 
 from mae_ort.data import prepare, sine, windows
+from mae_ort.errors import MaeOrtWarning
 from mae_ort.model import reference
 from mae_ort.model.architecture import ACTIVATIONS, Architecture
 from mae_ort.runtimes.export import build_model, cache_dir, graph_key, model_bytes, save_model
@@ -180,3 +183,55 @@ def test_save_model_checks_the_path_first(tmp_path):
     assert (tmp_path / "file").read_text() == "x"
     writable_path(tmp_path / "file")  # an existing file is not changed
     assert (tmp_path / "file").read_text() == "x"
+
+
+def test_a_cached_graph_that_no_longer_matches_its_architecture_is_rebuilt_with_one_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAE_ORT_CACHE", str(tmp_path))
+    a, other = Architecture((3,)), Architecture((3, 3), cell="gru")
+    want = build_model(a, 2).SerializeToString()
+    assert model_bytes(a, 2) == want
+    path = cache_dir() / f"{graph_key(a, 2)}.onnx"
+    sums = path.with_name(path.name + ".sha256")
+    assert sums.exists()
+    for damaged in (model_bytes(other, 2), want[: len(want) // 2]):  # another graph filed here; a truncated one
+        path.write_bytes(damaged)
+        with pytest.warns(MaeOrtWarning, match=rf"{path.name}.*does not match the architecture.*1-layer lstm.*"
+                                               r"look-back 2.*rebuilt") as record:
+            assert model_bytes(a, 2) == want  # never the wrong graph
+        assert len(record) == 1
+        assert path.read_bytes() == want  # repaired
+    # the other graph copied over with its own hash file: the key is part of the hash
+    other_path = cache_dir() / f"{graph_key(other, 2)}.onnx"
+    path.write_bytes(other_path.read_bytes())
+    sums.write_bytes(other_path.with_name(other_path.name + ".sha256").read_bytes())
+    with pytest.warns(MaeOrtWarning, match="does not match"):
+        assert model_bytes(a, 2) == want
+
+
+def test_a_cached_graph_without_its_hash_is_rebuilt_quietly(tmp_path, monkeypatch):
+    import warnings
+
+    monkeypatch.setenv("MAE_ORT_CACHE", str(tmp_path))
+    a = Architecture((3,))
+    path = cache_dir() / f"{graph_key(a, 2)}.onnx"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"garbage of an older cache")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model_bytes(a, 2) == build_model(a, 2).SerializeToString()
+    assert path.with_name(path.name + ".sha256").exists()
+
+
+def test_cli_with_a_damaged_cache_prints_one_warning_and_the_right_numbers(tmp_path, monkeypatch, capsys):
+    from tests.conftest import run_cli
+
+    monkeypatch.setenv("MAE_ORT_CACHE", str(tmp_path))
+    args = ["sample", "--arch", "3", "--look-back", "2", "--samples", "5", "--runtime", "onnxruntime", "--json"]
+    code, clean, err = run_cli(capsys, *args)
+    assert code == 0 and not err.strip()
+    for path in cache_dir().glob("*.onnx"):
+        path.write_bytes(path.read_bytes()[:100])
+    code, out, err = run_cli(capsys, *args)
+    lines = err.strip().splitlines()
+    assert code == 0 and len(lines) == 1 and lines[0].startswith("warning: the cached graph") and "rebuilt" in lines[0]
+    assert json.loads(out)["maes"] == json.loads(clean)["maes"]
