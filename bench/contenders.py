@@ -553,9 +553,19 @@ def handle(con: Contender, msg: tuple):
     raise ValueError(f"unknown command {cmd!r}")
 
 
+def pin_threads() -> None:
+    """With ``BENCH_THREADS=N`` set, hold this process to its first N cores (before any library starts its
+    threads): every contender then sizes its pools by :func:`_threads`, so all run on N threads."""
+    n = os.environ.get("BENCH_THREADS")
+    if n and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, cpus[:max(1, int(n))])
+
+
 def worker_main(conn, key: str, env: dict, log_path: str | None) -> None:
     """Body of a worker process: serve commands on ``conn`` until ``('quit',)``."""
     os.environ.update(env)
+    pin_threads()
     if log_path:
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 2)
@@ -699,6 +709,7 @@ def memory_main(key: str, case: C.Case, samples: int) -> dict:
 
 
 if __name__ == "__main__":  # python -m bench.contenders memory KEY CASE_JSON SAMPLES
+    pin_threads()
     if len(sys.argv) == 5 and sys.argv[1] == "memory":
         case = C.Case.from_dict(json.loads(sys.argv[3]))
         try:

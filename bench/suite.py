@@ -93,7 +93,7 @@ class Config:
             "check_run_counts_as_round": self.check_counts,
             "f64_samples": self.f64_samples, "shuffle_seed": self.shuffle_seed,
             "readout_repeats": self.readout_repeats, "readout_runtimes": self.readout_runtimes,
-            "threads": K._threads(),
+            "threads": min(K._threads(), int(os.environ.get("BENCH_THREADS") or K._threads())),
             "preset": C.PRESET, "tol_small": C.TOL_SMALL, "tol_deep": C.TOL_DEEP,
         }
 
@@ -729,6 +729,8 @@ def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.suite", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the same in under 3 minutes (fewer cases, repeats, "
                     "architectures; subsets for the slowest contenders)")
+    ap.add_argument("--threads", type=int, metavar="N", help="hold every worker to N cores (all contenders then run "
+                    "N threads; default: all cores, mae-ort's default)")
     ap.add_argument("--micro", action="store_true", help="tiny cases and a few contenders (the tests' run)")
     ap.add_argument("--dry-run", action="store_true", help="with --gpu: tiny cases and a 4-row slice, on the CPU "
                     "where there is no GPU (bash bench/gpu.sh --dry-run)")
@@ -780,6 +782,11 @@ def _main(argv=None) -> int:
         cfg.cases = [c for c in pool if c.key in want]
     if args.throughput is not None:
         cfg.throughput = C.throughput_slice(args.throughput) if args.throughput > 0 else []
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+            return 2
+        os.environ["BENCH_THREADS"] = str(args.threads)  # the workers and the fresh processes inherit it
     cfg.log_dir = str(WORK / "logs")
     out.mkdir(parents=True, exist_ok=True)
     if args.gpu:
