@@ -220,7 +220,7 @@ def _peers_section(res: dict, titles: dict) -> list[str]:
                  f"{_s(r['auto_s'])} | {_s(r['fused_s'])} | {_ratio(r['peer_over_auto'])} | "
                  f"{_ratio(r['peer_over_fused'])} | {', '.join(r['disagree']) or '–'} |")
     L += ["", "A ratio above 1 means the peer takes longer than mae-ort.", ""]
-    started = res.get("started") or {}
+    started = res.get("imports") or {}
     ws = res.get("worker_setup") or {}
     rows = []
     for k in PEERS:

@@ -592,7 +592,7 @@ def run_suite(cfg: Config) -> dict:
     _log(f"starting {len(cfg.contenders)} contender workers")
     pool = Pool(cfg.contenders, cfg)
     results["unavailable"] = dict(pool.unavailable)
-    results["started"] = dict(pool.started)
+    results["imports"] = dict(pool.started)
     rng = np.random.default_rng(cfg.shuffle_seed)
     case_results = []
     baseline = "keras_loop" if cfg.mode != "gpu" else "maeort_auto"
