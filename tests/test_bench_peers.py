@@ -141,6 +141,13 @@ def test_a_contender_that_disagrees_is_not_timed_and_in_no_ratio():
     md = "\n".join(report._case_section(cr, K.TITLES))
     row = next(line for line in md.splitlines() if line.startswith("| " + K.TITLES["torch_batched"]))
     assert "disagrees" in row and "not timed" in row
+    res = {"cases": [cr], "config": {"threads": 2}, "versions": {"torch": "2.13.0"}, "contender_titles": K.TITLES,
+           "imports": {"jax_vmap": {"import_s": 1.5}}, "worker_setup": {"p_fake": {"jax_vmap": {"one_time_s": 2.5}}}}
+    md = report.render(res)
+    assert "## PyTorch, JAX and OpenVINO beside mae-ort" in md and "2 threads for every contender" in md
+    glance = next(line for line in md.splitlines() if line.startswith("| [3] LB 2"))
+    assert K.TITLES["jax_vmap"] in glance and "torch_batched" in glance  # fastest peer; the one that disagrees
+    assert "| 1.5 | p_fake 2.5 |" in md
 
 
 # ---------------------------------------------------------------------------------
