@@ -729,6 +729,8 @@ def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.suite", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the same in under 3 minutes (fewer cases, repeats, "
                     "architectures; subsets for the slowest contenders)")
+    ap.add_argument("--memory", metavar="WHERE", help="peak memory: 'all' cases, 'none', or one case key "
+                    "(default: the mode's)")
     ap.add_argument("--threads", type=int, metavar="N", help="hold every worker to N cores (all contenders then run "
                     "N threads; default: all cores, mae-ort's default)")
     ap.add_argument("--micro", action="store_true", help="tiny cases and a few contenders (the tests' run)")
@@ -780,6 +782,13 @@ def _main(argv=None) -> int:
                   f"{', '.join(sorted(known))}", file=sys.stderr)
             return 2
         cfg.cases = [c for c in pool if c.key in want]
+    if args.memory is not None:
+        known = {c.key for c in cfg.cases} | {"all", "none"}
+        if args.memory not in known:
+            print(f"error: --memory: {args.memory!r} is not 'all', 'none' or a case of this run "
+                  f"({', '.join(sorted(known - {'all', 'none'}))})", file=sys.stderr)
+            return 2
+        cfg.memory = args.memory
     if args.throughput is not None:
         cfg.throughput = C.throughput_slice(args.throughput) if args.throughput > 0 else []
     if args.threads is not None:
