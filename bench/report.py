@@ -287,6 +287,13 @@ def render(res: dict, gpu: dict | None = None, kept: str = "") -> str:
     L.append("")
     L.append(f"Load average at start {la}, at end {le} (1/5/15 min; anything well above 0 on an otherwise idle "
              f"machine means the timings are noisy).")
+    cores = mach.get("usable_cpus") or 0
+    if cores and any(isinstance(x, list) and x and x[0] > cores for x in (la, le)):
+        L += ["", f"> **Loaded machine**: the 1-minute load average exceeded the {cores} usable cores: other work "
+              "shared the CPUs for this run, so absolute times are several times those of an idle machine and "
+              "the spread is wide. Every contender ran interleaved with the others in each round, so they met "
+              "the same load; their ratios mean more than their times, and multi-threaded contenders whose "
+              "threads synchronise often (many small operations per step) suffer most."]
     L += ["", "## Machine and libraries", "",
           "| | |", "|---|---|",
           f"| CPU | {mach.get('cpu')} ({', '.join(mach.get('cpu_flags', []))}) |",

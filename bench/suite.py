@@ -71,6 +71,7 @@ class Config:
     gemm: bool = True
     profile: str | None = "lstm31x3_lb30"  # case whose Numba run is split into products / element-wise
     f64_samples: int = 10
+    skip_export: bool = False               # leave out the export/session one-time costs
     readout_repeats: int = 7                # bench.readout_cost on [31,31,31] LB 30 (0: skip)
     readout_runtimes: str = "numba,onnxruntime"
     shuffle_seed: int = 0
@@ -215,9 +216,12 @@ def measure_onetime(cfg: Config) -> dict:
         cases = cfg.cases[:1]
     else:
         cases = cfg.cases
-    _log("one-time costs: export, cache read, session creation (fresh process)")
-    r = _subprocess_json(["-m", "bench.onetime", "export", json.dumps([c.to_dict() for c in cases])])
-    out["export"] = r.get("result", {"error": r.get("error")})
+    if cfg.skip_export:
+        out["export"] = {"note": "not measured in this run"}
+    else:
+        _log("one-time costs: export, cache read, session creation (fresh process)")
+        r = _subprocess_json(["-m", "bench.onetime", "export", json.dumps([c.to_dict() for c in cases])])
+        out["export"] = r.get("result", {"error": r.get("error")})
     if cfg.numba_onetime != "none" and any(c in cfg.contenders for c in ("maeort_numba", "maeort_auto")):
         depths = ",".join(map(str, cfg.numba_depths))
         if cfg.numba_onetime == "default":
@@ -729,6 +733,8 @@ def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.suite", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the same in under 3 minutes (fewer cases, repeats, "
                     "architectures; subsets for the slowest contenders)")
+    ap.add_argument("--skip", metavar="PHASES", help="comma-separated phases to leave out: gemm, onetime, profile, "
+                    "readout (a run that only times the contenders)")
     ap.add_argument("--memory", metavar="WHERE", help="peak memory: 'all' cases, 'none', or one case key "
                     "(default: the mode's)")
     ap.add_argument("--threads", type=int, metavar="N", help="hold every worker to N cores (all contenders then run "
@@ -782,6 +788,21 @@ def _main(argv=None) -> int:
                   f"{', '.join(sorted(known))}", file=sys.stderr)
             return 2
         cfg.cases = [c for c in pool if c.key in want]
+    if args.skip:
+        phases = [x.strip() for x in args.skip.split(",")]
+        bad = [x for x in phases if x not in ("gemm", "onetime", "profile", "readout")]
+        if bad:
+            print(f"error: --skip: unknown phase(s) {', '.join(map(repr, bad))}; known: gemm, onetime, profile, "
+                  "readout", file=sys.stderr)
+            return 2
+        if "gemm" in phases:
+            cfg.gemm = False
+        if "onetime" in phases:
+            cfg.numba_onetime, cfg.skip_export = "none", True
+        if "profile" in phases:
+            cfg.profile = None
+        if "readout" in phases:
+            cfg.readout_repeats = 0
     if args.memory is not None:
         known = {c.key for c in cfg.cases} | {"all", "none"}
         if args.memory not in known:
