@@ -203,7 +203,8 @@ def _peers_section(res: dict, titles: dict) -> list[str]:
     ver = res.get("versions", {})
     L = ["", "## PyTorch, JAX and OpenVINO beside mae-ort (issue 22)", "",
          f"Same weights (`Sampler.weights`, drawn outside the timing), same MAEs (checked against `maeort_ort` "
-         f"before timing), **{cfg.get('threads', '?')} threads for every contender** "
+         f"before timing), **{cfg.get('threads', '?')} thread{'' if cfg.get('threads') == 1 else 's'} "
+         "for every contender** "
          "(`torch.set_num_threads`, OpenVINO `INFERENCE_NUM_THREADS`, XLA's CPU client on all cores "
          "— one thread via `XLA_FLAGS` when the count is 1 — and mae-ort's own default). Versions: "
          + ", ".join(f"{n} {ver.get(n) or 'absent'}" for n in ("torch", "jax", "jaxlib", "openvino")) + ". "
