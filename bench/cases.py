@@ -132,3 +132,21 @@ def throughput_slice(n: int = 50, seed: int = 2018, samples: int = 100) -> list[
     pick = rng.choice(len(space), size=min(n, len(space)), replace=False)
     return [Case(f"slice_{space[i][0]}x{space[i][1]}_lb{space[i][2]}", (space[i][0], space[i][1]), space[i][2],
                  samples=samples, seed=k) for k, i in enumerate(pick)]
+
+
+def three_layer_slice(n: int = 2000, seed: int = 2018, samples: int = 100) -> list[Case]:
+    """``n`` rows of the paper's three-layer space (7..31 units per layer, look-back in {1, 10, 20, 30};
+    390,625 points), picked with ``seed`` without replacement, in the order drawn (bench/gpu.sh's sweep)."""
+    lbs = (1, 10, 20, 30)
+    total = 25 ** 3 * len(lbs)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(total, size=min(n, total), replace=False)
+    out = []
+    for k, i in enumerate(pick):
+        i = int(i)
+        lb = lbs[i % 4]
+        i //= 4
+        h3, i = 7 + i % 25, i // 25
+        h2, h1 = 7 + i % 25, 7 + i // 25
+        out.append(Case(f"slice3_{h1}x{h2}x{h3}_lb{lb}", (h1, h2, h3), lb, samples=samples, seed=k))
+    return out

@@ -39,7 +39,9 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -49,7 +51,7 @@ import numpy as np
 from bench import cases as C
 
 __all__ = ["CONTENDERS", "TITLES", "make", "native_lstm_model", "keras_lstm_to_onnx", "worker_main",
-           "Worker", "compare"]
+           "Worker", "compare", "kill_all"]
 
 #: Display titles, in report order.
 TITLES = {
@@ -61,6 +63,15 @@ TITLES = {
     "keras_evaluate": "Keras reference style: `set_weights` + `evaluate(PyDataset, batch 5)`",
     "ort_native": "onnxruntime native `LSTM` op, one `run` per sample",
     "numpy_batched": "plain numpy float32, batched over samples",
+    # the peers (bench/peers.py)
+    "torch_batched": "PyTorch eager, batched `baddbmm` (`inference_mode`)",
+    "torch_compile": "PyTorch, the same under `torch.compile`",
+    "torch_nn_lstm": "PyTorch `nn.LSTM`, weights loaded per sample",
+    "jax_vmap": "JAX `jit(vmap)` + `lax.scan`",
+    "openvino": "OpenVINO CPU on mae-ort's ONNX graph",
+    "torch_batched_cuda": "PyTorch eager, batched, on CUDA",
+    "torch_compile_cuda": "PyTorch `torch.compile`, on CUDA",
+    "jax_vmap_gpu": "JAX `jit(vmap)` + `lax.scan`, on the GPU",
 }
 CONTENDERS = tuple(TITLES)
 ANCHOR = "maeort_ort"
@@ -491,6 +502,10 @@ def make(key: str) -> Contender:
         return OrtNative()
     if key == "numpy_batched":
         return NumpyBatched()
+    from bench.peers import GPU_PEERS, PEERS, make_peer
+
+    if key in PEERS + GPU_PEERS:
+        return make_peer(key)
     raise KeyError(key)
 
 
@@ -507,10 +522,13 @@ def handle(con: Contender, msg: tuple):
     """Execute one command; the reply is a plain dict (picklable, JSON-ready)."""
     cmd = msg[0]
     if cmd == "available":
+        t0 = time.perf_counter()
         ok, why = con.available()
+        t1 = time.perf_counter()
         if ok:
             con.preload()
-        return {"ok": ok, "why": why}
+        return {"ok": ok, "why": why, "import_s": getattr(con, "import_s", None) or (t1 - t0),
+                "preload_s": time.perf_counter() - t1}
     if cmd == "setup":
         case = msg[1]
         return {"setup": con.setup(case), "info": con.info()}
@@ -535,9 +553,19 @@ def handle(con: Contender, msg: tuple):
     raise ValueError(f"unknown command {cmd!r}")
 
 
+def pin_threads() -> None:
+    """With ``BENCH_THREADS=N`` set, hold this process to its first N cores (before any library starts its
+    threads): every contender then sizes its pools by :func:`_threads`, so all run on N threads."""
+    n = os.environ.get("BENCH_THREADS")
+    if n and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, cpus[:max(1, int(n))])
+
+
 def worker_main(conn, key: str, env: dict, log_path: str | None) -> None:
     """Body of a worker process: serve commands on ``conn`` until ``('quit',)``."""
     os.environ.update(env)
+    pin_threads()
     if log_path:
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(fd, 2)
@@ -563,8 +591,22 @@ def worker_main(conn, key: str, env: dict, log_path: str | None) -> None:
         conn.send(reply)
 
 
+#: Every worker started and not yet closed (:func:`kill_all` ends them on an interrupt).
+_LIVE: list = []
+
+
+def kill_all() -> None:
+    """Kill every worker still running (an interrupted suite leaves none behind)."""
+    while _LIVE:
+        _LIVE.pop().kill()
+
+
 class Worker:
-    """A contender in its own (spawned) process."""
+    """A contender in its own (spawned) process.
+
+    The process starts with SIGINT ignored: a Ctrl-C reaches the whole process group, and the
+    suite alone answers it (it kills its workers and says so in one line).
+    """
 
     def __init__(self, key: str, *, env: dict | None = None, log_dir: str | None = None) -> None:
         import multiprocessing as mp
@@ -574,7 +616,14 @@ class Worker:
         self.conn, child = ctx.Pipe()
         log = os.path.join(log_dir, f"{key}.log") if log_dir else None
         self.proc = ctx.Process(target=worker_main, args=(child, key, dict(env or {}), log), daemon=True)
-        self.proc.start()
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            self.proc.start()  # the child inherits the ignored SIGINT (kept across exec)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, old)
+        _LIVE.append(self)
         child.close()
         self.ready = None
 
@@ -613,6 +662,8 @@ class Worker:
         if self.proc.is_alive():
             self.proc.kill()
         self.proc.join(5)
+        if self in _LIVE:
+            _LIVE.remove(self)
 
     def request_quit(self) -> None:
         try:
@@ -658,6 +709,7 @@ def memory_main(key: str, case: C.Case, samples: int) -> dict:
 
 
 if __name__ == "__main__":  # python -m bench.contenders memory KEY CASE_JSON SAMPLES
+    pin_threads()
     if len(sys.argv) == 5 and sys.argv[1] == "memory":
         case = C.Case.from_dict(json.loads(sys.argv[3]))
         try:

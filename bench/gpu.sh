@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# GPU check of issue 5: mae-ort with onnxruntime's CUDA provider against mae-ort's CPU runtime, same run.
-# Finishes in under 5 minutes on one H100. Writes bench/gpu_results.json (picked up by bench/RESULTS.md
+# GPU run of issues 5 and 22: mae-ort with onnxruntime's CUDA provider, the PyTorch peers on CUDA
+# (torch_batched_cuda, torch_compile_cuda) and JAX on the GPU (jax_vmap_gpu) where importable, against
+# mae-ort's CPU runtimes of the same machine in the same run, on the six cases; then a 2,000-row slice
+# of the paper's three-layer space (7-31 units per layer, look-back 1/10/20/30) swept once by maeort_cuda.
+# Bounded by GPU_BENCH_BUDGET_S (default 540 s, the whole script; the suite checkpoints after each case). Writes bench/gpu_results.json (picked up by bench/RESULTS.md
 # in a GPU section; this script re-renders RESULTS.md when bench/results.json exists) and copies it,
 # with the worker logs, to $OUT when that is set.
 #
@@ -13,13 +16,27 @@
 # onnxruntime-gpu (a wheel named by $ORT_GPU_WHEEL or found in bench/_work/wheels/, else the registry,
 # bounded to 150 s) in bench/_work/ort-gpu, which shadows the CPU onnxruntime through PYTHONPATH.
 # If the CUDA provider is still absent it runs the CPU contenders only and records "CUDA provider ABSENT".
-# Usage: bash bench/gpu.sh [python -m bench.suite options, e.g. --cases lstm31x3_lb30 --throughput 10]
-# Environment: GPU_BENCH_BUDGET_S (default 285, the whole script), GPU_BENCH_NO_INSTALL=1 (never pip),
-# ORT_GPU_WHEEL (a local onnxruntime-gpu wheel to add when the provider is absent).
+# Usage: bash bench/gpu.sh [--dry-run] [python -m bench.suite options, e.g. --cases lstm31x3_lb30 --throughput 10]
+#   --dry-run  the whole script on any machine (the CPU where there is no GPU), installing nothing: tiny cases,
+#              a 4-row slice, results in $GPU_DRY_OUT (default bench/_work/gpu-dry-run), RESULTS.md untouched
+# Environment: GPU_BENCH_BUDGET_S (default 540, the whole script), GPU_BENCH_NO_INSTALL=1 (never pip),
+# ORT_GPU_WHEEL (a local onnxruntime-gpu wheel to add when the provider is absent), GPU_BENCH_PEERS_INSTALL=1
+# (try `pip install torch jax[cuda12]` into the chosen Python when they are absent; bounded to 200 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$(date +%s)
-BUDGET=${GPU_BENCH_BUDGET_S:-285}          # the whole script, seconds
+DRY=0
+ARGS=()
+for a in "$@"; do
+  if [ "$a" = "--dry-run" ]; then DRY=1; else ARGS+=("$a"); fi
+done
+if [ "$DRY" = 1 ]; then
+  export GPU_BENCH_NO_INSTALL=1
+  DRY_OUT="${GPU_DRY_OUT:-bench/_work/gpu-dry-run}"
+  mkdir -p "$DRY_OUT"
+  ARGS+=(--dry-run --out "$DRY_OUT")
+fi
+BUDGET=${GPU_BENCH_BUDGET_S:-540}          # the whole script, seconds
 left() { echo $(( BUDGET - ($(date +%s) - T0) )); }
 say() { echo "[gpu.sh $(date +%H:%M:%S)] $*" >&2; }
 mkdir -p bench/_work/logs
@@ -91,11 +108,43 @@ else
   say "CUDA provider ABSENT: the GPU contender will be reported as not available; running the CPU baselines only"
 fi
 
+peer_state() {
+  "$PY" - <<'PYEOF' 2>/dev/null
+try:
+    import torch
+    t = f"torch {torch.__version__} cuda={'yes' if torch.cuda.is_available() else 'no'}"
+except Exception as e:
+    t = f"torch absent ({type(e).__name__})"
+try:
+    import jax
+    try:
+        g = len(jax.devices("gpu"))
+    except Exception:
+        g = 0
+    j = f"jax {jax.__version__} gpus={g}"
+except Exception as e:
+    j = f"jax absent ({type(e).__name__})"
+print(t + "; " + j)
+PYEOF
+}
+say "peers: $(peer_state)"
+if [ -n "${GPU_BENCH_PEERS_INSTALL:-}" ] && [ -z "${GPU_BENCH_NO_INSTALL:-}" ] && [ "$(left)" -gt 300 ] \
+   && [[ "$(peer_state)" != *"cuda=yes"*"gpus="[1-9]* ]]; then
+  say "trying to add torch (CUDA) and jax[cuda12] (bounded to 200 s)"
+  timeout 200 "$PY" -m pip install --quiet --retries 0 --timeout 15 torch "jax[cuda12]" \
+    >bench/_work/logs/peers-gpu.log 2>&1 || say "could not add them (offline? see bench/_work/logs/peers-gpu.log)"
+  say "peers now: $(peer_state)"
+fi
+
 REM=$(( $(left) - 10 ))
 if [ "$REM" -lt 60 ]; then REM=60; fi
 say "running the GPU suite (limit ${REM} s)"
-timeout "$REM" "$PY" -m bench.suite --gpu "$@"
+timeout "$REM" "$PY" -m bench.suite --gpu "${ARGS[@]}"
 rc=$?
+if [ "$DRY" = 1 ]; then
+  say "dry run finished in $(( $(date +%s) - T0 )) s (exit $rc): $DRY_OUT/gpu_results.json"
+  exit $rc
+fi
 if [ $rc -eq 124 ]; then say "the GPU suite ran out of time (${REM} s); bench/gpu_results.json may be missing"; fi
 if [ -f bench/results.json ] && [ -f bench/gpu_results.json ]; then
   "$PY" -m bench.suite --report-only || true

@@ -62,17 +62,27 @@ def measure(runtime: str = "numba", samples: int = 100, repeats: int = 7, thread
             "ratio_to_maes": {k: v / base for k, v in med.items()}}
 
 
+def measure_all(runtimes: str = "numba,onnxruntime", samples: int = 100, repeats: int = 7) -> dict:
+    """:func:`measure` for each of the comma-separated ``runtimes``, with the machine and the load average."""
+    load0 = loadavg()
+    runs = [measure(r, samples, repeats) for r in runtimes.split(",")]
+    return {"machine": machine_line(), "blas": blas_info(), "versions": library_versions(with_keras=False),
+            "loadavg_start": load0, "loadavg_end": loadavg(), "runs": runs}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--runtime", default="numba,onnxruntime", help="comma-separated runtimes")
     ap.add_argument("--out", default=str(HERE / "readout_cost.json"))
+    ap.add_argument("--bench-result", action="store_true", help="print the results as one BENCH-RESULT line "
+                    "(for bench.suite) and write nothing")
     a = ap.parse_args(argv)
-    load0 = loadavg()
-    runs = [measure(r, a.samples, a.repeats) for r in a.runtime.split(",")]
-    res = {"machine": machine_line(), "blas": blas_info(), "versions": library_versions(with_keras=False),
-           "loadavg_start": load0, "loadavg_end": loadavg(), "runs": runs}
+    res = measure_all(a.runtime, a.samples, a.repeats)
+    if a.bench_result:
+        print("BENCH-RESULT " + json.dumps(res), flush=True)
+        return res
     Path(a.out).write_text(json.dumps(res, indent=2))
     print(render(res))
     return res

@@ -4,6 +4,24 @@ from __future__ import annotations
 
 MiB = 2 ** 20
 
+#: Everything after this line in RESULTS.md was written by hand: the suite keeps it when it rewrites the file.
+KEPT_MARKER = "<!-- Hand-written sections below: bench.suite keeps them when it rewrites this file. -->"
+
+#: The peers (bench/peers.py), in report order.
+PEERS = ("torch_batched", "torch_compile", "torch_nn_lstm", "jax_vmap", "openvino")
+
+
+def kept_sections(path) -> str:
+    """The hand-written tail of an existing ``RESULTS.md`` (from :data:`KEPT_MARKER` on; '' if none)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.exists():
+        return ""
+    text = p.read_text()
+    i = text.find(KEPT_MARKER)
+    return "" if i < 0 else text[i:]
+
 
 def _ort_version(gpu: dict):
     versions = gpu.get("versions", {})
@@ -41,25 +59,44 @@ def _check(e):
         return "–"
     if c.get("ok") is None:
         return c.get("note", "–")
-    mark = "✓" if c["ok"] else "✗ FAILED"
-    return f"{mark} {c['max_abs_diff']:.1e}"
+    mark = "✓" if c["ok"] else "✗ **disagrees**"
+    rel = f" (rel {c['max_rel_diff']:.1e})" if isinstance(c.get("max_rel_diff"), float) else ""
+    return f"{mark} {c['max_abs_diff']:.1e}{rel}"
 
 
-def _contender_row(k, e, titles, baseline_name):
+def _ratio(v):
+    return "–" if v is None else f"{v:.2f}"
+
+
+def _median(e):
+    """A contender's median; None where it has none, failed or disagrees with the anchor (never in a ratio)."""
+    if not e or e.get("disagrees") or e.get("error"):
+        return None
+    return (e.get("stats") or {}).get("median")
+
+
+def _contender_row(k, e, titles, baseline_name, fused=None, auto=None):
     st = e.get("stats") or {}
+    med = _median(e)
+    vs_fused = e.get("time_vs_fused") or ((med / fused) if (med and fused) else None)
+    vs_auto = e.get("time_vs_auto") or ((med / auto) if (med and auto) else None)
     mem = e.get("memory") or {}
     title = titles.get(k, k)
     if k.startswith("maeort_auto") and e.get("info", {}).get("runtime"):
         title += f" → {e['info']['runtime']}"
     if e.get("error"):
-        return f"| {title} | error: {e['error'][:120]} | | | | | | | |"
+        return f"| {title} | error: {e['error'][:120]} | | | | | | | | | |"
+    if e.get("disagrees"):
+        return (f"| {title} | {_check(e)} | not timed: its MAEs disagree with the anchor, left out of every ratio "
+                "| | | | | | | | |")
     extra = f" ({e['samples_timed']} timed, scaled)" if e.get("extrapolated") else ""
     spread = f"{_s(st.get('min'))}–{_s(st.get('max'))}" if st else "–"
     iqr = f"{_s(st.get('q1'))}–{_s(st.get('q3'))}" if st else "–"
     memtxt = f"{_mib(mem.get('peak_rss'))} / {_mib(mem.get('run_delta'))}" if mem and "error" not in mem else (
         "error" if mem else "–")
     return (f"| {title}{extra} | {_check(e)} | **{_s(st.get('median'))}** | {spread} | {iqr} | "
-            f"{_x(e.get('speedup_vs_baseline'))} | {_s(e.get('gflops'))} | {_pct(e.get('gemm_fraction'))} | {memtxt} |")
+            f"{_x(e.get('speedup_vs_baseline'))} | {_ratio(vs_fused)} | {_ratio(vs_auto)} | "
+            f"{_s(e.get('gflops'))} | {_pct(e.get('gemm_fraction'))} | {memtxt} |")
 
 
 def _case_section(cr, titles, *, heading="###"):
@@ -77,11 +114,13 @@ def _case_section(cr, titles, *, heading="###"):
         lines.append(f"MAEs: mean {ms['mean']:.4f}, sd {ms['sd']:.4f}, range {ms['min']:.4f}–{ms['max']:.4f}.")
     base = cr.get("baseline")
     lines += ["", f"| contender | MAE check | median s | min–max s | IQR s | speedup vs {base or 'baseline'} | "
-              "useful GFLOP/s | of GEMM rate | peak RSS / run Δ MiB |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "time ÷ fused kernel's | time ÷ mae-ort default's | useful GFLOP/s | of GEMM rate | "
+              "peak RSS / run Δ MiB |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = list(titles)
+    fused, auto = _median(cr["contenders"].get("maeort_numba")), _median(cr["contenders"].get("maeort_auto"))
     for k in sorted(cr["contenders"], key=lambda k: order.index(k) if k in order else 99):
-        lines.append(_contender_row(k, cr["contenders"][k], titles, base))
+        lines.append(_contender_row(k, cr["contenders"][k], titles, base, fused, auto))
     lines.append("")
     return lines
 
@@ -120,7 +159,117 @@ def _profile_section(pr: dict | None, gemm: dict) -> list[str]:
     return L
 
 
-def render(res: dict, gpu: dict | None = None) -> str:
+def fastest_peers(res: dict) -> list[dict]:
+    """Per case: the fastest peer that agrees with the anchor, and mae-ort's default and fused kernel beside it."""
+    out = []
+    for cr in res.get("cases", []):
+        cons = cr["contenders"]
+
+        def med(k):
+            return _median(cons.get(k))
+
+        peers = [(med(k), k) for k in PEERS if med(k)]
+        best = min(peers) if peers else (None, None)
+        auto, fused = med("maeort_auto"), med("maeort_numba")
+        out.append({"case": cr["case"]["key"], "label": cr["case"]["label"], "peer": best[1], "peer_s": best[0],
+                    "auto_s": auto, "fused_s": fused,
+                    "peer_over_auto": (best[0] / auto) if (best[0] and auto) else None,
+                    "peer_over_fused": (best[0] / fused) if (best[0] and fused) else None,
+                    "disagree": [k for k in PEERS if (cons.get(k) or {}).get("disagrees")]})
+    return out
+
+
+def openvino_vs_ort(res: dict) -> list[dict]:
+    """Per case: OpenVINO against mae-ort's onnxruntime runtime on the same graph file."""
+    out = []
+    for cr in res.get("cases", []):
+        cons = cr["contenders"]
+        ov, ort = cons.get("openvino") or {}, cons.get("maeort_ort") or {}
+        a = None if ov.get("disagrees") else (ov.get("stats") or {}).get("median")
+        b = (ort.get("stats") or {}).get("median")
+        if a and b:
+            out.append({"case": cr["case"]["key"], "label": cr["case"]["label"], "openvino_s": a, "ort_s": b,
+                        "ort_over_openvino": b / a, "openvino_faster": a < b})
+    return out
+
+
+def _peers_section(res: dict, titles: dict) -> list[str]:
+    """The peers at a glance: the fastest per case, mae-ort beside it, one-time costs, OpenVINO vs onnxruntime."""
+    cases = res.get("cases", [])
+    if not any(k in cr["contenders"] for cr in cases for k in PEERS) and not any(
+            k in (res.get("unavailable") or {}) for k in PEERS):
+        return []
+    cfg = res.get("config", {})
+    ver = res.get("versions", {})
+    L = ["", "## PyTorch, JAX and OpenVINO beside mae-ort (issue 22)", "",
+         f"Same weights (`Sampler.weights`, drawn outside the timing), same MAEs (checked against `maeort_ort` "
+         f"before timing), **{cfg.get('threads', '?')} thread{'' if cfg.get('threads') == 1 else 's'} "
+         "for every contender** "
+         "(`torch.set_num_threads`, OpenVINO `INFERENCE_NUM_THREADS`, XLA's CPU client on all cores "
+         "— one thread via `XLA_FLAGS` when the count is 1 — and mae-ort's own default). Versions: "
+         + ", ".join(f"{n} {ver.get(n) or 'absent'}" for n in ("torch", "jax", "jaxlib", "openvino")) + ". "
+         "A peer is timed as its user runs it warm; mae-ort's rows time a whole `Sampler.sample` call "
+         "(drawing the weights included).", ""]
+    for k in PEERS:
+        why = (res.get("unavailable") or {}).get(k)
+        if why:
+            L.append(f"- **{titles.get(k, k)}**: not available — {why}")
+    L += ["", "| case | fastest peer | its median s | mae-ort default s | fused kernel s | "
+          "peer ÷ mae-ort default | peer ÷ fused kernel | disagree (not timed) |", "|---|---|---|---|---|---|---|---|"]
+    for r in fastest_peers(res):
+        L.append(f"| {r['label']} | {titles.get(r['peer'], r['peer']) if r['peer'] else '–'} | {_s(r['peer_s'])} | "
+                 f"{_s(r['auto_s'])} | {_s(r['fused_s'])} | {_ratio(r['peer_over_auto'])} | "
+                 f"{_ratio(r['peer_over_fused'])} | {', '.join(r['disagree']) or '–'} |")
+    L += ["", "A ratio above 1 means the peer takes longer than mae-ort.", ""]
+    started = res.get("imports") or {}
+    ws = res.get("worker_setup") or {}
+    rows = []
+    for k in PEERS:
+        if k not in started:
+            continue
+        per = []
+        for ck, d in ws.items():
+            st = d.get(k) or {}
+            one = st.get("one_time_s", st.get("compile_s"))
+            if one is not None:
+                per.append(f"{ck} {_s(one)}")
+        rows.append(f"| {titles.get(k, k)} | {_s(started[k].get('import_s'))} | {'; '.join(per) or '–'} |")
+    if rows:
+        L += ["One-time costs of the peers (untimed in the tables): the import (with its thread setup) in the worker, "
+              "and per case the compile/trace cost = first call − warm call (`torch.compile`, `jax.jit`), or "
+              "OpenVINO's `compile_model`; eager PyTorch's first call pays its allocator and thread pool.", "",
+              "| peer | import s | one-time cost per case s |", "|---|---|---|"] + rows + [""]
+    ov = openvino_vs_ort(res)
+    if ov:
+        wins = sum(r["openvino_faster"] for r in ov)
+        L += ["OpenVINO against onnxruntime on the same graph (mae-ort's weights-as-inputs ONNX file; "
+              "`maeort_ort` also draws its weights inside the timing, a few per cent of its time):", "",
+              "| case | OpenVINO s | mae-ort onnxruntime s | onnxruntime ÷ OpenVINO |", "|---|---|---|---|"]
+        for r in ov:
+            L.append(f"| {r['label']} | {_s(r['openvino_s'])} | {_s(r['ort_s'])} | {_ratio(r['ort_over_openvino'])} |")
+        L += ["", f"OpenVINO is faster on {wins} of {len(ov)} cases in this run.", ""]
+    return L
+
+
+def _readout_section(rc: dict | None) -> list[str]:
+    """The readout score's cost beside the MAE pass alone (``bench.readout_cost``, this run)."""
+    if not rc:
+        return []
+    if rc.get("error"):
+        return ["", "## What the readout score costs (this run)", "", f"readout cost: error {rc['error'][:200]}"]
+    L = ["", "## What the readout score costs (this run)", "",
+         "`[31,31,31]` look-back 30 on the sine, 100 samples, in a fresh process (`bench.readout_cost`): "
+         "`Sampler.maes` (the MAE pass alone) against `Sampler.maes(readout=True)` (what `sample --scores readout` "
+         "runs: the same pass writing the last hidden states, then each sample's ridge), medians of interleaved "
+         "repeats.", "", "| runtime | repeats | MAE pass alone s | MAEs + readout s | ratio |", "|---|---|---|---|---|"]
+    for r in rc.get("runs", []):
+        m, q = r["median_seconds"], r["ratio_to_maes"]
+        L.append(f"| {r['runtime']} | {r['repeats']} | {_s(m['maes'])} | {_s(m['maes+readout'])} | "
+                 f"{q['maes+readout']:.2f}× |")
+    return L
+
+
+def render(res: dict, gpu: dict | None = None, kept: str = "") -> str:
     titles = res.get("contender_titles", {})
     cfg = res.get("config", {})
     mach = res.get("machine", {})
@@ -139,6 +288,13 @@ def render(res: dict, gpu: dict | None = None) -> str:
     L.append("")
     L.append(f"Load average at start {la}, at end {le} (1/5/15 min; anything well above 0 on an otherwise idle "
              f"machine means the timings are noisy).")
+    cores = mach.get("usable_cpus") or 0
+    if cores and any(isinstance(x, list) and x and x[0] > cores for x in (la, le)):
+        L += ["", f"> **Loaded machine**: the 1-minute load average exceeded the {cores} usable cores: other work "
+              "shared the CPUs for this run, so absolute times are several times those of an idle machine and "
+              "the spread is wide. Every contender ran interleaved with the others in each round, so they met "
+              "the same load; their ratios mean more than their times, and multi-threaded contenders whose "
+              "threads synchronise often (many small operations per step) suffer most."]
     L += ["", "## Machine and libraries", "",
           "| | |", "|---|---|",
           f"| CPU | {mach.get('cpu')} ({', '.join(mach.get('cpu_flags', []))}) |",
@@ -146,7 +302,8 @@ def render(res: dict, gpu: dict | None = None) -> str:
           f"| RAM | {mach.get('ram_gib')} GiB |",
           f"| OS / Python | {mach.get('os')} / {mach.get('python')} |"]
     for name in ("mae-ort", "numpy", "numpy_blas", "scipy", "onnx", "onnxruntime", "onnxruntime-gpu",
-                 "onnxruntime_providers", "numba", "llvmlite", "tensorflow", "keras"):
+                 "onnxruntime_providers", "numba", "llvmlite", "tensorflow", "keras", "torch", "jax", "jaxlib",
+                 "openvino"):
         v = ver.get(name)
         if v is not None:
             L.append(f"| {name} | {', '.join(v) if isinstance(v, list) else v} |")
@@ -170,6 +327,8 @@ def render(res: dict, gpu: dict | None = None) -> str:
             L.append(f"| {t['target']} | {vs} | {'–' if t['ok'] is None else ('yes' if t['ok'] else '**no**')} |")
 
     L += _profile_section(res.get("profile"), g)
+    L += _peers_section(res, titles)
+    L += _readout_section(res.get("readout_cost"))
 
     un = res.get("unavailable") or {}
     L += ["", "## Cases", "",
@@ -304,5 +463,12 @@ def render(res: dict, gpu: dict | None = None) -> str:
           "- **numpy**: `mae_ort.model.reference.maes(..., dtype=float32)` in chunks of 10 samples "
           "(numpy's BLAS, all cores).",
           f"- **Peak memory**: {res.get('memory_method', '')}.",
+          "- **Peers** (PyTorch, JAX, OpenVINO; `bench/peers.py`): the same weights as every other contender, "
+          "the same MAE check; a peer that disagrees is marked so, not timed, and left out of every ratio. "
+          "'time ÷ fused kernel's' and 'time ÷ mae-ort default's' divide the contender's median by "
+          "`maeort_numba`'s and `maeort_auto`'s in the same case (above 1: slower than mae-ort).",
           "- **GEMM rate**: " + (g.get("method") or "–") + ".", ""]
-    return "\n".join(L) + "\n"
+    text = "\n".join(L) + "\n"
+    if kept:
+        text += "\n" + kept.rstrip("\n") + "\n"
+    return text

@@ -31,6 +31,7 @@ import argparse
 import datetime as _dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,7 @@ import numpy as np
 from bench import cases as C
 from bench import contenders as K
 from bench import machine as M
+from bench.peers import peer_versions
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -69,6 +71,9 @@ class Config:
     gemm: bool = True
     profile: str | None = "lstm31x3_lb30"  # case whose Numba run is split into products / element-wise
     f64_samples: int = 10
+    skip_export: bool = False               # leave out the export/session one-time costs
+    readout_repeats: int = 7                # bench.readout_cost on [31,31,31] LB 30 (0: skip)
+    readout_runtimes: str = "numba,onnxruntime"
     shuffle_seed: int = 0
     log_dir: str | None = None
     out_json: str | None = None
@@ -88,12 +93,15 @@ class Config:
             "numba_onetime": self.numba_onetime, "profile": self.profile, "numba_depths": list(self.numba_depths),
             "check_run_counts_as_round": self.check_counts,
             "f64_samples": self.f64_samples, "shuffle_seed": self.shuffle_seed,
+            "readout_repeats": self.readout_repeats, "readout_runtimes": self.readout_runtimes,
+            "threads": min(K._threads(), int(os.environ.get("BENCH_THREADS") or K._threads())),
             "preset": C.PRESET, "tol_small": C.TOL_SMALL, "tol_deep": C.TOL_DEEP,
         }
 
 
+PEERS = ["torch_batched", "torch_compile", "torch_nn_lstm", "jax_vmap", "openvino"]
 ALL_CPU = ["maeort_auto", "maeort_ort", "maeort_numba", "maeort_cuda", "keras_loop", "keras_evaluate",
-           "ort_native", "numpy_batched"]
+           "ort_native", "numpy_batched", *PEERS]
 TP_CONTENDERS = ["maeort_auto", "maeort_numba", "maeort_ort"]
 
 
@@ -108,8 +116,9 @@ def quick_config() -> Config:
     return Config(mode="quick", cases=[c for c in C.main_cases(100) if c.key in keep], contenders=list(ALL_CPU),
                   repeats=1, check_counts=True, throughput=C.throughput_slice(10),
                   throughput_contenders=list(TP_CONTENDERS), throughput_repeats=1, memory="lstm31x3_lb30",
-                  memory_contenders=["maeort_auto", "maeort_numba", "keras_loop", "ort_native"],
-                  numba_onetime="default", numba_depths=(1,), f64_samples=5)
+                  memory_contenders=["maeort_auto", "maeort_numba", "keras_loop", "ort_native", *PEERS],
+                  numba_onetime="default", numba_depths=(1,), f64_samples=5, readout_repeats=3,
+                  readout_runtimes="numba")
 
 
 def micro_config(*, keras: bool = False) -> Config:
@@ -119,20 +128,38 @@ def micro_config(*, keras: bool = False) -> Config:
     return Config(mode="micro", cases=C.micro_cases(5), contenders=cont, repeats=2,
                   throughput=C.throughput_slice(2, samples=4)[:2], throughput_contenders=["maeort_auto", "maeort_ort"],
                   throughput_repeats=1, memory="micro_lstm3_lb2", memory_contenders=["maeort_ort"],
-                  numba_onetime="none", gemm=False, f64_samples=5, profile=None)
+                  numba_onetime="none", gemm=False, f64_samples=5, profile=None, readout_repeats=0)
 
 
-def gpu_config() -> Config:
-    return Config(mode="gpu", cases=C.main_cases(100), contenders=["maeort_ort", "maeort_auto", "maeort_cuda"],
-                  repeats=5, throughput=C.throughput_slice(50),
-                  throughput_contenders=["maeort_ort", "maeort_auto", "maeort_cuda"], throughput_repeats=2,
-                  memory="none", numba_onetime="none", f64_samples=5, profile=None)
+GPU_CONTENDERS = ["maeort_ort", "maeort_auto", "maeort_cuda", "torch_batched_cuda", "torch_compile_cuda",
+                  "jax_vmap_gpu", "torch_batched", "jax_vmap"]
+
+
+def gpu_config(*, dry_run: bool = False) -> Config:
+    """bench/gpu.sh: mae-ort on CUDA, the PyTorch peers on CUDA, JAX on the GPU, the CPU runtimes of the same
+    machine, and a 2,000-row slice of the paper's three-layer space swept by ``maeort_cuda`` (one pass).
+    ``dry_run``: tiny cases and a 4-row slice, on whatever the machine has (the CPU: the tests' check)."""
+    if dry_run:
+        return Config(mode="gpu", cases=C.micro_cases(5), contenders=list(GPU_CONTENDERS), repeats=1,
+                      throughput=C.three_layer_slice(4, samples=4), throughput_contenders=["maeort_cuda", "maeort_ort"],
+                      throughput_repeats=0, memory="none", numba_onetime="none", gemm=False, f64_samples=5,
+                      profile=None, readout_repeats=0)
+    return Config(mode="gpu", cases=C.main_cases(100), contenders=list(GPU_CONTENDERS),
+                  repeats=5, throughput=C.three_layer_slice(2000), throughput_contenders=["maeort_cuda"],
+                  throughput_repeats=0, memory="none", numba_onetime="none", f64_samples=5, profile=None,
+                  readout_repeats=0)
 
 
 # ---------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------
+#: What the suite is doing now (named by the line an interrupt prints).
+_PHASE = ["start-up"]
+
+
 def _log(msg: str) -> None:
+    if not msg.startswith("  "):
+        _PHASE[0] = msg.split(":")[0].split(" (")[0]
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
@@ -189,9 +216,12 @@ def measure_onetime(cfg: Config) -> dict:
         cases = cfg.cases[:1]
     else:
         cases = cfg.cases
-    _log("one-time costs: export, cache read, session creation (fresh process)")
-    r = _subprocess_json(["-m", "bench.onetime", "export", json.dumps([c.to_dict() for c in cases])])
-    out["export"] = r.get("result", {"error": r.get("error")})
+    if cfg.skip_export:
+        out["export"] = {"note": "not measured in this run"}
+    else:
+        _log("one-time costs: export, cache read, session creation (fresh process)")
+        r = _subprocess_json(["-m", "bench.onetime", "export", json.dumps([c.to_dict() for c in cases])])
+        out["export"] = r.get("result", {"error": r.get("error")})
     if cfg.numba_onetime != "none" and any(c in cfg.contenders for c in ("maeort_numba", "maeort_auto")):
         depths = ",".join(map(str, cfg.numba_depths))
         if cfg.numba_onetime == "default":
@@ -224,6 +254,17 @@ def measure_profile(cfg: Config) -> dict | None:
     return r.get("result", {"error": r.get("error")})
 
 
+def measure_readout(cfg: Config) -> dict | None:
+    """What the readout score costs beside the MAE pass alone on [31,31,31] LB 30 (``bench.readout_cost``)."""
+    if not cfg.readout_repeats:
+        return None
+    _log(f"readout cost: MAE pass alone against MAEs + readout on [31,31,31] LB 30 ({cfg.readout_runtimes}; "
+         "fresh process)")
+    r = _subprocess_json(["-m", "bench.readout_cost", "--bench-result", "--repeats", str(cfg.readout_repeats),
+                          "--runtime", cfg.readout_runtimes])
+    return r.get("result", {"error": r.get("error")})
+
+
 class Pool:
     """The worker processes of a set of contenders."""
 
@@ -231,6 +272,7 @@ class Pool:
         self.cfg = cfg
         self.workers: dict[str, K.Worker] = {}
         self.unavailable: dict[str, str] = {}
+        self.started: dict[str, dict] = {}  # import and preload seconds of each available contender
         log_dir = cfg.log_dir
         if log_dir:
             os.makedirs(log_dir, exist_ok=True)
@@ -246,6 +288,14 @@ class Pool:
                 _log(f"{tag}{k}: not available: {self.unavailable[k]}")
                 w.close()
                 del self.workers[k]
+            else:
+                self.started[k] = {"import_s": r.get("import_s"), "preload_s": r.get("preload_s")}
+
+    def kill(self) -> None:
+        """End every worker now (an interrupt: nobody waits for a run in flight)."""
+        for w in self.workers.values():
+            w.kill()
+        self.workers.clear()
 
     def close(self) -> None:
         for w in self.workers.values():  # ask all to quit first, then wait: they exit in parallel
@@ -309,19 +359,23 @@ def run_case(pool: Pool, case: C.Case, cfg: Config, rng: np.random.Generator) ->
             m = np.asarray(r["maes"], dtype=np.float64)
         else:
             m = anchor
-        if cfg.check_counts:
-            e["times"].append(e["first_run_s"])
         if anchor is None:
             e["check"] = {"ok": None, "note": "no anchor"}
-            continue
-        n = e["samples_timed"]
-        d = K.compare(m, anchor[:n])
-        e["check"] = {"max_abs_diff": d, "tol": case.tol, "ok": bool(d <= case.tol), "samples": n}
-        _log(f"  {k}: MAE check {'ok' if d <= case.tol else 'FAILED'} (max |dMAE| {d:.2e}, tol {case.tol:g}, "
-             f"{n} samples; first run {e['first_run_s']:.3f} s)")
+        else:
+            n = e["samples_timed"]
+            d = K.compare(m, anchor[:n])
+            e["check"] = {"max_abs_diff": d, "max_rel_diff": relative_diff(m, anchor[:n]), "tol": case.tol,
+                          "ok": bool(d <= case.tol), "samples": n}
+            _log(f"  {k}: MAE check {'ok' if d <= case.tol else 'DISAGREES'} (max |dMAE| {d:.2e}, tol "
+                 f"{case.tol:g}, {n} samples; first run {e['first_run_s']:.3f} s)")
+            if d > case.tol:  # never timed, left out of every ratio
+                e["disagrees"] = True
+                continue
+        if cfg.check_counts:
+            e["times"].append(e["first_run_s"])
 
     # interleaved timed rounds
-    live = [k for k, e in entries.items() if "error" not in e]
+    live = [k for k, e in entries.items() if "error" not in e and not e.get("disagrees")]
     worst = {k: 0.0 for k in live}
     rounds = cfg.repeats + (1 if cfg.check_counts else 0)
     for rnd in range(cfg.repeats):
@@ -351,6 +405,7 @@ def run_case(pool: Pool, case: C.Case, cfg: Config, rng: np.random.Generator) ->
                 e["timed_runs_max_abs_diff"] = worst[k]
                 if worst[k] > case.tol and e.get("check", {}).get("ok"):
                     e["check"]["ok"] = False
+                    e["disagrees"] = True
                     e["check"]["note"] = f"a timed run differed by {worst[k]:.1e}"
                     _log(f"  {k}: a timed run's MAEs differ from the anchor by {worst[k]:.1e} (> {case.tol:g})")
         res["contenders"][k] = e
@@ -361,27 +416,69 @@ def run_case(pool: Pool, case: C.Case, cfg: Config, rng: np.random.Generator) ->
     return res
 
 
+def relative_diff(got, want) -> float:
+    """max |got - want| / |want| over samples (inf where finiteness differs)."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    d = K.compare(got, want)
+    if not np.isfinite(d) or got.size == 0:
+        return d
+    fin = np.isfinite(want)
+    if not fin.any():
+        return 0.0
+    return float(np.max(np.abs(got[fin] - want[fin]) / np.maximum(np.abs(want[fin]), 1e-30)))
+
+
+def _median(e: dict | None) -> float | None:
+    """A contender's median, None where it has none or disagrees with the anchor (never in a ratio)."""
+    if not e or e.get("disagrees") or e.get("error"):
+        return None
+    return (e.get("stats") or {}).get("median")
+
+
 def derive(case_res: dict, gemm_gflops: float | None, baseline: str = "keras_loop") -> None:
-    """Speedups, useful GFLOP/s and the fraction of the GEMM rate (in place)."""
+    """Speedups, the ratios to the fused kernel and to mae-ort's default, useful GFLOP/s and the fraction
+    of the GEMM rate (in place); a contender that disagrees with the anchor gets none of them."""
     cons = case_res["contenders"]
-    base = cons.get(baseline, {}).get("stats", {}).get("median")
+    base = _median(cons.get(baseline))
+    fused, auto = _median(cons.get("maeort_numba")), _median(cons.get("maeort_auto"))
     case_res["baseline"] = baseline if base else None
     for k, e in cons.items():
-        st = e.get("stats")
-        if not st:
+        med = _median(e)
+        if med is None:
+            for f in ("speedup_vs_baseline", "time_vs_fused", "time_vs_auto", "gflops", "gemm_fraction"):
+                e[f] = None
             continue
-        med = st["median"]
         e["speedup_vs_baseline"] = (base / med) if base else None
+        e["time_vs_fused"] = (med / fused) if fused else None
+        e["time_vs_auto"] = (med / auto) if auto else None
         e["gflops"] = case_res["gflop"] / med if med > 0 else None
         # the CPU GEMM rate is no yardstick for a GPU contender
         usable = gemm_gflops and e["gflops"] and k != "maeort_cuda"
         e["gemm_fraction"] = (e["gflops"] / gemm_gflops) if usable else None
 
 
+SWEEP_BATCH = 250
+
+
+def _sweep(worker, rows: list) -> dict:
+    """One pass over ``rows`` in batches of :data:`SWEEP_BATCH` (a long GPU slice answers between batches)."""
+    total = {"seconds": 0.0, "per_case": [], "maes": [], "info": {}}
+    for i in range(0, len(rows), SWEEP_BATCH):
+        r = worker.call("sweep", rows[i:i + SWEEP_BATCH])
+        if "error" in r:
+            return r
+        total["seconds"] += r["seconds"]
+        total["per_case"] += r["per_case"]
+        total["maes"] += r["maes"]
+        total["info"] = r.get("info", {})
+    return total
+
+
 def run_throughput(cfg: Config) -> dict:
     if not cfg.throughput or not cfg.throughput_contenders:
         return {}
-    _log(f"throughput slice: {len(cfg.throughput)} architectures of the two-layer space, fresh workers")
+    space = "three" if cfg.throughput and len(cfg.throughput[0].units) == 3 else "two"
+    _log(f"throughput slice: {len(cfg.throughput)} architectures of the {space}-layer space, fresh workers")
     pool = Pool(cfg.throughput_contenders, cfg, tag="throughput ")
     keys = [k for k in cfg.throughput_contenders if k in pool.workers]
     total_gflop = sum(C.gflop(c) for c in cfg.throughput)
@@ -398,7 +495,7 @@ def run_throughput(cfg: Config) -> dict:
                 e = out["contenders"][k]
                 if "error" in e:
                     continue
-                r = pool.workers[k].call("sweep", cfg.throughput)
+                r = _sweep(pool.workers[k], cfg.throughput)
                 if "error" in r:
                     e["error"] = r["error"]
                     _log(f"  throughput {k}: failed: {r['error']}")
@@ -425,6 +522,9 @@ def run_throughput(cfg: Config) -> dict:
                      f"(first pass {e['first_pass_s']:.2f} s, steady median {st['median']:.2f} s)")
             if e.get("first_pass_s"):
                 e["first_pass_arch_per_s"] = len(cfg.throughput) / e["first_pass_s"]
+    except BaseException:
+        pool.kill()
+        raise
     finally:
         pool.close()
     return out
@@ -440,7 +540,7 @@ def run_memory(cfg: Config, case_results: list[dict]) -> None:
         for k, e in cr["contenders"].items():
             if cfg.memory_contenders is not None and k not in cfg.memory_contenders:
                 continue
-            if "error" in e:
+            if "error" in e or e.get("disagrees"):
                 continue
             _log(f"peak memory: {k} on {case.key} (fresh process)")
             r = _subprocess_json(["-m", "bench.contenders", "memory", k, json.dumps(case.to_dict()),
@@ -485,15 +585,18 @@ def run_suite(cfg: Config) -> dict:
         "started": started,
         "config": cfg.describe(),
         "machine": M.machine_info(),
-        "versions": M.library_versions(with_keras=any(k.startswith("keras") for k in cfg.contenders)),
+        "versions": dict(M.library_versions(with_keras=any(k.startswith("keras") for k in cfg.contenders)),
+                         **peer_versions()),
         "contender_titles": dict(K.TITLES),
     }
     results["gemm"] = measure_gemm(cfg)
     results["one_time"] = measure_onetime(cfg)
     results["profile"] = measure_profile(cfg)
+    results["readout_cost"] = measure_readout(cfg)
     _log(f"starting {len(cfg.contenders)} contender workers")
     pool = Pool(cfg.contenders, cfg)
     results["unavailable"] = dict(pool.unavailable)
+    results["imports"] = dict(pool.started)
     rng = np.random.default_rng(cfg.shuffle_seed)
     case_results = []
     baseline = "keras_loop" if cfg.mode != "gpu" else "maeort_auto"
@@ -503,11 +606,14 @@ def run_suite(cfg: Config) -> dict:
             cr = run_case(pool, case, cfg, rng)
             derive(cr, results["gemm"].get("gflops"), baseline)
             case_results.append(cr)
-            if cfg.out_json:  # a checkpoint, in case the run is cut short (bench/gpu.sh has a time limit)
+            if cfg.out_json and cfg.mode == "gpu":  # a checkpoint (marked partial): bench/gpu.sh has a time limit
                 _write_json(dict(results, cases=case_results, partial=True), cfg.out_json)
         # one-time costs seen by the workers (model build, tracing, graph build, sessions)
         results["worker_setup"] = {cr["case"]["key"]: {k: e.get("setup", {}) for k, e in cr["contenders"].items()}
                                    for cr in case_results}
+    except BaseException:
+        pool.kill()  # interrupted or failed: end the workers now, whatever they run
+        raise
     finally:
         pool.close()
     results["cases"] = case_results
@@ -538,7 +644,7 @@ def write_outputs(results: dict, cfg: Config) -> None:
                 gpu = json.loads(gpath.read_text())
             except ValueError:
                 gpu = None
-        Path(cfg.out_md).write_text(report.render(results, gpu))
+        _write_text(cfg.out_md, report.render(results, gpu, kept=report.kept_sections(cfg.out_md)))
         _log(f"wrote {cfg.out_md}")
 
 
@@ -554,10 +660,24 @@ def _clean(o):
     return o
 
 
+def _write_text(path: str, text: str) -> None:
+    """Write ``path`` whole or not at all: a temporary name in the same folder, then a rename."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def _write_json(results: dict, path: str) -> None:
-    tmp = f"{path}.tmp"
-    Path(tmp).write_text(json.dumps(_clean(results), indent=1, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    _write_text(path, json.dumps(_clean(results), indent=1, default=_json_default) + "\n")
 
 
 def _json_default(o):
@@ -572,10 +692,56 @@ def _json_default(o):
     return str(o)
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM reached the suite."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut the clean-up short
+        signal.signal(sig, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
 def main(argv=None) -> int:
+    """``python -m bench.suite``: run, then write; SIGINT/SIGTERM end it with one line (exit 130/143)."""
+    old = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, _on_signal)
+    except ValueError:  # not the main thread: no handlers
+        pass
+    try:
+        return _main(argv)
+    except Interrupted as e:
+        K.kill_all()
+        name = signal.Signals(e.signum).name
+        what = ("RESULTS.md and results.json were written whole before it" if _PHASE[0] == "written" else
+                "RESULTS.md and results.json untouched (rerun to measure)")
+        print(f"interrupted: bench stopped by {name} during '{_PHASE[0]}'; no worker left, {what}",
+              file=sys.stderr, flush=True)
+        return 128 + e.signum
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+def _main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.suite", description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the same in under 3 minutes (fewer cases, repeats, "
                     "architectures; subsets for the slowest contenders)")
+    ap.add_argument("--skip", metavar="PHASES", help="comma-separated phases to leave out: gemm, onetime, profile, "
+                    "readout (a run that only times the contenders)")
+    ap.add_argument("--memory", metavar="WHERE", help="peak memory: 'all' cases, 'none', or one case key "
+                    "(default: the mode's)")
+    ap.add_argument("--threads", type=int, metavar="N", help="hold every worker to N cores (all contenders then run "
+                    "N threads; default: all cores, mae-ort's default)")
+    ap.add_argument("--micro", action="store_true", help="tiny cases and a few contenders (the tests' run)")
+    ap.add_argument("--dry-run", action="store_true", help="with --gpu: tiny cases and a 4-row slice, on the CPU "
+                    "where there is no GPU (bash bench/gpu.sh --dry-run)")
     ap.add_argument("--gpu", action="store_true", help="the GPU run (bench/gpu.sh): writes bench/gpu_results.json")
     ap.add_argument("--report-only", action="store_true", help="re-render RESULTS.md from results.json "
                     "(and gpu_results.json)")
@@ -592,29 +758,65 @@ def main(argv=None) -> int:
         res = json.loads((out / "results.json").read_text())
         gp = HERE / "gpu_results.json"
         gpu = json.loads(gp.read_text()) if gp.exists() else None
-        (out / "RESULTS.md").write_text(report.render(res, gpu))
+        _write_text(str(out / "RESULTS.md"), report.render(res, gpu, kept=report.kept_sections(out / "RESULTS.md")))
         _log(f"wrote {out / 'RESULTS.md'}")
         return 0
-    cfg = gpu_config() if args.gpu else (quick_config() if args.quick else full_config())
+    if args.dry_run and not args.gpu:
+        print("error: --dry-run goes with --gpu (bash bench/gpu.sh --dry-run)", file=sys.stderr)
+        return 2
+    cfg = gpu_config(dry_run=args.dry_run) if args.gpu else (quick_config() if args.quick else (
+        micro_config() if args.micro else full_config()))
     if args.repeats:
         cfg.repeats = args.repeats
     if args.only:
         want = [k.strip() for k in args.only.split(",") if k.strip()]
         bad = [k for k in want if k not in K.CONTENDERS]
         if bad:
-            ap.error(f"unknown contender(s) {bad}; choose from {', '.join(K.CONTENDERS)}")
+            print(f"error: --only: unknown contender{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}; "
+                  f"known: {', '.join(K.CONTENDERS)}", file=sys.stderr)
+            return 2
         cfg.contenders = [k for k in cfg.contenders if k in want] or want
         if K.ANCHOR not in cfg.contenders:
             cfg.contenders.insert(0, K.ANCHOR)  # the MAE check needs the anchor
         cfg.throughput_contenders = [k for k in cfg.throughput_contenders if k in cfg.contenders]
     if args.cases:
         want = {k.strip() for k in args.cases.split(",")}
-        known = {c.key for c in C.main_cases(100)}
+        pool = C.micro_cases(5) if args.micro else C.main_cases(100)
+        known = {c.key for c in pool}
         if want - known:
-            ap.error(f"unknown case(s) {sorted(want - known)}; choose from {', '.join(sorted(known))}")
-        cfg.cases = [c for c in C.main_cases(100) if c.key in want]
+            print(f"error: --cases: unknown case(s) {', '.join(map(repr, sorted(want - known)))}; known: "
+                  f"{', '.join(sorted(known))}", file=sys.stderr)
+            return 2
+        cfg.cases = [c for c in pool if c.key in want]
+    if args.skip:
+        phases = [x.strip() for x in args.skip.split(",")]
+        bad = [x for x in phases if x not in ("gemm", "onetime", "profile", "readout")]
+        if bad:
+            print(f"error: --skip: unknown phase(s) {', '.join(map(repr, bad))}; known: gemm, onetime, profile, "
+                  "readout", file=sys.stderr)
+            return 2
+        if "gemm" in phases:
+            cfg.gemm = False
+        if "onetime" in phases:
+            cfg.numba_onetime, cfg.skip_export = "none", True
+        if "profile" in phases:
+            cfg.profile = None
+        if "readout" in phases:
+            cfg.readout_repeats = 0
+    if args.memory is not None:
+        known = {c.key for c in cfg.cases} | {"all", "none"}
+        if args.memory not in known:
+            print(f"error: --memory: {args.memory!r} is not 'all', 'none' or a case of this run "
+                  f"({', '.join(sorted(known - {'all', 'none'}))})", file=sys.stderr)
+            return 2
+        cfg.memory = args.memory
     if args.throughput is not None:
         cfg.throughput = C.throughput_slice(args.throughput) if args.throughput > 0 else []
+    if args.threads is not None:
+        if args.threads < 1:
+            print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+            return 2
+        os.environ["BENCH_THREADS"] = str(args.threads)  # the workers and the fresh processes inherit it
     cfg.log_dir = str(WORK / "logs")
     out.mkdir(parents=True, exist_ok=True)
     if args.gpu:
@@ -630,7 +832,13 @@ def main(argv=None) -> int:
     if args.gpu:
         res["gpu_note"] = _gpu_note(res)
         res["gpu_device"] = _nvidia_smi()
-    write_outputs(res, cfg)
+    # both files or neither: a signal that comes while they are written waits until both are in place
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        write_outputs(res, cfg)
+        _PHASE[0] = "written"
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     return 0
 
 
