@@ -195,7 +195,6 @@ def _session_pids(sid: int) -> list[int]:
     return out
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 def _setup_is_current() -> bool:
     """scripts/setup.sh would install nothing (its stamp matches pyproject.toml and the dev extras)."""
     import hashlib
@@ -208,6 +207,7 @@ def _setup_is_current() -> bool:
 @pytest.mark.parametrize("sig, group, script", [(signal.SIGINT, True, False), (signal.SIGTERM, False, False),
                                                 (signal.SIGINT, True, True)],
                          ids=["ctrl-c", "sigterm", "bench.sh-ctrl-c"])
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 def test_interrupt_is_one_line_no_worker_no_partial_file(tmp_path, sig, group, script):
     """SIGINT to the process group (what Ctrl-C sends), SIGTERM to the suite alone: one line, 130/143,
     no process of the run left, no results file (nor a temporary one) in the output folder."""
