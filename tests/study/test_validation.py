@@ -96,7 +96,7 @@ def test_cli_no_screened_rows_is_one_line(capsys, tmp_path):
 @pytest.mark.parametrize("epochs", ["1,x", "0,10", ""])
 def test_cli_bad_epochs_is_one_line(capsys, db, epochs):
     code, out, err = run(capsys, "validate", "--db", str(db), "--epochs", epochs)
-    assert code == 2 and err.count("\n") == 1 and "'epochs'" in err
+    assert code == 2 and err.count("\n") == 1 and "epochs'" in err  # names the option (--epochs) or the parameter
 
 
 def test_cli_other_bad_input(capsys, db):
