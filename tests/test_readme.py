@@ -79,10 +79,10 @@ SHRUNK = {
         "mae-ort search --space paper-3layer --trials 3 --scheduler tcp://scheduler-host:8786 --jobs 16 "
         "--db results.sqlite --connect-timeout 2",
     "mae-ort validate --db results.sqlite --preset paper --pick 40 --trainer paper --epochs 1,10,100 --jobs 2":
-        "mae-ort validate --db results.sqlite --preset paper --pick 4 --trainer paper --epochs 1,2 --jobs 2",
+        "mae-ort validate --db results.sqlite --preset paper --pick 3 --trainer paper --epochs 1,2 --jobs 2",
     "mae-ort validate --db results.sqlite --preset paper --pick 20 --trainer modern --repeats 2 --jobs 2":
-        "mae-ort validate --db results.sqlite --preset paper --pick 2 --trainer modern --repeats 2 --jobs 2 "
-        "--epochs 2",
+        "mae-ort validate --db results.sqlite --preset paper --pick 1 --trainer modern --repeats 2 --jobs 2 "
+        "--epochs 1",
     "mae-ort screen --units 5:40:5 --layers 1 --look-back 1,10,20 --samples 50 --db scored.sqlite --scores all "
     "--top 0":
         "mae-ort screen --units 5:10:5 --layers 1 --look-back 1,10,20 --samples 50 --db scored.sqlite --scores all "
@@ -94,7 +94,7 @@ SHRUNK = {
 
 def _bash_syntax(script):
     """A check: ``script`` exists and bash parses it."""
-    def check():
+    def check(folder=None):
         path = ROOT / script
         assert path.is_file(), f"{script} is missing"
         res = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
@@ -104,7 +104,7 @@ def _bash_syntax(script):
 
 def _usage_names(script, *modes):
     """A check: ``script`` parses, and its usage line (printed for a wrong mode, before any work) lists ``modes``."""
-    def check():
+    def check(folder=None):
         _bash_syntax(script)()
         res = subprocess.run(["bash", str(ROOT / script), "--no-such-mode"], capture_output=True, text=True,
                              cwd=ROOT, timeout=60)
@@ -114,27 +114,40 @@ def _usage_names(script, *modes):
     return check
 
 
-def _python_help(module, cwd=ROOT):
+def _python_help(module):
     """A check: ``python -m module --help`` exits with 0 (run from the repository, as the README does)."""
-    def check():
+    def check(folder=None):
         path = ROOT / (module.replace(".", "/") + ".py")
         if not path.is_file():
             pytest.skip(f"{module} is not in this checkout (a benchmark another branch adds?)")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        res = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=cwd,
+        res = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=ROOT,
                              env=env, timeout=300)
         assert res.returncode == 0, res.stderr[-2000:]
     return check
 
 
-def _which_mae_ort():
+def _activate(folder: Path):
+    """A check: the scratch folder's ``.venv`` (a link to this interpreter's venv) activates, and ``mae-ort`` is its."""
     assert (BIN / "mae-ort").exists(), f"no mae-ort script beside {sys.executable}"
+    if not (folder / ".venv").exists():
+        pytest.skip("this interpreter does not run in a virtual environment")
+    res = subprocess.run(["bash", "-c", "source .venv/bin/activate && command -v mae-ort"], cwd=folder,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and Path(res.stdout.strip()).resolve() == (BIN / "mae-ort").resolve(), res
 
 
-def _cpu_fallback():
-    """``--device cuda`` without a GPU warns once and runs on the CPU (what the README says after this block)."""
-    res = _run_bash("mae-ort sample --device cuda --arch 7 --look-back 1 --samples 10", ROOT)
+def _cpu_fallback(folder: Path):
+    """``--device cuda`` runs anywhere: without the CUDA provider it warns once and runs on the CPU (as the README
+    says below this block)."""
+    import onnxruntime
+
+    res = _run_bash("mae-ort sample --device cuda --arch 7 --look-back 1 --samples 10", folder)
     assert res.returncode == 0, res.stderr[-2000:]
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        warned = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warned) == 1 and "running on the CPU" in warned[0], res.stderr
+        assert "device=cpu" in res.stdout, res.stdout
 
 
 #: README command -> (why it is not run here, a cheaper check that runs instead).
@@ -145,7 +158,8 @@ NOT_RUN = {
     "bash scripts/test.sh":
         ("sets up .venv and runs this test suite, this test included", _bash_syntax("scripts/test.sh")),
     "source .venv/bin/activate":
-        ("this test puts the interpreter's bin folder (the venv's) first on PATH instead", _which_mae_ort),
+        ("each command runs in its own shell; PATH starts with the interpreter's bin folder (the venv's) instead; "
+         "checked: the folder's .venv, a link to that venv, activates", _activate),
     "pip install mae-ort":
         ("changes the installed packages", None),
     'pip uninstall -y onnxruntime && pip install "onnxruntime-gpu[cuda,cudnn]"':
@@ -172,6 +186,22 @@ NOT_RUN = {
     "bash bench/gpu.sh":
         ("needs an NVIDIA GPU", _bash_syntax("bench/gpu.sh")),
 }
+
+def _generic_not_run(command: str):
+    """``(reason, check)`` for a command that no table lists but that cannot run here either (a benchmark, a pip
+    command, an elided ``...`` command: those other sections may add), or None."""
+    m = re.search(r"python\S* -m (bench\.\w+)", command)
+    if m:
+        return "a benchmark (not listed in NOT_RUN)", _python_help(m.group(1))
+    m = re.match(r"bash ((?:bench|scripts)/\S*bench\S*\.sh)\b", command) or re.match(r"bash (bench/\S+\.sh)\b", command)
+    if m:
+        return "a benchmark script (not listed in NOT_RUN)", _bash_syntax(m.group(1))
+    if re.match(r"(pip|python\S* -m pip) ", command):
+        return "changes the installed packages", None
+    if "..." in shlex.split(command):
+        return "'...' stands for the other options", None
+    return None
+
 
 #: Commands that need a server this test does not have -> the start of the one ``error:`` line they must end with.
 NEEDS_SERVER = {
@@ -346,6 +376,8 @@ class Sequence:
         self.missing_extras: set[str] = set()
         for name in ("data", "scripts"):
             (folder / name).symlink_to(ROOT / name, target_is_directory=True)
+        if sys.prefix != sys.base_prefix:  # `.venv/bin/...` as the README writes it: this interpreter's venv
+            (folder / ".venv").symlink_to(sys.prefix, target_is_directory=True)
 
     def through(self, index: int) -> tuple[str, str]:
         while len(self.outcomes) <= index:
@@ -375,11 +407,11 @@ class Sequence:
         log, skipped = [], []
         for line, command in block.commands():
             where = f"README.md:{line}: {command}"
-            if command in NOT_RUN:
-                reason, check = NOT_RUN[command]
+            reason, check = NOT_RUN.get(command) or _generic_not_run(command) or (None, None)
+            if reason is not None:
                 if check is not None:
                     try:
-                        check()
+                        check(self.folder)
                     except pytest.skip.Exception as e:
                         reason = f"{reason}; its check skipped: {e}"
                 skipped.append(f"{where}: not run ({reason})")
@@ -437,6 +469,15 @@ def test_shrunk_commands_differ_only_in_their_size_options(command):
 def test_comments_continuations_and_quotes_are_read_as_bash_reads_them():
     block = Block("bash", "a --x 1 \\\n  --y 2   # note\n\nb --sep ';#' # c\n# only a comment\n", 10, "s")
     assert block.commands() == [(11, "a --x 1 --y 2"), (14, "b --sep ';#'")]
+
+
+def test_commands_no_table_lists_are_run_unless_they_cannot_be():
+    assert _generic_not_run(".venv/bin/python -m bench.new_bench --quick")[0].startswith("a benchmark")
+    assert _generic_not_run("bash bench/tpu.sh")[0].startswith("a benchmark script")
+    assert _generic_not_run("pip install 'mae-ort[keras]'")[0] == "changes the installed packages"
+    assert _generic_not_run("mae-ort sample --device cuda ...")[0].startswith("'...'")
+    assert _generic_not_run("mae-ort sample --arch 7 --look-back 1") is None
+    assert _generic_not_run("python my_model.py") is None
 
 
 # -- the sequence --------------------------------------------------------------------------------
