@@ -1,12 +1,12 @@
 """The README runs top to bottom: every ```bash and ```python block, in order, in one scratch folder.
 
 The folder starts empty but for links to the repository's ``data/`` and ``scripts/`` (the paths the
-README uses), so each block sees the files the blocks above it wrote (``results.sqlite``, ...), as a
-reader who follows the README does.  Bash blocks run one command at a time with the interpreter's
-``bin`` folder first on ``PATH`` (what ``source .venv/bin/activate`` does); Python blocks run as
-scripts with this interpreter.
+README uses) and to this interpreter's venv as ``.venv``, so each block sees the files the blocks
+above it wrote (``results.sqlite``, ...), as a reader who follows the README does.  Bash blocks run
+one command at a time with the interpreter's ``bin`` folder first on ``PATH`` (what ``source
+.venv/bin/activate`` does); Python blocks run as scripts with this interpreter.
 
-Four tables say how each command runs; every key must be a command of the README (so an edit of one
+Tables say how each command runs; every key must be a command of the README (so an edit of one
 of them fails here instead of silently running something else):
 
 * :data:`SHRUNK`: long sweeps, shrunk only through their own size options (checked: the shrunk
@@ -19,8 +19,11 @@ of them fails here instead of silently running something else):
   hidden and must then fail with the one line that names the extra to install (and, in the
   sequence, when the extra is really missing).
 
-Blocks that import a module that is not installed (``torch``, an extra) are skipped with the reason.
-The whole sequence takes about three minutes on two cores.
+(:data:`AFTER_EXTRA`: commands that read what such a command wrote, skipped when it could not run.)
+Commands no table lists run as written, except benchmarks, pip and elided (``...``) commands that other
+sections may add (:func:`_generic_not_run`).  Blocks that import a module that is not installed
+(``torch``, an extra) are skipped with the reason.  The whole sequence took 5.5 minutes on a shared
+2-core machine (load 2-3), most of it the Keras trainings of validate and train.
 """
 
 from __future__ import annotations
