@@ -1,7 +1,8 @@
 """The ``search`` command of ``mae-ort``: an Optuna study over a grid, scored by MAE random sampling.
 
 Bad input (an unknown sampler or objective, ``--trials 0``, a storage that cannot be
-opened, a study name already used with another grid or other settings) prints one line
+opened or whose database driver is missing, a study name already used with another grid or
+other settings, Optuna itself missing) prints one line
 starting with ``error:`` and exits with code 2, before anything is written.  Ctrl-C
 keeps every finished trial and exits with code 130 (SIGTERM: 143); the same command
 resumes.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import click
 
 from .._progress import Progress
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, RuntimeUnavailableError
 from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
 from ..search.names import OBJECTIVES, SAMPLERS
@@ -82,7 +83,13 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
                    lower, upper, fit, init, seed, runtime, device, threads, memory_budget):
     """Search a grid with an Optuna sampler, scoring each trial by MAE random sampling (resumable)."""
     from .._checks import parse_bytes
-    from ..search.engine import best_frame, search
+
+    try:
+        from ..search.engine import best_frame, search
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] != "optuna":
+            raise
+        raise RuntimeUnavailableError("mae-ort search needs Optuna: pip install 'mae-ort[search]'") from e
 
     space = _grid(space_name, units, layers, look_back, preset, cell, activation, recurrent_activation,
                   head_activation)

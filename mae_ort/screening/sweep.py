@@ -76,7 +76,7 @@ from .cost import largest_member
 from .race import decide
 from .space import Row, as_space, check_size
 
-__all__ = ["screen", "ScreenInterrupted", "OutsideBoundsWarning", "default_workers"]
+__all__ = ["screen", "ScreenInterrupted", "OutsideBoundsWarning", "default_workers", "connect_scheduler"]
 
 
 class ScreenInterrupted(Interrupted):
@@ -190,7 +190,12 @@ def _processes(batches: Iterator[list[Row]], series, sampler: Sampler, settings:
     return _pool(series, sampler, settings, workers, share).run(_run_in_worker, batches)
 
 
-def _connect(scheduler, timeout: float):
+def connect_scheduler(scheduler, timeout: float):
+    """``(client, own)``: a Dask client of ``scheduler`` (an address, or a ``distributed.Client`` kept as it is).
+
+    ``own`` says the client was made here (the caller closes it).  A missing dask extra or a
+    scheduler that does not answer within ``timeout`` seconds is one :class:`MaeOrtError` line.
+    """
     try:
         import distributed
     except ImportError as e:  # pragma: no cover - the dask extra is missing
@@ -669,7 +674,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     new = 0
     try:
         if scheduler is not None:  # connect before creating or writing anything
-            client, own_client = _connect(scheduler, connect_timeout)
+            client, own_client = connect_scheduler(scheduler, connect_timeout)
         own_store = not isinstance(store, Store) and store is not None  # opened here from a path: closed here
         st = open_store(store)
         sid = st.add_settings(settings)

@@ -203,6 +203,22 @@ def _redact(url: str) -> str:
         return url
 
 
+#: The package to install for a database driver module that SQLAlchemy could not import.
+_DRIVERS = {"psycopg2": "psycopg2-binary", "psycopg": "'psycopg[binary]'", "MySQLdb": "mysqlclient",
+            "pymysql": "pymysql"}
+
+
+def _missing_driver(error: BaseException) -> str | None:
+    """The module named by a ``ModuleNotFoundError`` in ``error``'s chain (a missing database driver), or None."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, ModuleNotFoundError) and error.name:
+            return error.name.split(".")[0]
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def _open_storage(storage, store: Store | None):
     """``(optuna storage, where)`` from ``storage`` (URL, Optuna storage or None) and the mae-ort store."""
     from optuna.storages import BaseStorage, InMemoryStorage, RDBStorage
@@ -226,6 +242,10 @@ def _open_storage(storage, store: Store | None):
             warnings.simplefilter("ignore")
             rdb = RDBStorage(storage, engine_kwargs=kwargs)
     except Exception as e:  # noqa: BLE001 - SQLAlchemy, driver and Optuna schema errors alike
+        driver = _missing_driver(e)
+        if driver is not None:
+            raise StoreError(f"cannot open the Optuna storage {shown!r}: its database driver is not installed "
+                             f"(No module named {driver!r}): pip install {_DRIVERS.get(driver, driver)}") from e
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise StoreError(f"cannot open the Optuna storage {shown!r}: {first}") from e
     if sqlite:
@@ -382,7 +402,9 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
         Trials evaluated at once: worker processes (default 1: in this process), or, with
         ``scheduler``, the trials of one batch sent to the cluster (default 8).
     scheduler : str or distributed.Client, optional
-        Score the trials on a Dask cluster (the ``dask`` extra).
+        Score the trials on a Dask cluster (the ``dask`` extra).  It is connected to first: an
+        unreachable scheduler is refused before anything is opened, even when the study
+        already holds its trials.
     connect_timeout : float
         Seconds to wait for the scheduler.
     runtime, device, threads, memory_budget
@@ -454,7 +476,12 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     own_store = db is not None and not isinstance(db, Store)
     st = None
+    client, own_client = (None, False)
     try:
+        if scheduler is not None:  # before opening anything, and even when the study already has its trials
+            from ..screening.sweep import connect_scheduler
+
+            client, own_client = connect_scheduler(scheduler, connect_timeout)
         # An explicit storage is opened first (a bad URL leaves the db alone); the default one, the db's own
         # file, after the store (the store refuses a database without its meta table, Optuna does not).
         storage_obj, where = (None, None) if storage is None else _open_storage(storage, None)
@@ -486,7 +513,7 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
         _fail_stale(study_obj)
         runner = _Runner(study_obj, space, scorer, objective, target=trials)
         with sigterm_raises(SearchInterrupted):
-            runner.run(jobs=jobs, scheduler=scheduler, connect_timeout=connect_timeout, progress=progress,
+            runner.run(jobs=jobs, scheduler=client, connect_timeout=connect_timeout, progress=progress,
                        threads=threads)
         study_obj.set_user_attr("mae_ort_last_run", {"new_trials": runner.told, "new_rows": scorer.new_rows,
                                                      "reused_rows": scorer.reused_rows,
@@ -494,6 +521,8 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
         return study_obj
     finally:
         optuna.logging.set_verbosity(verbosity)
+        if own_client:
+            client.close()
         if own_store and st is not None:
             st.close()
 

@@ -51,3 +51,18 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
     assert "say what to search" in line
     assert open_store(db).count() == before
     assert len(optuna.load_study(study_name="s", storage=f"sqlite:///{db}").trials) == 3
+
+
+def test_search_without_optuna_names_the_extra(tmp_path):
+    """Optuna missing (sys.modules blocks it, in a fresh process): one line naming the search extra, no traceback."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['optuna'] = None\n"
+            "from mae_ort.cli import main\n"
+            f"sys.exit(main(['search', '--units', '3:4', '--layers', '1', '--look-back', '1', '--trials', '2', "
+            f"'--db', {str(tmp_path / 'r.sqlite')!r}]))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip() == "error: mae-ort search needs Optuna: pip install 'mae-ort[search]'"
+    assert not (tmp_path / "r.sqlite").exists()

@@ -11,7 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 import mae_ort
-from mae_ort.errors import DataError, InvalidParameterError, RuntimeUnavailableError, StoreError
+from mae_ort.errors import DataError, InvalidParameterError, MaeOrtError, RuntimeUnavailableError, StoreError
 from mae_ort.results.store import open_store
 from mae_ort.screening import grid
 from mae_ort.search.engine import OWNER, make_sampler, search
@@ -264,6 +264,28 @@ def test_a_storage_that_cannot_be_opened_is_one_clear_error(tmp_path, url, match
         search(GRID, SERIES, trials=2, db=db, storage=url, **KW)
     assert "secret" not in str(e.value) and "\n" not in str(e.value)
     assert not db.exists()  # checked before the store is created
+
+
+def test_a_missing_database_driver_names_the_package_to_install(tmp_path, monkeypatch):
+    """SQLAlchemy's PostgreSQL driver (psycopg or psycopg2, by its version) blocked: the line says what to install."""
+    for module in ("psycopg", "psycopg2"):
+        monkeypatch.setitem(sys.modules, module, None)
+    db = tmp_path / "r.sqlite"
+    with pytest.raises(StoreError, match=r"cannot open the Optuna storage 'postgresql://me@host/optuna': its database "
+                                         r"driver is not installed \(No module named 'psycopg2?'\): pip install "
+                                         r"'?psycopg") as e:
+        search(GRID, SERIES, trials=2, db=db, storage="postgresql://me@host/optuna", **KW)
+    assert "\n" not in str(e.value)
+    assert not db.exists()
+
+
+def test_an_unreachable_scheduler_is_refused_even_when_the_study_has_its_trials(used):
+    """--scheduler is connected to first: a finished study does not hide a wrong address (nor a missing dask)."""
+    pytest.importorskip("distributed")
+    before = _snapshot(used)
+    with pytest.raises(MaeOrtError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:1' within 1 s"):
+        search(GRID, SERIES, trials=3, db=used, study="s", scheduler="tcp://127.0.0.1:1", connect_timeout=1, **KW)
+    assert _snapshot(used) == before
 
 
 @pytest.mark.parametrize("change,match", [
