@@ -161,12 +161,7 @@ def _sample_own(path, look_back, csv_path, input_cols, target_cols, scale, sampl
                f"look_back={lb}  series={r.series} ({r.windows} windows)")
     click.echo(f"  input {model.data_input!r} {model.layout}, output {model.output!r}; init={r.init} "
                f"scale={weight_scale}" + (f" frozen={','.join(frozen)}" if frozen else ""))
-    auto = f" ({r.status}, {r.auto})" if r.auto else ""
-    click.echo(f"  samples={r.samples}{auto} seed={r.seed} runtime={r.runtime} device={r.device}")
-    click.echo(f"  mean MAE = {r.mean:.6g}   sd = {r.sd:.6g}   ({r.n_nonfinite} non-finite)")
-    click.echo(f"  p = P(MAE < {threshold:g}) = {r.p:.6g}   log p = {r.log_p:.6g}"
-               + (f"   (exact log p = {r.log_p_exact:.6g})" if r.log_p_exact != r.log_p else "")
-               + f"   [{r.fit} fit, bounds {lower:g}..{upper:g}]")
+    _print_fit(r, threshold, lower, upper)
     if r.scores:
         click.echo("  scores: " + "  ".join(f"{k} = {v:.6g}" for k, v in r.scores.items()))
     click.echo(f"  {r.seconds - r.setup_seconds:.3f} s sampling + {r.setup_seconds:.3f} s one-time (opening the "
@@ -180,15 +175,20 @@ def _print(r, a, look_back, threshold, lower, upper, note=None) -> None:
                f"{f'; {note}' if note else ''})")
     click.echo(f"  cell={a.cell} activation={a.activation} recurrent_activation={a.recurrent_activation} "
                f"head={a.head_activation} init={r.init}")
+    _print_fit(r, threshold, lower, upper)
+    once = f" + {r.setup_seconds:.3f} s one-time (loading or compiling kernels, exporting graphs, opening " \
+        "sessions)" if r.setup_seconds >= 0.0005 else ""
+    click.echo(f"  {r.seconds - r.setup_seconds:.3f} s sampling{once}")
+
+
+def _print_fit(r, threshold, lower, upper) -> None:
+    """The summary's lines shared by built-in and own models: samples, the MAEs' mean and sd, p and log p."""
     auto = f" ({r.status}, {r.auto})" if r.auto else ""
     click.echo(f"  samples={r.samples}{auto} seed={r.seed} runtime={r.runtime} device={r.device}")
     click.echo(f"  mean MAE = {r.mean:.6g}   sd = {r.sd:.6g}   ({r.n_nonfinite} non-finite)")
     click.echo(f"  p = P(MAE < {threshold:g}) = {r.p:.6g}   log p = {r.log_p:.6g}"
                + (f"   (exact log p = {r.log_p_exact:.6g})" if r.log_p_exact != r.log_p else "")
                + f"   [{r.fit} fit, bounds {lower:g}..{upper:g}]")
-    once = f" + {r.setup_seconds:.3f} s one-time (loading or compiling kernels, exporting graphs, opening " \
-        "sessions)" if r.setup_seconds >= 0.0005 else ""
-    click.echo(f"  {r.seconds - r.setup_seconds:.3f} s sampling{once}")
 
 
 COMMANDS = (("sample", sample_command),)

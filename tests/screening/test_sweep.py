@@ -21,6 +21,7 @@ from mae_ort.errors import DataError, InvalidParameterError, MaeOrtError
 from mae_ort.results.store import open_store
 from mae_ort.screening.space import MAX_ROWS, RowList, grid
 from mae_ort.screening.sweep import OutsideBoundsWarning, screen
+from tests.processes import alive, descendants
 
 TINY = dict(units="3:5", layers="1:2", look_back="1,2")  # 24 rows
 SAMPLES = 5
@@ -218,34 +219,6 @@ def _wait_for_rows(db: Path, n: int, proc: subprocess.Popen, timeout: float = 12
     raise AssertionError("the sweep stored no rows in time")
 
 
-def _descendants(pid: int) -> set[int]:
-    parents = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                stat = Path(f"/proc/{d}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(d)] = int(stat.rsplit(")", 1)[1].split()[1])
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        kids = {c for c, pp in parents.items() if pp == p}
-        todo.extend(kids - out)
-        out |= kids
-    return out
-
-
-def _alive(pids) -> set[int]:
-    alive = set()
-    for p in pids:
-        try:
-            stat = Path(f"/proc/{p}/stat").read_text()
-        except OSError:
-            continue
-        if stat.rsplit(")", 1)[1].split()[0] != "Z":
-            alive.add(p)
-    return alive
 
 
 def _check_complete(db: Path) -> "object":
@@ -267,15 +240,15 @@ def test_sigkill_mid_sweep_loses_nothing_finished(tmp_path):
     db = tmp_path / "r.sqlite"
     proc = _start(db)
     _wait_for_rows(db, 3, proc)
-    kids = _descendants(proc.pid)
+    kids = descendants(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     before = _check_complete(db)
     assert 3 <= len(before) < SWEEP_ROWS
     deadline = time.time() + 10  # the workers notice that their parent died and stop
-    while _alive(kids) and time.time() < deadline:
+    while alive(kids) and time.time() < deadline:
         time.sleep(0.1)
-    assert not _alive(kids)
+    assert not alive(kids)
 
     # The same sweep again (in this process's style: one worker, which must not matter) completes it.
     rerun = subprocess.run([sys.executable, "-c", CLI, *SWEEP, "--workers", "1", "--db", str(db)],
@@ -296,7 +269,7 @@ def test_signal_stops_cleanly(tmp_path, sig, code):
     db = tmp_path / "r.sqlite"
     proc = _start(db)
     _wait_for_rows(db, 2, proc)
-    kids = _descendants(proc.pid)
+    kids = descendants(proc.pid)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     lines = err.strip().splitlines()
@@ -305,9 +278,9 @@ def test_signal_stops_cleanly(tmp_path, sig, code):
     df = _check_complete(db)
     assert 2 <= len(df) < SWEEP_ROWS
     deadline = time.time() + 10
-    while _alive(kids) and time.time() < deadline:
+    while alive(kids) and time.time() < deadline:
         time.sleep(0.1)
-    assert not _alive(kids)
+    assert not alive(kids)
 
 
 @needs_proc
@@ -315,7 +288,7 @@ def test_a_killed_worker_is_one_line_without_a_resource_tracker_warning(tmp_path
     db = tmp_path / "r.sqlite"
     proc = _start(db, ["--samples", "100"])  # the last --samples wins: slower rows, so that a worker is busy
     _wait_for_rows(db, 2, proc)
-    workers = _descendants(proc.pid) - _children(proc.pid)  # the forkserver's children
+    workers = descendants(proc.pid) - _children(proc.pid)  # the forkserver's children
     assert workers
     os.kill(sorted(workers)[0], signal.SIGKILL)
     out, err = proc.communicate(timeout=120)
@@ -327,7 +300,7 @@ def test_a_killed_worker_is_one_line_without_a_resource_tracker_warning(tmp_path
 
 
 def _children(pid: int) -> set[int]:
-    return {c for c in _descendants(pid) if int(Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return {c for c in descendants(pid) if int(Path(f"/proc/{c}/stat").read_text().rsplit(")", 1)[1].split()[1])
             == pid}
 
 
