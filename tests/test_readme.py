@@ -379,6 +379,7 @@ class Sequence:
         self.folder = folder
         self.outcomes: list[tuple[str, str]] = []  # per block: ("ok" | "skip" | "fail", what happened)
         self.missing_extras: set[str] = set()
+        self.unmade: set[tuple[str, int]] = set()  # (path, README line) that a skipped Python block would write
         for name in ("data", "scripts"):
             (folder / name).symlink_to(ROOT / name, target_is_directory=True)
         if sys.prefix != sys.base_prefix:  # `.venv/bin/...` as the README writes it: this interpreter's venv
@@ -397,6 +398,7 @@ class Sequence:
     def _python(self, block: Block):
         absent = [m for m in _imports(block.text) if _missing(m)]
         if absent:
+            self.unmade.update((p, block.line) for p in _written_paths(block.text))
             return "skip", f"README.md:{block.line}: needs {', '.join(absent)}, not installed"
         script = self.folder / f"readme_{block.line}.py"
         script.write_text(block.text)
@@ -413,6 +415,10 @@ class Sequence:
         for line, command in block.commands():
             where = f"README.md:{line}: {command}"
             reason, check = NOT_RUN.get(command) or _generic_not_run(command) or (None, None)
+            made_by = [line for path, line in self.unmade if path in command]
+            if reason is None and made_by:  # it reads what a skipped block would have written
+                skipped.append(f"{where}: not run (needs the files of the skipped block README.md:{made_by[0]})")
+                continue
             if reason is not None:
                 if check is not None:
                     try:
@@ -446,6 +452,18 @@ class Sequence:
                 assert "Traceback" not in res.stderr, f"{where}:\n{res.stderr[-3000:]}"
             log.append(f"{where}: {seconds:.1f} s")
         return ("ok" if log else "skip"), "\n".join(log + skipped)
+
+
+def _written_paths(text: str) -> set[str]:
+    """The file and folder names a Python block spells out (quoted literals with a ``/`` or a file suffix, and
+    ``Path("...")`` arguments), cut at the first ``{`` of an f-string and at a trailing ``/``."""
+    out = set()
+    for lit in re.findall(r"""(?:Path\()?f?["']([\w.\-/{}]+)["']""", text):
+        if "/" in lit or re.search(r"\.[a-z]{2,6}$", lit) or f'Path("{lit}")' in text:
+            stem = lit.split("{", 1)[0].rstrip("/")
+            if stem:
+                out.add(stem)
+    return out
 
 
 @pytest.fixture(scope="module")
