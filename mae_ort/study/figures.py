@@ -198,9 +198,11 @@ def p_vs_units(frame, *, y: str = "p", look_back=None, log_y: bool | None = None
                 label=f"LB {lb}")
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel(_label("u1"))
+    own = "cell" in rows and (rows["cell"] == "onnx").all()  # own ONNX models: u1 holds their number of weights
+    ax.set_xlabel("number of weights" if own else _label("u1"))
     ax.set_ylabel(_label(y))
-    ax.set_title(f"{_label(y)} against units, one-layer networks{dropped}\n{what}")
+    ax.set_title(f"{_label(y)} against {'weights, own ONNX models' if own else 'units, one-layer networks'}"
+                 f"{dropped}\n{what}")
     ax.grid(True, alpha=0.3)
     if len(lbs) <= 10:
         ax.legend(title="look-back", fontsize="small")

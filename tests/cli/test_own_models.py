@@ -125,4 +125,9 @@ def test_plot_own_models_against_their_number_of_weights(capsys, tmp_path):
     assert code == 0, err
     assert png.stat().st_size > 0
     with open_store(db, readonly=True) as st:
-        assert sorted(st.frame()["u1"]) == [12 + 2, 30 + 5, 54 + 9]   # the number of weights
+        frame = st.frame()
+    assert sorted(frame["u1"]) == [12 + 2, 30 + 5, 54 + 9]   # the number of weights
+    from mae_ort.study.figures import p_vs_units
+
+    fig = p_vs_units(frame.assign(activation="onnx", recurrent_activation="onnx"), y="log_p")  # as plot does
+    assert fig.axes[0].get_xlabel() == "number of weights" and "own ONNX models" in fig.axes[0].get_title()
