@@ -31,8 +31,11 @@ def _venv_ready(extras: str) -> bool:
 def test_reproduce_paper_stops_with_one_line_and_nothing_left_running(tmp_path, sig, code):
     db = tmp_path / "r.sqlite"
     env = dict(os.environ, DB=str(db), OUT=str(tmp_path / "report"), PER_STUDY="4", TF_CPP_MIN_LOG_LEVEL="3")
+    # As from a terminal: SIGINT at its default.  A test run started in the background (`cmd &`, nohup, some CI
+    # runners) inherits SIGINT ignored, and a shell started with a signal ignored can never trap it.
     proc = subprocess.Popen(["bash", os.path.join(ROOT, "scripts", "reproduce_paper.sh"), "small"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for(proc, lambda: count(db, "SELECT COUNT(*) FROM sampling") >= 1, "the first screened row")
     kids = descendants(proc.pid)
     if sig == signal.SIGINT:
