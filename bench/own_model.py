@@ -22,11 +22,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import statistics
-import time
 import warnings
 from pathlib import Path
 
+from bench.timing import interleaved_medians
 from mae_ort._system import library_versions, loadavg, machine_line
 from mae_ort.data import prepare, sine
 from mae_ort.model.architecture import resolve
@@ -87,15 +86,7 @@ def measure(samples: int = 100, repeats: int = 5, threads: int | None = None) ->
     data = torch_lstm_bytes()
     if data is not None:
         steps["own_torch_lstm"] = own_path(own_model(data, name="torch-lstm"))
-    for f in steps.values():  # warm: kernels, sessions, buffers
-        f()
-    times: dict[str, list[float]] = {k: [] for k in steps}
-    for _ in range(repeats):
-        for k, f in steps.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med, times = interleaved_medians(steps, repeats)
     base = med["builtin_numba"]
     return {"samples": samples, "repeats": repeats, "threads": threads, "windows": win.n, "median_seconds": med,
             "times": times,

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
+from bench.timing import interleaved_medians
 from mae_ort._system import blas_info, library_versions, loadavg, machine_line
 from mae_ort.data import prepare, sine
 from mae_ort.model.architecture import resolve
@@ -47,15 +46,7 @@ def measure(runtime: str = "numba", samples: int = 100, repeats: int = 7, thread
             arch, n_in=win.n_in, n_out=win.n_out, samples=samples, seed=0)),
         "lookback_ridge": lambda: lookback_ridge(win.X, win.y),
     }
-    for f in steps.values():  # warm: kernels, sessions, buffers
-        f()
-    times: dict[str, list[float]] = {k: [] for k in steps}
-    for _ in range(repeats):
-        for k, f in steps.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med, times = interleaved_medians(steps, repeats)
     base = med["maes"]
     return {"runtime": runtime, "samples": samples, "repeats": repeats, "windows": win.n,
             "median_seconds": med, "times": times,
