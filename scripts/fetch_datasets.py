@@ -8,7 +8,8 @@ files.  The committed CSVs were written by this script from statsmodels 0.15.0 a
 ``--check`` writes nothing and exits 1 when a committed file differs from what the script would write.
 
 - ``data/co2-weekly.csv``: ``statsmodels.datasets.co2`` (weekly Mauna Loa CO2, 1958-03-29 to 2001-12-29), with
-  the 59 missing weeks filled by linear interpolation (written to 0.1 ppm, as the source) and flagged in ``interpolated``.
+  the 59 missing weeks filled by linear interpolation (written to 0.1 ppm, as the source) and flagged in
+  ``interpolated``.
 - ``data/elnino-monthly.csv``: ``statsmodels.datasets.elnino`` (61 years x 12 month columns of Niño 1+2
   sea-surface temperature, 1950-2010) laid out as one monthly series: ``date`` (first day of the month), ``sst``.
 - ``data/seattle-hourly-2010.csv``: ``vega_datasets``' local ``seattle-temps.csv`` (hourly temperature, °F,
@@ -32,9 +33,9 @@ def co2() -> pd.DataFrame:
     from statsmodels.datasets import co2 as source
 
     raw = source.load_pandas().data["co2"]
-    frame = pd.DataFrame({"date": raw.index.strftime("%Y-%m-%d"), "co2": [f"{v:.1f}" for v in raw.interpolate(method="linear")],
-                          "interpolated": raw.isna().astype(int).to_numpy()})
-    return frame
+    filled = [f"{v:.1f}" for v in raw.interpolate(method="linear")]
+    return pd.DataFrame({"date": raw.index.strftime("%Y-%m-%d"), "co2": filled,
+                         "interpolated": raw.isna().astype(int).to_numpy()})
 
 
 def elnino() -> pd.DataFrame:
@@ -57,10 +58,9 @@ def seattle() -> pd.DataFrame:
     raw = local_data.seattle_temps().set_index("date")["temp"]
     grid = pd.date_range(raw.index[0], raw.index[-1], freq="h")
     full = raw.reindex(grid)
-    frame = pd.DataFrame({"date": grid.strftime("%Y-%m-%d %H:%M"),
-                          "temp": [f"{v:.1f}" for v in full.interpolate(method="linear")],
-                          "interpolated": full.isna().astype(int).to_numpy()})
-    return frame
+    return pd.DataFrame({"date": grid.strftime("%Y-%m-%d %H:%M"),
+                         "temp": [f"{v:.1f}" for v in full.interpolate(method="linear")],
+                         "interpolated": full.isna().astype(int).to_numpy()})
 
 
 FILES = {"co2-weekly.csv": co2, "elnino-monthly.csv": elnino, "seattle-hourly-2010.csv": seattle}
