@@ -16,6 +16,7 @@ imported on first use: ``import mae_ort`` does not import Optuna.
 
 from __future__ import annotations
 
+from ._version import __version__
 from .data import Series, Windows, prepare, read_csv, sine, windows
 from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning, StoreError
 from .model.architecture import PRESETS, Architecture
@@ -83,19 +84,9 @@ def train_top(db, split=None, **options):
 
 
 def __getattr__(name: str):
-    """``mae_ort.search`` and ``mae_ort.optuna``, imported on first use (they import Optuna), and
-    ``__version__`` (package metadata, read on first use: ``importlib.metadata`` takes 0.1-0.4 s to load)."""
+    """``mae_ort.search`` and ``mae_ort.optuna``, imported on first use (they import Optuna)."""
     if name in ("search", "optuna"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
-    if name == "__version__":
-        from importlib import metadata
-
-        try:
-            version = metadata.version("mae-ort")
-        except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
-            version = "0.0.0"
-        globals()["__version__"] = version
-        return version
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ import warnings
 
 import click
 
+from .._version import __version__
 from .._workers import sigterm_raises
 from ..errors import MaeOrtError
 
@@ -59,7 +60,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="mae-ort")
+@click.version_option(version=__version__, prog_name="mae-ort")
 def cli() -> None:
     """Rank recurrent architectures by MAE random sampling, without training."""
 

@@ -290,12 +290,9 @@ def _now() -> str:
 
 
 def _package_version() -> str:
-    from importlib import metadata
+    from .._version import __version__
 
-    try:
-        return metadata.version("mae-ort")
-    except metadata.PackageNotFoundError:  # pragma: no cover - source tree
-        return "0.0.0"
+    return __version__
 
 
 @contextlib.contextmanager
