@@ -16,7 +16,7 @@ imported on first use: ``import mae_ort`` does not import Optuna.
 
 from __future__ import annotations
 
-from ._version import __version__
+from ._version import __version__ as __version__
 from .data import Series, Windows, prepare, read_csv, sine, windows
 from .errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning, StoreError
 from .model.architecture import PRESETS, Architecture

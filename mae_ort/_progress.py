@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 from .errors import InvalidParameterError
 
@@ -57,8 +58,8 @@ class Progress:
         self.transient = transient
         self.done = 0
         self.total = 0
-        self._bar = None
-        self._task = None
+        self._bar: Any = None  # a rich Progress once the first call in a terminal starts it
+        self._task: Any = None
         self._started = False
         self._t0 = time.perf_counter()
         self._last = 0.0

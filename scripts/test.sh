@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up .venv from pyproject.toml (with the keras, dask, search and test extras), lint with ruff, run the tests.
+# Set up .venv from pyproject.toml (with the keras, dask, search and test extras), lint with ruff, type-check with
+# mypy, run the tests (tests/test_release.py builds and installs the wheel).
 # Usage: bash scripts/test.sh [pytest args]     e.g.  bash scripts/test.sh -m slow
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +8,8 @@ bash scripts/setup.sh dev
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 echo "ruff check (configuration in pyproject.toml)..." >&2
 .venv/bin/ruff check mae_ort kernels tests bench
+echo "mypy (configuration in mypy.ini)..." >&2
+.venv/bin/mypy
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 import numpy as np
 
 from .._progress import Progress
+from .jsonout import echo_json
 from .options import (
     load_series,
     model_options,
@@ -30,6 +30,7 @@ __all__ = ["COMMANDS", "sample_command"]
 @series_options
 @sampling_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (the Python result's field names).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--save-model", type=click.Path(dir_okay=False), default=None,
               help="Also write the architecture's ONNX graph (weights as inputs) to this file.")
 @click.option("--scores", "score_names", default=None,
@@ -40,7 +41,7 @@ __all__ = ["COMMANDS", "sample_command"]
 def sample_command(arch, look_back, preset, cell, activation, recurrent_activation, head_activation, csv_path,
                    input_cols, target_cols, sep, decimal, index_col, scale, samples, threshold, lower, upper, fit, init,
                    seed, runtime, device, threads, memory_budget, as_json, save_model, score_names, onnx_path,
-                   onnx_input, layout, onnx_output, feature, weight_scale, freeze):
+                   onnx_input, layout, onnx_output, feature, weight_scale, freeze, quiet):
     """Sample one architecture, or your own ONNX model (--onnx): MAEs of random weights, truncated-normal fit,
     log p (natural logarithm)."""
     from .._checks import parse_bytes
@@ -48,7 +49,7 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
     if onnx_path is not None:
         _sample_own(onnx_path, look_back, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper,
                     fit, init, seed, device, threads, parse_bytes(memory_budget), as_json, onnx_input, layout,
-                    onnx_output, feature, weight_scale, freeze, save_model, score_names)
+                    onnx_output, feature, weight_scale, freeze, save_model, score_names, quiet)
         return
     from ..data import header_note
     from ..model.architecture import resolve
@@ -68,7 +69,7 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
     # 15-20 s for the compiler, and compile them in the background for the next run.
     chosen = choose_runtime(a, look_back, runtime=runtime, device=device, first_call=True)
     cold = chosen != choose_runtime(a, look_back, runtime=runtime, device=device)
-    bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
+    bar = Progress("sampling", unit="samples", enabled=not (as_json or quiet) and sys.stderr.isatty(), transient=True)
     which = None
     if score_names is not None:
         from .._checks import split_items
@@ -104,7 +105,7 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
         d = r.to_dict()
         if which is not None:
             d["scores"] = {k: (float(v) if np.isfinite(v) else None) for k, v in extra.items()}
-        click.echo(json.dumps(d, allow_nan=False))
+        echo_json(d)
     else:
         _print(r, a, look_back, threshold, lower, upper, header_note(series))
         if extra:
@@ -125,7 +126,7 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
 
 def _sample_own(path, look_back, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
                 init, seed, device, threads, memory_budget, as_json, onnx_input, layout, onnx_output, feature,
-                weight_scale, freeze, save_model, score_names) -> None:
+                weight_scale, freeze, save_model, score_names, quiet=False) -> None:
     """``sample --onnx``: an own model, its MAEs and fit (and the readout with ``--feature``)."""
     from ..errors import InvalidParameterError
     from ..sampling.own import OwnSampler, look_back_of, own_model
@@ -148,14 +149,14 @@ def _sample_own(path, look_back, csv_path, input_cols, target_cols, scale, sampl
                                         fit=fit, init=Init.parse(init), seed=seed)
     series = load_series(csv_path, input_cols, target_cols, scale)
     frozen = split_list(freeze, "--freeze") or ()
-    bar = Progress("sampling", unit="samples", enabled=not as_json and sys.stderr.isatty(), transient=True)
+    bar = Progress("sampling", unit="samples", enabled=not (as_json or quiet) and sys.stderr.isatty(), transient=True)
     with bar:
         r = OwnSampler(device=device, threads=threads, memory_budget=memory_budget).run(
             model, series, lb, settings, scale=weight_scale, frozen=frozen, progress=bar)
     if as_json:
         d = r.to_dict()
         d.update(model_file=model.name, n_weights=model.n_weights, digest=model.digest)
-        click.echo(json.dumps(d, allow_nan=False))
+        echo_json(d)
         return
     click.echo(f"{model.name}  ({model.n_weights} weights in {len(model.weights)} tensors, onnx {model.digest})  "
                f"look_back={lb}  series={r.series} ({r.windows} windows)")
@@ -168,8 +169,6 @@ def _sample_own(path, look_back, csv_path, input_cols, target_cols, scale, sampl
                "session)")
 
 
-def _print(r, a, look_back, threshold, lower, upper) -> None:
-    click.echo(f"{a.label()}  look_back={look_back}  series={r.series} ({r.windows} windows)")
 def _print(r, a, look_back, threshold, lower, upper, note=None) -> None:
     click.echo(f"{a.label()}  look_back={look_back}  series={r.series} ({r.windows} windows"
                f"{f'; {note}' if note else ''})")

@@ -31,6 +31,7 @@ from ..sampling.scores import DEFAULT_RANKING, RANK_ASCENDING, ranking
 from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
 from ..study.figures import AGGS, FIGURES
+from .jsonout import echo_json
 from .options import (
     MODEL_FILTERS,
     apply_options,
@@ -100,6 +101,9 @@ def _build_space(space_name, units, layers, look_back, list_path, subset, seed, 
               help="With --samples auto: race for the top K by log p; rows whose 95 % upper bound cannot reach the "
                    "K-th best lower bound stop early (status raced).")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document instead of the summary and the table (the best --top rows under the "
+                   "table's column names; non-finite numbers as null).")
 @click.option("--share/--no-share", default=True, show_default=True,
               help="Compute the layers that rows share once (the same results; --no-share for comparisons).")
 @click.option("--seeding", type=click.Choice(["1", "2"]), default=str(SEEDING), show_default=True,
@@ -116,7 +120,7 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                    recurrent_activation,
                    head_activation, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
                    init, seed, runtime, device, threads,
-                   memory_budget, onnx_path, onnx_input, layout, onnx_output, feature, weight_scale, freeze):
+                   memory_budget, onnx_path, onnx_input, layout, onnx_output, feature, weight_scale, freeze, as_json):
     """Sample every architecture x look-back of a search space, or your own ONNX models (--onnx), into a database
     (resumable)."""
     from .._checks import parse_bytes
@@ -125,7 +129,7 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
     if onnx_path is not None:
         _screen_own(onnx_path, look_back, db, top, quiet, csv_path, input_cols, target_cols, scale, samples,
                     threshold, lower, upper, fit, init, seed, device, threads, parse_bytes(memory_budget),
-                    onnx_input, layout, onnx_output, feature, weight_scale, freeze)
+                    onnx_input, layout, onnx_output, feature, weight_scale, freeze, as_json)
         return
     stored_scores = _stored_score_names(score_names, "--scores")
     space = _build_space(space_name, units, layers, look_back, list_path, subset,
@@ -153,6 +157,9 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
     finally:
         reporter.close()
     a = df.attrs
+    if as_json:
+        echo_json(_screen_document(df, db, space.name, "log_p", top))
+        return
     others = a["computed_rows"] - a["new_rows"]
     shared = f" ({others} computed here were stored first by another screen)" if others > 0 else ""
     click.echo(f"{len(df)} rows of {space.name} in {db} (settings {a['settings_id']}): {a['new_rows']} new, "
@@ -165,9 +172,17 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
         click.echo(_table(df, by="log_p", top=top))
 
 
+def _screen_document(df, db, name: str, by: str, top: int) -> dict:
+    """``screen --json``: what the summary line says, and the best ``top`` rows by ``by``."""
+    a = df.attrs
+    return {"db": str(db), "space": name, "settings_id": a["settings_id"], "rows": len(df), "new_rows": a["new_rows"],
+            "already_done": len(df) - a["new_rows"], "computed_rows": a["computed_rows"], "seconds": a["seconds"],
+            "by": by, "best": _best(df, by=by, top=top) if top > 0 and len(df) else []}
+
+
 def _screen_own(path, look_back, db, top, quiet, csv_path, input_cols, target_cols, scale, samples, threshold, lower,
                 upper, fit, init, seed, device, threads, memory_budget, onnx_input, layout, onnx_output, feature,
-                weight_scale, freeze) -> None:
+                weight_scale, freeze, as_json=False) -> None:
     """``screen --onnx``: every own model of a file, folder or glob into the database (resumable)."""
     from ..screening.own import screen_own
 
@@ -197,11 +212,14 @@ def _screen_own(path, look_back, db, top, quiet, csv_path, input_cols, target_co
     finally:
         reporter.close()
     a = df.attrs
+    by = "readout" if "score_readout" in df and df["score_readout"].notna().all() else "log_p"
+    if as_json:
+        echo_json(_screen_document(df, db, "own models", by, top))
+        return
     click.echo(f"{len(df)} rows of own models in {db} (settings {a['settings_id']}): {a['new_rows']} new, "
                f"{len(df) - a['new_rows']} already done, {a['seconds']:.1f} s")
     if top > 0 and len(df):
-        click.echo(_table(df, by="readout" if "score_readout" in df and df["score_readout"].notna().all()
-                          else "log_p", top=top))
+        click.echo(_table(df, by=by, top=top))
 
 
 @contextlib.contextmanager
@@ -242,26 +260,32 @@ def _stored_score_names(text, option: str) -> tuple[str, ...]:
     return tuple(n for n in READOUT_SCORES if n in tokens or "all" in tokens)
 
 
-def _table(df, *, by: str, top: int, db=None) -> str:
-    """The ``top`` rows by ``by``: rank, the whole model (one column), look-back, scores, counts, id."""
+def _best(df, *, by: str, top: int, db=None):
+    """The ``top`` rows by ``by`` as a frame: rank, the whole model (one column), look-back, scores, counts, id."""
     _, by, ascending, _ = ranking(df, by, where=repr(db))
     keys = [by] + (["log_p_exact", "mean"] if by == "log_p" else [])
     asc = [ascending] + ([False, True] if by == "log_p" else [])
     best = df.sort_values(keys, ascending=asc, na_position="last").head(top).reset_index(drop=True)
     best.insert(0, "rank", range(1, len(best) + 1))
-    model = "model"
     if "units" in best:
-        models = [_describe_row(r) for r in best.to_dict("records")]
-        width = max(len(m) for m in models + [model])
-        model = model.ljust(width)  # the column and its header left-aligned in to_string
-        best.insert(1, model, [m.ljust(width) for m in models])
-    cols = ["rank", model, "look_back", "log_p", "log_p_exact", "p", "mean", "sd",
+        best.insert(1, "model", [_describe_row(r) for r in best.to_dict("records")])
+    cols = ["rank", "model", "look_back", "log_p", "log_p_exact", "p", "mean", "sd",
             *[c for c in best.columns if c.startswith("score_")], "n_nonfinite", "n_outside", "id"]
     if "status" in df and (df["status"] != "fixed").any():  # samples="auto": how many samples, why it stopped
         cols[-1:-1] = ["drawn", "status"]
     if "settings_id" in best and df["settings_id"].nunique() > 1:
         cols.append("settings_id")
-    return best[[c for c in cols if c in best]].to_string(index=False, float_format=lambda v: f"{v:.6g}")
+    return best[[c for c in cols if c in best]]
+
+
+def _table(df, *, by: str, top: int, db=None) -> str:
+    """:func:`_best`'s rows as text, the model column and its header left-aligned."""
+    best = _best(df, by=by, top=top, db=db)
+    if "model" in best:
+        width = max(len(m) for m in [*best["model"], "model"])
+        best = best.rename(columns={"model": "model".ljust(width)})
+        best[best.columns[1]] = [m.ljust(width) for m in best[best.columns[1]]]
+    return best.to_string(index=False, float_format=lambda v: f"{v:.6g}")
 
 
 def _describe_row(r: dict) -> str:
@@ -379,8 +403,11 @@ def _filter_options(f):
                    "readout_keras, lookback_ridge: screen --scores), ascending [default: readout where the rows "
                    "have it (the score that ranked trained networks best in the committed reports), else log_p].")
 @click.option("--list-settings", is_flag=True, help="List the sampling settings in the database instead.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document instead of the table: the rows under the table's column names, "
+                   "non-finite numbers as null.")
 def rank_command(db, settings, look_back, depth, preset, cell, activation, recurrent_activation, head_activation,
-                 top, by, list_settings):
+                 top, by, list_settings, as_json):
     """Show the best architectures of a database (by log p), each with its whole model.
 
     n_outside counts a row's MAEs outside the truncation bounds: such a row's log p can mislead.
@@ -392,7 +419,11 @@ def rank_command(db, settings, look_back, depth, preset, cell, activation, recur
             frame = store.settings_frame()
         if len(frame) == 0:
             raise DataError(f"{db!r} holds no settings yet")
-        click.echo(frame.drop(columns=["series_fingerprint"]).to_string(index=False))
+        frame = frame.drop(columns=["series_fingerprint"])
+        if as_json:
+            echo_json({"db": str(db), "settings": frame})
+        else:
+            click.echo(frame.to_string(index=False))
         return
     if top < 1:
         raise InvalidParameterError(f"The '--top' option must be an int in the range [1, inf). Got {top} instead.")
@@ -405,7 +436,10 @@ def rank_command(db, settings, look_back, depth, preset, cell, activation, recur
                f"screen them again with --scores {DEFAULT_RANKING}: their MAEs are kept")
         click.echo(f"note: ranked by log p: these rows have no stored {DEFAULT_RANKING} score, the default "
                    f"where present ({how})", err=True)
-    click.echo(_table(df, by=by, top=top, db=db))
+    if as_json:
+        echo_json({"db": str(db), "by": by, "rows": _best(df, by=by, top=top, db=db)})
+    else:
+        click.echo(_table(df, by=by, top=top, db=db))
     outside = int((df["n_outside"] > 0).sum())
     if outside:
         click.echo(f"note: {outside} of {len(df)} rows have MAEs outside the truncation bounds (n_outside > 0); "

@@ -72,6 +72,9 @@ def _grid(space_name, units, layers, look_back, preset, cell, activation, recurr
 @click.option("--sampler-seed", type=int, default=None, help="Seed of the sampler [--seed].")
 @click.option("--top", type=int, default=5, show_default=True, help="Rows of the best-trials table printed at the end.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document instead of the summary and the table (the best --top trials; non-finite "
+                   "numbers as null).")
 @click.option("--seeding", type=click.Choice(["1", "2"]), default=str(SEEDING), show_default=True,
               help="Seeding version, as for screen (rows of a --seeding 1 screen are reused only with 1).")
 @model_options
@@ -80,7 +83,7 @@ def _grid(space_name, units, layers, look_back, preset, cell, activation, recurr
 def search_command(space_name, units, layers, look_back, trials, sampler, objective, db, study_name, storage, jobs,
                    scheduler, connect_timeout, sampler_seed, top, quiet, seeding, preset, cell, activation,
                    recurrent_activation, head_activation, csv_path, input_cols, target_cols, scale, samples, threshold,
-                   lower, upper, fit, init, seed, runtime, device, threads, memory_budget):
+                   lower, upper, fit, init, seed, runtime, device, threads, memory_budget, as_json):
     """Search a grid with an Optuna sampler, scoring each trial by MAE random sampling (resumable)."""
     from .._checks import parse_bytes
 
@@ -113,6 +116,14 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
         reporter.close()
     last = study.user_attrs.get("mae_ort_last_run", {})
     n = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+    if as_json:
+        from .jsonout import echo_json
+
+        echo_json({"study": study.study_name, "storage": storage or str(db), "trials": n,
+                   "new_trials": last.get("new_trials", 0), "rows_sampled": last.get("new_rows", 0),
+                   "rows_reused": last.get("reused_rows", 0), "seconds": last.get("seconds", 0.0),
+                   "best": best_frame(study, top) if top > 0 else []})
+        return
     click.echo(f"study {study.study_name} in {storage or db}: {n} trials ({last.get('new_trials', 0)} new), "
                f"{last.get('new_rows', 0)} rows sampled, {last.get('reused_rows', 0)} reused from the database, "
                f"{last.get('seconds', 0.0):.1f} s")

@@ -152,10 +152,11 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_
 @click.option("--notes", "notes_file", default=None, help="A Markdown file whose text goes under the heading.")
 @click.option("--paper/--no-paper", default=True, show_default=True,
               help="Put the paper's numbers beside ours (the paper's sine); --no-paper for other series.")
+@click.option("--quiet", is_flag=True, help="No progress lines (of --measure).")
 @model_filter_options
 def report_command(db, out, test_mode, sample_on, depth, seed, train_key, split_key, measure, measure_epochs,
                    measure_threads, title, notes_file, paper, preset, cell, activation, recurrent_activation,
-                   head_activation):
+                   head_activation, quiet):
     """Correlation tables (Markdown + CSV), scatter plots and the time/memory table of a validation."""
     from pathlib import Path
 
@@ -176,7 +177,7 @@ def report_command(db, out, test_mode, sample_on, depth, seed, train_key, split_
             click.echo(f"[table 4 {done}/{total}] {message}", err=True)
 
         measure_table4(db, count=measure, epochs=measure_epochs, threads=measure_threads, where=where,
-                       progress=progress)
+                       progress=None if quiet else progress)
     model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                          head_activation=head_activation)
     path = write_report(db, out, test_mode=test_mode, title=title, notes=notes, where=where, paper=paper, model=model)

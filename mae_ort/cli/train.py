@@ -35,10 +35,13 @@ __all__ = ["COMMANDS", "train_command"]
 @click.option("--jobs", type=int, default=1, show_default=True, help="Training processes.")
 @click.option("--threads", type=int, default=None, help="Threads per training [cores // jobs].")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document instead of the table: the trained rows, the best one, the files written "
+                   "(non-finite numbers as null).")
 @model_filter_options
 def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, look_back, csv_path, input_cols,
                   target_cols, scale, test_csv, test_points, jobs, threads, quiet, preset, cell, activation,
-                  recurrent_activation, head_activation):
+                  recurrent_activation, head_activation, as_json):
     """Train the best screened architectures by a training-free score; save the best as .keras and .onnx."""
     from ..screening.space import parse_ints
     from ..study.winners import train_top
@@ -55,6 +58,11 @@ def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, loo
                         model=model, progress=progress)
     except KeyboardInterrupt as e:
         exit_interrupted(e, f"interrupted: finished trainings are stored in {db}; rerun the same command to resume")
+    if as_json:
+        from .jsonout import echo_json
+
+        echo_json({"db": str(db), "rows": res.table, "best": res.best, "seconds": res.seconds, "paths": res.paths})
+        return
     click.echo(res.table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     b = res.best
     why = "lowest validation loss" if b["chosen_by"] == "val_loss" else "lowest training MAE (no validation split)"
