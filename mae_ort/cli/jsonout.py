@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import sys
 from pathlib import PurePath
 from typing import Any
 
 import click
 import numpy as np
-import pandas as pd
 
 __all__ = ["jsonable", "echo_json", "frame_records"]
 
@@ -24,7 +24,8 @@ def jsonable(value: Any) -> Any:
     """``value`` as plain JSON values: dict keys as strings, non-finite and missing numbers as ``None``."""
     if value is None or isinstance(value, (bool, str)):
         return value
-    if value is pd.NaT or value is pd.NA:
+    pd = sys.modules.get("pandas")  # not imported for it: a value of pandas means pandas is loaded (sample's is not)
+    if pd is not None and (value is pd.NaT or value is pd.NA):
         return None
     if isinstance(value, (np.bool_,)):
         return bool(value)
@@ -34,18 +35,22 @@ def jsonable(value: Any) -> Any:
         return float(value) if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, pd.DataFrame):
+    if pd is not None and isinstance(value, pd.DataFrame):
         return frame_records(value)
-    if isinstance(value, (pd.Series, np.ndarray, list, tuple, set, frozenset)):
-        return [jsonable(v) for v in (value.tolist() if isinstance(value, (pd.Series, np.ndarray)) else value)]
-    if isinstance(value, (pd.Timestamp, _dt.datetime, _dt.date)):
+    if pd is not None and isinstance(value, pd.Series):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (_dt.datetime, _dt.date)):  # pandas' Timestamp is a datetime
         return value.isoformat()
     if isinstance(value, PurePath):
         return str(value)
     return str(value)
 
 
-def frame_records(frame: pd.DataFrame) -> list[dict]:
+def frame_records(frame) -> list[dict]:
     """The rows of ``frame`` as JSON-ready dicts (column name: value), in order."""
     return [jsonable(r) for r in frame.to_dict("records")]
 
