@@ -176,7 +176,7 @@ def _screen_document(df, db, name: str, by: str, top: int) -> dict:
     """``screen --json``: what the summary line says, and the best ``top`` rows by ``by``."""
     a = df.attrs
     return {"db": str(db), "space": name, "settings_id": a["settings_id"], "rows": len(df), "new_rows": a["new_rows"],
-            "already_done": len(df) - a["new_rows"], "computed_rows": a["computed_rows"], "seconds": a["seconds"],
+            "already_done": len(df) - a["new_rows"], "seconds": a["seconds"],
             "by": by, "best": _best(df, by=by, top=top) if top > 0 and len(df) else []}
 
 

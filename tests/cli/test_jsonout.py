@@ -201,3 +201,22 @@ def test_train_json_holds_the_trained_rows_and_the_best(tmp_path, capsys):
     assert doc["best"]["sampling_id"] == again.best["sampling_id"]
     assert Path(doc["paths"]["onnx"]).is_file() and Path(doc["paths"]["keras"]).is_file()
     assert "train:" not in err  # --quiet: no progress lines
+
+
+def test_screen_onnx_json_ranks_own_models(tmp_path, capsys):
+    import onnx
+
+    from tests.sampling.test_own import linear_model
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for lb in (3, 5):
+        onnx.save(linear_model(look_back=lb), folder / f"lin{lb}.onnx")
+    db = tmp_path / "own.sqlite"
+    code, out, err = run_cli(capsys, "screen", "--onnx", folder, "--db", db, "--samples", "10", "--quiet", "--json")
+    assert code == 0 and err == "", err
+    doc = _loads(out)
+    best = _by_log_p(db)
+    assert doc["space"] == "own models" and doc["rows"] == doc["new_rows"] == 2 and doc["by"] == "log_p"
+    assert [r["id"] for r in doc["best"]] == list(best.id)
+    assert {r["model"] for r in doc["best"]} == {"lin3.onnx (4 weights)", "lin5.onnx (6 weights)"}
