@@ -92,7 +92,7 @@ def test_rank_by_a_stored_score(tmp_path, capsys):
 
 def test_bad_scores_and_too_short_series_are_refused_before_work(tmp_path):
     with pytest.raises(InvalidParameterError, match="stored scores"):
-        screen(grid(units="3", look_back="1"), store=None, samples=4, scores=["naswot"])
+        screen(grid(units="3", look_back="1"), store=None, samples=4, scores=["nope"])
     from mae_ort.errors import DataError
 
     with pytest.raises(DataError, match="at least 2 windows"):
