@@ -52,6 +52,9 @@ RIDGE_LAMBDA = 1e-3
 #: The share of the windows (the first ones, in time order) that the readout is fitted on.
 FIT_FRACTION = 0.7
 
+#: Float64 values of the Gram matrices :func:`readout_window_maes` holds at once (32 MiB), whatever the window.
+_GRAM_VALUES = 1 << 22
+
 #: The readout scores of the MAE pass's own hidden states (:func:`pass_readouts`), in that order.
 PASS_SCORES = ("readout", "readout_window")
 
@@ -152,27 +155,33 @@ def readout_window_maes(features, X, y, *, lam: float = RIDGE_LAMBDA) -> np.ndar
     X = np.asarray(X, dtype=np.float64).reshape(N, -1)
     Z = np.hstack([np.ones((N, 1)), X])  # the shared block: the constant and the window
     p = Z.shape[1]
-    H = np.asarray(F, dtype=np.float64)
+    H = np.array(F, dtype=np.float64)
     with np.errstate(all="ignore"):
         finite = np.isfinite(H).all(axis=(1, 2)) & (np.abs(H).max(axis=(1, 2), initial=0.0) < 1e150)
-    H = np.where(finite[:, None, None], H, 0.0)
-    Zf, Hf = Z[:n_fit], H[:, :n_fit]
-    G = np.empty((S, p + k, p + k), dtype=np.float64)
-    G[:, :p, :p] = Zf.T @ Zf
-    G[:, :p, p:] = np.einsum("np,snk->spk", Zf, Hf, optimize=True)
-    G[:, p:, :p] = G[:, :p, p:].transpose(0, 2, 1)
-    G[:, p:, p:] = np.matmul(Hf.transpose(0, 2, 1), Hf)
-    G[:, np.arange(p + k), np.arange(p + k)] += lam
-    b = np.empty((S, p + k, y.shape[1]), dtype=np.float64)
-    b[:, :p] = Zf.T @ y[:n_fit]
-    b[:, p:] = np.matmul(Hf.transpose(0, 2, 1), y[:n_fit])
-    try:
-        w = np.linalg.solve(G, b)
-    except np.linalg.LinAlgError:  # pragma: no cover - G is positive definite; round-off on huge features only
-        w = np.stack([np.linalg.lstsq(G[s], b[s], rcond=None)[0] for s in range(S)])
-    with np.errstate(all="ignore"):
-        pred = (Z[n_fit:] @ w[:, :p]) + np.matmul(H[:, n_fit:], w[:, p:])
-        out = np.abs(pred - y[n_fit:]).mean(axis=(1, 2))
+    H[~finite] = 0.0
+    Zf = Z[:n_fit]
+    ZZ, Zy = Zf.T @ Zf, Zf.T @ y[:n_fit]  # the window's blocks: once for every sample
+    out = np.empty(S, dtype=np.float64)
+    step = max(1, _GRAM_VALUES // (p + k) ** 2)  # samples whose Gram matrices are held at once (bounded memory)
+    for s0 in range(0, S, step):
+        Hs = H[s0:s0 + step]
+        m, Hf = len(Hs), Hs[:, :n_fit]
+        G = np.empty((m, p + k, p + k), dtype=np.float64)
+        G[:, :p, :p] = ZZ
+        G[:, :p, p:] = np.matmul(Zf.T, Hf)
+        G[:, p:, :p] = G[:, :p, p:].transpose(0, 2, 1)
+        G[:, p:, p:] = np.matmul(Hf.transpose(0, 2, 1), Hf)
+        G[:, np.arange(p + k), np.arange(p + k)] += lam
+        b = np.empty((m, p + k, y.shape[1]), dtype=np.float64)
+        b[:, :p] = Zy
+        b[:, p:] = np.matmul(Hf.transpose(0, 2, 1), y[:n_fit])
+        try:
+            w = np.linalg.solve(G, b)
+        except np.linalg.LinAlgError:  # pragma: no cover - G is positive definite; round-off on huge features only
+            w = np.stack([np.linalg.lstsq(G[i], b[i], rcond=None)[0] for i in range(m)])
+        with np.errstate(all="ignore"):
+            pred = np.matmul(Z[n_fit:], w[:, :p]) + np.matmul(Hs[:, n_fit:], w[:, p:])
+            out[s0:s0 + m] = np.abs(pred - y[n_fit:]).mean(axis=(1, 2))
     out[~finite] = np.nan
     return out[0] if one else out
 

@@ -331,8 +331,8 @@ class Sampler:
         g = arch.gates
         widest = max(arch.units)
         inter = win.n * (4 * (g + 3) * widest + 2 * (win.n_in + 1 + widest) + 4 * win.n_out)
-        if self.readout:  # the hidden states (float32), the readouts' float64 copy and the window block
-            inter += win.n * 3 * (arch.units[-1] + 1) + win.n * 2 * (win.look_back * win.n_in + 1)
+        if self.readout:  # the hidden states (float32) and the readouts' float64 copy (readout_window: the same,
+            inter += win.n * 3 * (arch.units[-1] + 1)  # its Gram matrices in blocks of bounded size)
         return 4 * (arch.n_weights(win.n_in, win.n_out) * 3 + inter)
 
     def check_budget(self, arch: Architecture, win: Windows) -> int:

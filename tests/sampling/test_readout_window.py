@@ -94,6 +94,16 @@ def test_blocked_gram_equals_lstsq_on_the_concatenation(n_out):
     assert float(readout_window_maes(F[0], X, y)) == pytest.approx(want[0], rel=1e-12)
 
 
+def test_gram_blocks_of_any_size_give_the_same_values(monkeypatch):
+    from mae_ort.sampling import readout
+
+    rng = np.random.default_rng(5)
+    F, X, y = rng.standard_normal((7, 25, 3)), rng.standard_normal((25, 4, 1)), rng.standard_normal(25)
+    whole = readout_window_maes(F, X, y)
+    monkeypatch.setattr(readout, "_GRAM_VALUES", 2 * 8 ** 2)  # two samples' 8x8 Gram matrices at a time
+    np.testing.assert_allclose(readout_window_maes(F, X, y), whole, rtol=1e-12)
+
+
 def test_no_state_is_the_lookback_ridge_and_a_window_beats_a_blind_state():
     rng = np.random.default_rng(2)
     X = rng.standard_normal((40, 3, 1))
