@@ -8,7 +8,7 @@ A/B/C/D interleaved, medians:
 
 * ``maes``: ``Sampler.maes`` (weights drawn and the MAE pass: the baseline);
 * ``maes+readout``: ``Sampler.maes(readout=True)``: the same pass also writing the last hidden
-  states, then the ridge of every sample (``readout``);
+  states, then the two ridges of every sample (``readout`` and ``readout_window``, one pass);
 * ``readout_keras``: drawing Keras' initialisation and its own pass (``readout_keras``);
 * ``lookback_ridge``: the ridge on the raw windows.
 

@@ -32,6 +32,7 @@ from .data import prepare, sine
 from .errors import DataError, MaeOrtWarning
 from .results.store import Store, open_store
 from .sampling.sampler import GiB, Init
+from .sampling.scores import RANK_ASCENDING, TAIL_SCORES, ranking
 from .sampling.settings import SamplingSettings
 from .screening.space import Row
 from .search.scoring import OBJECTIVES, Scorer, check_objective, objective_value, trial_attrs
@@ -103,8 +104,8 @@ def objective(series=None, space="paper-2layer", samples: int = 100, store=None,
     store : None, str, Path or Store
         The results store (default: a new in-memory one); rows it holds under the same
         settings are reused, new rows are written to it.
-    objective : {'log_p', 'log_p_exact', 'p', 'mean', 'sd'}
-        What ``f`` returns (create the study with its direction:
+    objective : str
+        One of ``mae_ort.search.OBJECTIVES``: what ``f`` returns (create the study with its direction:
         ``mae_ort.search.OBJECTIVES[objective]``).
     threshold, lower, upper, fit, init, seed
         As :func:`mae_ort.screen` (seeding 2: every row is sampled with this seed).
@@ -132,7 +133,7 @@ def objective(series=None, space="paper-2layer", samples: int = 100, store=None,
     own = store is not None and not isinstance(store, Store)
     st = open_store(store)
     scorer = Scorer(series, sampling, st, runtime=runtime, device=device, threads=threads,
-                    memory_budget=memory_budget)
+                    memory_budget=memory_budget, objective=objective)
     return MRSObjective(grid_space, scorer, objective, direction, own)
 
 
@@ -181,8 +182,9 @@ def enqueue_top(study, db, k: int = 10, params=None, *, settings: str | None = N
     settings : str, optional
         The settings id (a unique prefix is enough); needed when the database holds
         rows of several settings.
-    by : {'log_p', 'log_p_exact', 'p', 'mean', 'sd'}
-        The ranking (best first, as ``mae-ort rank``; ties broken by ``log_p_exact`` and ``mean``).
+    by : str
+        The ranking, one of ``mae_ort.search.OBJECTIVES`` (best first, as ``mae-ort rank --by``; ties broken by
+        ``log_p_exact`` and ``mean``); a stored score must be stored with the rows.
     space : Grid or SearchSpace, optional
         Only rows of this grid, with its parameters.
 
@@ -215,18 +217,21 @@ def enqueue_top(study, db, k: int = 10, params=None, *, settings: str | None = N
         else:
             raise DataError(f"the database {getattr(st, 'path', db)!r} holds rows of {len(frame)} settings "
                             f"({', '.join(frame['settings_id'])}); choose one with settings=...")
-        df = st.frame(sid)
+        df = st.frame(sid, maes=by in TAIL_SCORES)
     finally:
         if own:
             st.close()
     if grid_space is not None:
         keep = [grid_space.contains(Row.from_record(r)) for r in df.to_dict("records")]
         df = df[keep]
+    df = df.copy()  # ranking() may add the column it ranks by
     if df.empty:
         raise DataError(f"no screened rows to enqueue (settings {sid})")
-    order = [(by, OBJECTIVES[by] == "minimize")] + [(c, a) for c, a in (("log_p_exact", False), ("mean", True))
-                                                    if c != by]
+    _, col, ascending, _ = ranking(df, by, where=repr(str(getattr(st, "path", db))))
+    order = [(col, ascending)] + [(c, a) for c, a in (("log_p_exact", False), ("mean", RANK_ASCENDING["mean"]))
+                                        if c != col]
     df = df.sort_values([c for c, _ in order], ascending=[a for _, a in order], na_position="last").head(k)
+    df = df.drop(columns="maes", errors="ignore")
     with_cell = df["cell"].nunique() > 1
     out = []
     for rec in df.to_dict("records"):
@@ -239,7 +244,8 @@ def enqueue_top(study, db, k: int = 10, params=None, *, settings: str | None = N
         else:
             p = default_params(rec)
         attrs = {"row_id": rec["id"], "settings_id": sid, "enqueued_by": "mae_ort.optuna.enqueue_top",
-                 **{c: rec.get(c) for c in ("units", "look_back", "cell", "mean", "sd", "p", "log_p", "log_p_exact")}}
+                 **{c: rec.get(c) for c in ("units", "look_back", "cell", "mean", "sd", "p", "log_p", "log_p_exact")},
+                 by: rec.get(col)}
         study.enqueue_trial(p, user_attrs=attrs, skip_if_exists=True)
         out.append(p)
     return out

@@ -34,9 +34,10 @@ __all__ = ["COMMANDS", "sample_command"]
 @click.option("--save-model", type=click.Path(dir_okay=False), default=None,
               help="Also write the architecture's ONNX graph (weights as inputs) to this file.")
 @click.option("--scores", "score_names", default=None,
-              help="Also the other training-free scores: 'all' or names such as readout,readout_keras,"
-                   "lookback_ridge,hidden_cov,naswot,q05 (see mae_ort.sampling.scores.SCORES); readout from the "
-                   "MAE pass itself, the others from the same MAEs or their own pass.")
+              help="Also the other training-free scores: 'all' or names such as readout,readout_window,"
+                   "readout_keras,lookback_ridge,hidden_cov,naswot,q05 (see mae_ort.sampling.scores.SCORES); "
+                   "readout and readout_window from the MAE pass itself, the others from the same MAEs or their "
+                   "own pass.")
 @own_model_options
 def sample_command(arch, look_back, preset, cell, activation, recurrent_activation, head_activation, csv_path,
                    input_cols, target_cols, sep, decimal, index_col, scale, samples, threshold, lower, upper, fit, init,
@@ -87,8 +88,9 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
         except InvalidParameterError as e:
             raise InvalidParameterError(str(e).replace("The 'which' parameter of sample", "--scores")) from None
     # the readout comes from the hidden states of the MAE pass itself
+    pass_readout = which is not None and bool({"readout", "readout_window"} & set(which))
     sampler = Sampler(runtime=chosen if cold else runtime, device=device, threads=threads,
-                      memory_budget=parse_bytes(memory_budget), readout=which is not None and "readout" in which)
+                      memory_budget=parse_bytes(memory_budget), readout=pass_readout)
     with bar:
         r = sampler.sample(series, a, look_back=look_back, samples=samples, threshold=threshold, lower=lower,
                            upper=upper, fit=fit, seed=seed, init=init, progress=bar)

@@ -27,7 +27,7 @@ import click
 from .._progress import Progress
 from ..errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning
 from ..model.architecture import MODEL_FIELDS, PRESETS, Architecture, model_fields
-from ..sampling.scores import DEFAULT_RANKING, RANK_ASCENDING, ranking
+from ..sampling.scores import DEFAULT_RANKING, RANK_ASCENDING, TAIL_SCORES, check_score, ranking
 from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
 from ..study.figures import AGGS, FIGURES
@@ -51,6 +51,7 @@ __all__ = ["COMMANDS", "screen_command", "rank_command", "export_command", "plot
 
 _SPACES = tuple(SPACE_PRESETS)
 _RANK_BY = RANK_ASCENDING
+_ORDER = {True: "ascending", False: "descending"}
 
 
 def _build_space(space_name, units, layers, look_back, list_path, subset, seed, preset, cell, activation,
@@ -109,8 +110,9 @@ def _build_space(space_name, units, layers, look_back, list_path, subset, seed, 
 @click.option("--seeding", type=click.Choice(["1", "2"]), default=str(SEEDING), show_default=True,
               help="Seeding version: 2 shares the weights of common first layers; 1 is mae-ort 0.1's rows.")
 @click.option("--scores", "score_names", default=None,
-              help="Also store the readout scores with every row: 'all' or some of readout,readout_keras,"
-                   "lookback_ridge (stored rows that lack one get it without resampling their MAEs).")
+              help="Also store these scores with every row: 'all' or some of readout,readout_window,readout_keras,"
+                   "lookback_ridge,hidden_cov,naswot (stored rows that lack one get it without resampling their "
+                   "MAEs).")
 @model_options
 @series_options
 @sampling_options
@@ -137,7 +139,8 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                          recurrent_activation, head_activation)
     series = load_series(csv_path, input_cols, target_cols, scale)
     budget = parse_bytes(memory_budget)
-    plan = space_plan(space, series, samples, budget, readout="readout" in stored_scores, threads=threads,
+    pass_readout = bool({"readout", "readout_window"} & set(stored_scores))
+    plan = space_plan(space, series, samples, budget, readout=pass_readout, threads=threads,
                       parallel=workers, caller="screen")  # refuses a space whose largest member cannot fit
     label = space.name.split(" (")[0][:20]  # the header lines have the full description and the estimate
     reporter = Progress(f"screen {label}", unit="rows", enabled=not quiet,
@@ -246,25 +249,25 @@ def _one_line_warnings():
 
 
 def _stored_score_names(text, option: str) -> tuple[str, ...]:
-    """The readout score names of a ``--scores`` option ('all' or a list); one line naming a wrong token."""
+    """The stored score names of a ``--scores`` option ('all' or a list); one line naming a wrong token."""
     from .._checks import split_items
-    from ..sampling.scores import READOUT_SCORES
+    from ..sampling.scores import STORED_SCORES
 
     if text is None:
         return ()
     tokens = split_items(text, option)
     for i, t in enumerate(tokens, 1):
-        if t not in READOUT_SCORES and t != "all":
+        if t not in STORED_SCORES and t != "all":
             raise InvalidParameterError(f"The '{option}' option takes 'all' or names among "
-                                        f"{', '.join(READOUT_SCORES)}. Got {t!r} (item {i}) instead.")
-    return tuple(n for n in READOUT_SCORES if n in tokens or "all" in tokens)
+                                        f"{', '.join(STORED_SCORES)}. Got {t!r} (item {i}) instead.")
+    return tuple(n for n in STORED_SCORES if n in tokens or "all" in tokens)
 
 
 def _best(df, *, by: str, top: int, db=None):
     """The ``top`` rows by ``by`` as a frame: rank, the whole model (one column), look-back, scores, counts, id."""
     _, by, ascending, _ = ranking(df, by, where=repr(db))
     keys = [by] + (["log_p_exact", "mean"] if by == "log_p" else [])
-    asc = [ascending] + ([False, True] if by == "log_p" else [])
+    asc = [ascending] + ([RANK_ASCENDING["log_p_exact"], RANK_ASCENDING["mean"]] if by == "log_p" else [])
     best = df.sort_values(keys, ascending=asc, na_position="last").head(top).reset_index(drop=True)
     best.insert(0, "rank", range(1, len(best) + 1))
     if "units" in best:
@@ -399,9 +402,11 @@ def _filter_options(f):
 @_filter_options
 @click.option("--top", type=int, default=20, show_default=True, help="How many rows to show.")
 @click.option("--by", default=None,
-              help="Order: log p, p and sd descending, mean MAE ascending; or a stored readout score (readout, "
-                   "readout_keras, lookback_ridge: screen --scores), ascending [default: readout where the rows "
-                   "have it (the score that ranked trained networks best in the committed reports), else log_p].")
+              help="Order by any score, best first as mae_ort.sampling.scores.SCORES says: "
+                   f"{', '.join(f'{k} ({_ORDER[v]})' for k, v in RANK_ASCENDING.items())}; the low MAE tail (min, "
+                   "q05, q10) from the stored MAEs, the other scores as stored by screen --scores [default: readout "
+                   "where the rows have it (the score that ranked trained networks best in the committed "
+                   "reports), else log_p].")
 @click.option("--list-settings", is_flag=True, help="List the sampling settings in the database instead.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document instead of the table: the rows under the table's column names, "
@@ -429,7 +434,9 @@ def rank_command(db, settings, look_back, depth, preset, cell, activation, recur
         raise InvalidParameterError(f"The '--top' option must be an int in the range [1, inf). Got {top} instead.")
     model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                          head_activation=head_activation, caller="rank")
-    df = _rows(db, "rank", settings, look_back, depth, model)
+    if by is not None:
+        check_score(by, "--by")  # an unknown score: one line listing every accepted one, before opening anything
+    df = _rows(db, "rank", settings, look_back, depth, model, maes=by in TAIL_SCORES)
     by, _, _, fell_back = ranking(df, by, where=repr(db))
     if fell_back:
         how = ("screen --onnx again with --feature TENSOR" if (df["cell"] == "onnx").all() else

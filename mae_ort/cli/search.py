@@ -55,8 +55,9 @@ def _grid(space_name, units, layers, look_back, preset, cell, activation, recurr
               help="Evaluated trials the study should hold (a rerun resumes an interrupted search).")
 @click.option("--sampler", type=click.Choice(SAMPLERS), default="tpe", show_default=True,
               help="Optuna's TPE, GP (needs torch) or random sampler, or RESN (Camero et al. 2020).")
-@click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="readout", show_default=True,
-              help=f"The stored score to optimise ({', '.join(f'{k}: {v}' for k, v in OBJECTIVES.items())}).")
+@click.option("--objective", default="readout", show_default=True,
+              help=f"The stored score to optimise ({', '.join(f'{k}: {v}' for k, v in OBJECTIVES.items())}; "
+                   "mae_ort.sampling.scores.SCORES says why each way).")
 @click.option("--db", required=True, help="The results database (SQLite), created if missing; rows already there "
                                           "are reused, never sampled again.")
 @click.option("--study", "study_name", default=None,
@@ -86,6 +87,9 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
                    lower, upper, fit, init, seed, runtime, device, threads, memory_budget, as_json):
     """Search a grid with an Optuna sampler, scoring each trial by MAE random sampling (resumable)."""
     from .._checks import parse_bytes
+    from ..sampling.scores import check_score
+
+    objective = check_score(objective, "--objective")
 
     try:
         from ..search.engine import best_frame, search

@@ -17,9 +17,9 @@ __all__ = ["COMMANDS", "train_command"]
 @click.option("--db", required=True, help="The results database with screened rows.")
 @click.option("--top", "k", type=int, default=5, show_default=True, help="How many of the best rows to train.")
 @click.option("--by", type=click.Choice(RANK_BY), default=None,
-              help="The score that ranks the rows (log p, p and sd: larger first; mean MAE and the stored readout "
-                   "scores: smaller first) [default: readout where the rows have it (screen --scores readout), "
-                   "else log_p].")
+              help="The score that ranks the rows, best first as mae-ort rank --by orders it "
+                   "(mae_ort.sampling.scores.RANK_ASCENDING) [default: readout where the rows have it (screen "
+                   "--scores readout), else log_p].")
 @click.option("--trainer", type=click.Choice(list(TRAINERS)), default="paper", show_default=True,
               help="Named trainer (see mae-ort validate --help).")
 @click.option("--epochs", default="100", show_default=True, callback=strict_list,

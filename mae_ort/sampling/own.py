@@ -6,7 +6,7 @@ opens it once on onnxruntime, so a model onnxruntime cannot run is refused at on
 :func:`sample_own` (or :class:`OwnSampler`) then samples it like a built-in architecture:
 the same :class:`~mae_ort.sampling.settings.SamplingSettings`, the same statistics
 (:func:`~mae_ort.sampling.stats.fit_truncnorm`) in a :class:`~mae_ort.sampling.sampler.SamplingResult`,
-and with a feature tensor the readout score (:mod:`mae_ort.sampling.readout`).
+and with a feature tensor the readout scores ``readout`` and ``readout_window`` (:mod:`mae_ort.sampling.readout`).
 
 How a seed becomes weights: weight tensor ``t`` (by its name) of sample ``s`` is filled by
 the counter-based generator of :mod:`mae_ort.kernels.random` keyed by ``(seed, s,
@@ -33,7 +33,7 @@ from ..model.keys import hash64
 from ..model.onnx_model import OnnxModel, read_model
 from ..runtimes.own import OwnRuntime, arrange_windows
 from .auto import stop_status
-from .readout import fit_windows, median_score, readout_maes
+from .readout import PASS_SCORES, fit_windows, median_score, pass_readouts
 from .sampler import GiB, OutsideBoundsWarning, SamplingResult, _outside_message
 from .settings import Init, SamplingSettings
 from .stats import fit_truncnorm
@@ -149,14 +149,15 @@ class OwnSampler:
 
     def maes(self, model: OnnxModel, win: Windows, weights: list[np.ndarray], *, readout: bool = False):
         """MAEs (S,) float64 of given weight samples (as :meth:`weights` returns them), and with ``readout`` each
-        sample's readout MAE on the feature tensor (else None)."""
+        sample's readout MAEs on the feature tensor by name (:func:`~mae_ort.sampling.readout.pass_readouts`;
+        else None)."""
         _fits(model, win)
         X = arrange_windows(model, win.X)
         pred, feats = self.runtime.run(model, X, weights, feature=readout)
         with np.errstate(all="ignore"):
             maes = np.abs(pred - win.y[:, 0].astype(np.float64)[None, :]).mean(axis=1)
         maes[~np.isfinite(maes)] = np.inf
-        return maes, (readout_maes(feats, win.y) if readout else None)
+        return maes, (pass_readouts(feats, win.X, win.y) if readout else None)
 
     def check(self, model: OnnxModel, win: Windows) -> None:
         """Run ``model`` once with the file's weights on ``win``: a model whose output (or feature tensor) does not
@@ -168,14 +169,14 @@ class OwnSampler:
 
     def chunk(self, model: OnnxModel, win: Windows, samples: int) -> int:
         """Samples per chunk: their weights (and features) within the memory budget."""
-        per = 4 * model.n_weights + 8 * win.n * 64
+        per = 4 * model.n_weights + 8 * win.n * (64 + win.X[0].size)
         return max(1, min(samples, self.memory_budget // max(1, per), 4096))
 
     def draw_maes(self, model: OnnxModel, win: Windows, settings: SamplingSettings, *, count: int, first: int,
                   scale: str, frozen, readout: bool, progress=None, offset: int = 0, total: int | None = None):
         """MAEs (and readout MAEs) of samples ``first .. first + count - 1``, in chunks."""
         maes = np.empty(count, dtype=np.float64)
-        ro = np.empty(count, dtype=np.float64) if readout else None
+        ro = {n: np.empty(count, dtype=np.float64) for n in PASS_SCORES} if readout else None
         step = self.chunk(model, win, count)
         for start in range(0, count, step):
             m = min(step, count - start)
@@ -184,7 +185,8 @@ class OwnSampler:
             part, rpart = self.maes(model, win, w, readout=readout)
             maes[start:start + m] = part
             if readout:
-                ro[start:start + m] = rpart
+                for n in PASS_SCORES:
+                    ro[n][start:start + m] = rpart[n]
             if progress is not None:
                 progress(offset + start + m, total or count)
         return maes, ro
@@ -219,7 +221,7 @@ class OwnSampler:
                                      upper=settings.upper)
                 if status is not None:
                     break
-            ro = np.concatenate(rparts) if readout else None
+            ro = {n: np.concatenate([rp[n] for rp in rparts]) for n in PASS_SCORES} if readout else None
         key = model.key(scale=scale, frozen=frozen)
         bad = int((~np.isfinite(maes)).sum())
         if bad and warn:
@@ -242,7 +244,7 @@ class OwnSampler:
                    "options": model.options_text(scale=scale, frozen=frozen)},
         )
         if readout:
-            r.scores["readout"] = median_score(ro)
+            r.scores.update({n: median_score(v) for n, v in ro.items()})
         r.setup_seconds = self.setup_seconds - setup0
         return r
 
@@ -300,7 +302,7 @@ def sample_own(model, series, *, look_back: int | None = None, samples=100, thre
     -------
     SamplingResult
         Its ``arch`` is the model's :class:`~mae_ort.model.onnx_model.OwnModelKey`; with a feature tensor,
-        ``scores["readout"]``.
+        ``scores["readout"]`` and ``scores["readout_window"]`` (the feature tensor beside the window).
     """
     caller = "sample_own"
     if not isinstance(model, OnnxModel):

@@ -21,7 +21,7 @@ from ..errors import InvalidParameterError, MaeOrtWarning, NonFiniteWarning
 from ..model.architecture import Architecture, resolve
 from ..runtimes import DEVICES, RUNTIMES, Runtime, choose_runtime, make_runtime
 from .auto import stop_status
-from .readout import fit_windows, median_score, readout_maes
+from .readout import PASS_SCORES, fit_windows, median_score, pass_readouts, readout_maes
 from .settings import SEEDING, Init, SamplingSettings
 from .stats import fit_truncnorm
 from .weights import fill_weights, weight_streams
@@ -110,8 +110,8 @@ class SamplingResult:
     auto : str
         ``""``, or the ``samples="auto"`` settings' text (:class:`~mae_ort.sampling.auto.AutoSamples`).
     scores : dict
-        Training-free scores computed in the same pass (``{"readout": ...}`` from a sampler with
-        ``readout=True``); stored with the row.
+        Training-free scores computed in the same pass (``{"readout": ..., "readout_window": ...}`` from a
+        sampler with ``readout=True``); stored with the row.
     """
 
     arch: Architecture
@@ -265,8 +265,9 @@ class Sampler:
     chunk_size : int, optional
         Force a chunk size (still capped by the memory budget).
     readout : bool
-        Also compute the echo-state readout score (:mod:`mae_ort.sampling.readout`) of every
-        :meth:`run`, from the hidden states of the same pass (``result.scores["readout"]``).
+        Also compute the echo-state readout scores (:mod:`mae_ort.sampling.readout`) of every
+        :meth:`run`, from the hidden states of the same pass (``result.scores["readout"]`` and
+        ``result.scores["readout_window"]``, :data:`~mae_ort.sampling.readout.PASS_SCORES`).
 
     Examples
     --------
@@ -330,8 +331,8 @@ class Sampler:
         g = arch.gates
         widest = max(arch.units)
         inter = win.n * (4 * (g + 3) * widest + 2 * (win.n_in + 1 + widest) + 4 * win.n_out)
-        if self.readout:  # the hidden states (float32) and the readout's float64 copy
-            inter += win.n * 3 * (arch.units[-1] + 1)
+        if self.readout:  # the hidden states (float32) and the readouts' float64 copy (readout_window: the same,
+            inter += win.n * 3 * (arch.units[-1] + 1)  # its Gram matrices in blocks of bounded size)
         return 4 * (arch.n_weights(win.n_in, win.n_out) * 3 + inter)
 
     def check_budget(self, arch: Architecture, win: Windows) -> int:
@@ -413,8 +414,9 @@ class Sampler:
     def maes(self, arch: Architecture, win: Windows, *, samples: int, seed: int = 0, init="normal",
              progress=None, seeding: int = SEEDING, first_sample: int = 0, readout: bool = False):
         """MAEs of the random weight samples ``first_sample .. first_sample + samples - 1`` of ``arch`` on ``win``,
-        shape (samples,); with ``readout=True`` the pair ``(maes, readout)``, ``readout`` each sample's
-        echo-state readout MAE (:func:`~mae_ort.sampling.readout.readout_maes`) from the same pass.
+        shape (samples,); with ``readout=True`` the pair ``(maes, readouts)``, ``readouts`` each sample's
+        echo-state readout MAEs from the same pass by name (:func:`~mae_ort.sampling.readout.pass_readouts`:
+        ``readout`` and ``readout_window``, arrays of shape (samples,)).
 
         Sample ``s`` is the same whatever ``first_sample`` and the chunking: drawing ``0..24`` then
         ``25..49`` gives the MAEs of one draw of 50.  Chunks run one after another, or
@@ -427,7 +429,7 @@ class Sampler:
         lanes = max(1, min(rt.parallel_runs, -(-samples // chunk)))
         self.check_memory(arch, win, samples, chunk, lanes)
         out = np.empty(samples, dtype=np.float64)
-        out_r = np.empty(samples, dtype=np.float64) if readout else None
+        out_r = {n: np.empty(samples, dtype=np.float64) for n in PASS_SCORES} if readout else None
         if readout:
             fit_windows(win.n)  # a ridge that cannot be fitted is refused before any work
         starts = range(0, samples, chunk)
@@ -439,7 +441,8 @@ class Sampler:
                               seeding=seeding)
             if readout:
                 out[start:start + m], hidden = rt.maes_hidden(arch, win, views)
-                out_r[start:start + m] = readout_maes(hidden, win.y)
+                for name, values in pass_readouts(hidden, win.X, win.y).items():
+                    out_r[name][start:start + m] = values
             else:
                 out[start:start + m] = rt.maes(arch, win, views)[0]
             return m
@@ -565,7 +568,7 @@ class Sampler:
             status = "fixed"
         else:  # rounds until the answer is known (mae_ort.sampling.auto)
             parts: list[np.ndarray] = []
-            rparts: list[np.ndarray] = []
+            rparts: list[dict] = []
             for first, count in auto.rounds():
                 part_progress = None if progress is None else (lambda d, _t, f=first: progress(f + d, auto.maximum))
                 part = self.maes(arch, win, samples=count, seed=settings.seed, init=init, progress=part_progress,
@@ -573,7 +576,7 @@ class Sampler:
                 if ro:
                     part, rpart = part
                     rparts.append(rpart)
-                    readout = np.concatenate(rparts)
+                    readout = {n: np.concatenate([rp[n] for rp in rparts]) for n in PASS_SCORES}
                 parts.append(part)
                 maes = np.concatenate(parts)
                 status = stop_status(maes, auto, threshold=settings.threshold, lower=settings.lower,
@@ -583,7 +586,7 @@ class Sampler:
         r = self._result(series, arch, look_back, settings, win, maes, time.perf_counter() - t0, warn=warn,
                          status=status)
         if readout is not None:
-            r.scores["readout"] = median_score(readout)
+            r.scores.update({n: median_score(v) for n, v in readout.items()})
         r.setup_seconds = self.setup_seconds - setup0
         return r
 

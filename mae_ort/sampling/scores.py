@@ -10,9 +10,11 @@ sampled MAEs: ``min``, ``q05``, ``q10``.
 
 The echo-state readout (:mod:`mae_ort.sampling.readout`): ``readout`` (a ridge head on
 the last hidden state of the MRS weight samples, from the engine's own pass),
-``readout_keras`` (the same on Keras' own initialisation, :mod:`~mae_ort.sampling.keras_init`,
-``settings.samples`` draws seeded by the settings' seed) and ``lookback_ridge`` (the ridge on
-the raw windows); lower is better.
+``readout_window`` (the same ridge on a constant, the look-back window of every input and the
+last hidden state, ``y(n) = W_out [1; u(n); x(n)]`` as Lukoševičius 2012, §3 writes the echo-state
+readout; from the same pass), ``readout_keras`` (the same on Keras' own initialisation,
+:mod:`~mae_ort.sampling.keras_init`, ``settings.samples`` draws seeded by the settings' seed) and
+``lookback_ridge`` (the ridge on the raw windows); lower is better.
 
 From one extra forward pass of the same architecture over a batch of windows (the
 numpy reference, :func:`mae_ort.model.reference.hidden_states`, in float64):
@@ -49,6 +51,16 @@ How the forward pass is drawn
 
 :func:`scores` samples and scores in one call; :func:`scores_of` scores with MAEs
 already sampled (a stored row).  :data:`SCORES` names every score and its direction.
+
+Ranking directions
+------------------
+:data:`SCORES` is the one table of directions: ``rank --by``, ``train --top``, ``search --objective``
+(:data:`RANK_ASCENDING`, :data:`mae_ort.search.names.OBJECTIVES`) and the evidence's signs
+(:func:`mae_ort.study.evidence.direction`) all read it through :func:`better`.  The mean sampled MAE
+is *higher is better* everywhere: the paper's correlations of Mean with the trained MAE are negative
+at every depth and budget, and the committed reports agree (``python scripts/default_score.py``:
+median signed Spearman +0.34 with that sign).  So ``rank --by mean`` lists the largest mean first and
+``search --objective mean`` maximises it (before this table they took the smallest first).
 """
 
 from __future__ import annotations
@@ -74,6 +86,13 @@ from .stats import fit_truncnorm
 __all__ = [
     "SCORES",
     "HIGHER",
+    "better",
+    "RANKABLE",
+    "RANK_ASCENDING",
+    "STORED_SCORES",
+    "check_score",
+    "TAIL_SCORES",
+    "tail_score",
     "LOWER",
     "HIDDEN_COV_K",
     "DISTINCT_RTOL",
@@ -139,6 +158,8 @@ SCORES: dict[str, ScoreInfo] = {
     "n_weights": ScoreInfo(HIGHER, "number of weights; the baseline of Serianni and Kalita (ACL 2023)"),
     "readout": ScoreInfo(LOWER, "median test MAE of a ridge readout on the last hidden state, the MRS weights "
                                 "(echo-state readout: Jaeger 2001; Lukosevicius 2012)"),
+    "readout_window": ScoreInfo(LOWER, "the readout on a constant, the look-back window of every input and the last "
+                                       "hidden state, y = W [1; u; x] (Lukosevicius 2012, section 3)"),
     "readout_keras": ScoreInfo(LOWER, "the readout on Keras' own initialisation of the layers (where training "
                                       "starts)"),
     "lookback_ridge": ScoreInfo(LOWER, "the readout's ridge on the raw window values (what the look-back alone "
@@ -146,7 +167,41 @@ SCORES: dict[str, ScoreInfo] = {
 }
 
 #: The scores of the echo-state readout (:mod:`mae_ort.sampling.readout`), stored with screened rows.
-READOUT_SCORES = ("readout", "readout_keras", "lookback_ridge")
+READOUT_SCORES = ("readout", "readout_window", "readout_keras", "lookback_ridge")
+
+#: The scores ``screen --scores`` can store with a row: the readout scores and the forward-pass scores of
+#: the row's first weight sample (:func:`scores_of`'s defaults).
+STORED_SCORES = READOUT_SCORES + ("hidden_cov", "naswot")
+
+#: The low-tail scores of a row's sampled MAEs (computed from its stored MAEs, not stored themselves).
+TAIL_SCORES = ("min", "q05", "q10")
+
+#: Stored columns that are another form of a score of :data:`SCORES` (they rank in its direction).
+_FORMS = {"log_p_exact": "log_p", "p": "log_p", "log_p_floored": "log_p", "log_p_mle": "log_p"}
+
+#: Every score a ranking accepts (``rank --by``, ``train --top``, ``search --objective``): the statistics
+#: stored with each row, the low tail of its stored MAEs, and every score :data:`STORED_SCORES` names.
+RANKABLE = ("log_p", "log_p_exact", "p", "mean", "sd", "min", "q05", "q10", *STORED_SCORES)
+
+
+def better(name: str) -> str:
+    """Which way a score (or a stored form of one: ``log_p_exact``, ``p``, ``hidden_cov_l2``...) is better:
+    :data:`HIGHER` or :data:`LOWER`, as :data:`SCORES` says."""
+    return describe(_FORMS.get(name, name)).direction
+
+
+def check_score(name, option: str = "--by") -> str:
+    """``name`` if a ranking accepts it (:data:`RANKABLE`), else one line listing every accepted score.
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown score: ``The '--by' option must be one of log_p, ... Got 'x' instead.``
+    """
+    if isinstance(name, str) and name in RANKABLE:
+        return name
+    raise InvalidParameterError(f"The '{option}' option must be one of {', '.join(RANKABLE)}. Got {name!r} "
+                                "instead.")
 
 #: The default ranking score of ``mae-ort rank``, chosen by one rule from the committed reports
 #: (``python scripts/default_score.py``): over the studies whose trained networks beat the trivial predictors,
@@ -159,43 +214,51 @@ DEFAULT_RANKING = "readout"
 def ranking(frame, by: str | None = None, *, where: str = "the database") -> tuple[str, str, bool, bool]:
     """How to order stored rows (``rank``, ``train --top``) by ``by``: ``(name, column, ascending, fell_back)``.
 
-    ``by`` is a statistic of :data:`RANK_ASCENDING` or a stored readout score (:data:`READOUT_SCORES`,
-    the frame's ``score_<name>`` column, ascending); ``None`` is :data:`DEFAULT_RANKING` where every row
-    has it, else ``log_p`` (``fell_back`` says so).
+    ``by`` is a score of :data:`RANKABLE`, ordered as :data:`RANK_ASCENDING` says: a statistic stored with
+    each row (its own column), a low-tail score of the rows' MAEs (``min``, ``q05``, ``q10``: computed
+    from the frame's ``maes`` column into a column of that name, which this adds to ``frame``) or a stored
+    score (:data:`STORED_SCORES`, the frame's ``score_<name>`` column); ``None`` is :data:`DEFAULT_RANKING`
+    where every row has it, else ``log_p`` (``fell_back`` says so).
 
     Raises
     ------
     InvalidParameterError
-        An unknown name, listing the known ones.
+        An unknown name, listing every accepted one (:func:`check_score`).
     DataError
-        A readout score that no row of ``frame`` has, saying how to compute it (``where`` names the rows).
+        A stored score that no row of ``frame`` has, saying how to compute it (``where`` names the rows);
+        a low-tail score of a frame without its MAEs.
     """
     fell_back = False
     if by is None:
         col = f"score_{DEFAULT_RANKING}"
         by = DEFAULT_RANKING if col in frame and frame[col].notna().all() else "log_p"
         fell_back = by == "log_p"
-    if by in RANK_ASCENDING:
-        return by, by, RANK_ASCENDING[by], fell_back
-    if by in READOUT_SCORES:
+    by = check_score(by)
+    ascending = RANK_ASCENDING[by]
+    if by in TAIL_SCORES:
+        if by not in frame:
+            if "maes" not in frame:
+                raise DataError(f"ranking by {by} needs the rows' sampled MAEs, which these rows of {where} lack")
+            frame[by] = [tail_score(m, by) for m in frame["maes"]]
+        return by, by, ascending, fell_back
+    if by in STORED_SCORES:
         col = f"score_{by}"
         if col not in frame or frame[col].isna().all():
             raise DataError(f"the rows of {where} have no stored {by} score; compute it (their MAEs are kept) with "
                             f"the screen command that made them plus --scores {by}")
-        return by, col, True, fell_back
-    raise InvalidParameterError(f"The '--by' option must be one of {', '.join([*RANK_ASCENDING, *READOUT_SCORES])}. "
-                                f"Got {by!r} instead.")
+        return by, col, ascending, fell_back
+    return by, by, ascending, fell_back
+
+
+def tail_score(maes, name: str) -> float:
+    """A low-tail score of one row's sampled MAEs (``min``, ``q05``, ``q10``), as :func:`scores_of` computes it."""
+    x = np.asarray([math.nan if v is None else v for v in maes], dtype=np.float64)
+    return _mae_scores(x, None, [name])[name]
+
 
 _FROM_MAES = ("log_p", "mean", "sd", "min", "q05", "q10")
 _FORWARD = ("hidden_cov", "naswot")
 _LAYER = re.compile(r"hidden_cov_l([1-9][0-9]*)\Z")
-
-
-#: How ``rank``, ``train --top`` and ``search`` order the stored statistics: ``True`` ascending (smaller
-#: first).  The mean MAE goes smallest first, the natural reading of "random networks already close";
-#: :data:`SCORES` gives the direction the paper's correlations point (larger Mean trains better), and the
-#: validation report measures which of the two holds on a series.
-RANK_ASCENDING = {"log_p": False, "log_p_exact": False, "p": False, "sd": False, "mean": True}
 
 
 class Scores(dict):
@@ -222,6 +285,11 @@ def describe(name: str) -> ScoreInfo:
     if isinstance(name, str) and _LAYER.match(name):
         return SCORES["hidden_cov_l{k}"]
     raise InvalidParameterError(f"no score {name!r}; scores are {', '.join(SCORES)}")
+
+
+#: How ``rank``, ``train --top`` and ``search`` order every score of :data:`RANKABLE`: ``True`` ascending
+#: (smaller first, a :data:`LOWER` score), from :data:`SCORES` through :func:`better` (the one table).
+RANK_ASCENDING = {n: better(n) == LOWER for n in RANKABLE}
 
 
 def score_names(depth: int | Architecture, which="all", *, caller: str = "scores") -> list[str]:
@@ -544,9 +612,10 @@ def scores_of(arch: Architecture, windows: Windows, maes=None, *, settings: Samp
 
 def readout_scores(arch: Architecture, windows: Windows, settings: SamplingSettings, which=READOUT_SCORES, *,
                    sampler: Sampler | None = None) -> dict[str, float]:
-    """The readout scores (:data:`READOUT_SCORES`) of ``arch`` on ``windows``: ``readout`` on the settings'
-    ``samples`` MRS weight samples (the row's own), ``readout_keras`` on as many Keras-initialised ones seeded
-    by the settings' seed, ``lookback_ridge`` on the windows alone.  Nothing is stored.
+    """The readout scores (:data:`READOUT_SCORES`) of ``arch`` on ``windows``: ``readout`` and ``readout_window``
+    on the settings' ``samples`` MRS weight samples (the row's own; one pass gives both), ``readout_keras`` on
+    as many Keras-initialised ones seeded by the settings' seed, ``lookback_ridge`` on the windows alone.
+    Nothing is stored.
 
     Raises
     ------
@@ -558,13 +627,13 @@ def readout_scores(arch: Architecture, windows: Windows, settings: SamplingSetti
 
     fit_windows(windows.n)
     out: dict[str, float] = {}
-    if "readout" in which or "readout_keras" in which:
+    if {"readout", "readout_window", "readout_keras"} & set(which):
         sampler = sampler or Sampler()
         n = settings.samples
-        if "readout" in which:
+        if "readout" in which or "readout_window" in which:
             _, per = sampler.maes(arch, windows, samples=n, seed=settings.seed, init=settings.weights,
                                   seeding=settings.seeding, readout=True)
-            out["readout"] = median_score(per)
+            out.update({name: median_score(v) for name, v in per.items()})
         if "readout_keras" in which:
             W = keras_init_weights(arch, n_in=windows.n_in, n_out=windows.n_out, samples=n, seed=settings.seed)
             out["readout_keras"] = median_score(sampler.readout_of(arch, windows, W))

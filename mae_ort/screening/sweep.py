@@ -70,6 +70,7 @@ from ..model.keys import KEY_COLUMNS, row_key
 from ..results.store import Settings, Store, open_store
 from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.auto import log_p_interval
+from ..sampling.readout import PASS_SCORES
 from ..sampling.sampler import GiB, Init, OutsideBoundsWarning, Sampler, SamplingResult, join_results
 from ..sampling.settings import SEEDING, SamplingSettings
 from .cost import largest_member
@@ -579,9 +580,9 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         ``True``: a progress bar on stderr; a callable is called as ``progress(done, total)``
         after each stored batch (rows done in this call, rows to do in this call).
     scores : sequence of str
-        Readout scores to store with every row of the space
-        (:data:`~mae_ort.sampling.scores.READOUT_SCORES`): ``readout`` comes from the MAE pass of new
-        rows (their prefixes are then not shared); rows already stored that lack a score get it from
+        Scores to store with every row of the space (:data:`~mae_ort.sampling.scores.STORED_SCORES`):
+        ``readout`` and ``readout_window`` come from the MAE pass of new rows (their prefixes are then not
+        shared; either asks for both, at the cost of one); rows already stored that lack a score get it from
         a pass of their own weights, their MAEs untouched.  ``df`` gets ``score_<name>`` columns.
     batch_flops : float
         Work per task (rows of one family and look-back are grouped up to this many FLOPs; with
@@ -666,7 +667,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         for lb in sorted({k[-1] for k in keys}):  # a ridge that cannot be fitted: refused before any work
             fit_windows(series.length - lb)
     # the largest member must fit the memory budget: refused now, not after hours of its smaller rows
-    largest_member(space, series, Sampler(memory_budget=memory_budget, readout="readout" in scores))
+    pass_readout = bool(set(PASS_SCORES) & set(scores))  # computed from the MAE pass of new rows
+    largest_member(space, series, Sampler(memory_budget=memory_budget, readout=pass_readout))
     settings = Settings.of(series, sampling)
     client, own_client = (None, False)
     st: Store | None = None
@@ -699,7 +701,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         if threads is None:
             threads = 1 if client is not None else max(1, default_threads() // parallel)
         sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget,
-                          readout="readout" in scores)
+                          readout=pass_readout)
         if total:
             resumed = f" ({len(keys) - total} already done)" if len(keys) > total else ""
             bar = as_progress(progress, description=f"screening {space.name}{resumed}", caller=caller)
@@ -760,26 +762,28 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
 
 
 def _check_scores(scores, caller: str) -> tuple[str, ...]:
-    """The readout score names asked of a screen, checked (the one-line error lists the known ones)."""
-    from ..sampling.scores import READOUT_SCORES
+    """The score names asked of a screen, checked (the one-line error lists the known ones)."""
+    from ..sampling.scores import STORED_SCORES
 
     names = (scores,) if isinstance(scores, str) else tuple(scores or ())
     for n in names:
-        if n not in READOUT_SCORES:
+        if n not in STORED_SCORES:
             raise InvalidParameterError(f"The 'scores' parameter of {caller} takes the stored scores "
-                                        f"{', '.join(READOUT_SCORES)}. Got {n!r} instead.")
-    return tuple(n for n in READOUT_SCORES if n in names)
+                                        f"{', '.join(STORED_SCORES)}. Got {n!r} instead.")
+    return tuple(n for n in STORED_SCORES if n in names)
 
 
 def stored_row_scores(row: Row, drawn: int | None, names, series, sampling: SamplingSettings,
                       sampler: Sampler) -> dict[str, float]:
-    """The readout scores ``names`` of a stored row, from its own weights (the seed ``screen`` sampled it with,
-    its ``drawn`` samples); its MAEs are neither resampled nor touched."""
-    from ..sampling.scores import readout_scores
+    """The stored scores ``names`` (:data:`~mae_ort.sampling.scores.STORED_SCORES`) of a stored row, from its own
+    weights (the seed ``screen`` sampled it with, its ``drawn`` samples; the forward-pass scores from the first
+    of them, :func:`~mae_ort.sampling.scores.scores_of`); its MAEs are neither resampled nor touched."""
+    from ..sampling.scores import scores_of
 
     seed = row.seed(sampling.seed) if sampling.seeding == 1 else sampling.seed
     settings = sampling.replace(samples=int(drawn or sampling.samples), auto="", seed=seed)
-    return readout_scores(row.arch, sampler.windows_of(series, row.look_back), settings, names, sampler=sampler)
+    return dict(scores_of(row.arch, sampler.windows_of(series, row.look_back), None, settings=settings,
+                          which=list(names), sampler=sampler))
 
 
 def _fill_scores(st: Store, sid: str, keys: list[tuple], names: tuple[str, ...], series,

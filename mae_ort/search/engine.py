@@ -375,8 +375,10 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     sampler : {'tpe', 'gp', 'random', 'resn'} or optuna.samplers.BaseSampler
         Optuna's TPE (default), GP (needs PyTorch) or random sampler, or RESN
         (:class:`~mae_ort.search.resn.RESNSampler`).
-    objective : {'log_p', 'log_p_exact', 'p', 'mean', 'sd'}
-        The stored score to optimise (default ``log_p``, maximised; ``mean`` is minimised).
+    objective : str
+        The score to optimise, one of :data:`~mae_ort.search.names.OBJECTIVES` (default ``log_p``), in the
+        direction of the one table (:data:`mae_ort.sampling.scores.RANK_ASCENDING`: ``mean`` is maximised).
+        A stored score (``readout_keras``...) missing from a row is computed and stored with it.
     direction : {'maximize', 'minimize'}, optional
         Override the objective's direction.
     db : None, str, Path or Store
@@ -509,7 +511,7 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
             _compare(study_obj.user_attrs.get(ATTR), identity, name, where)
         scorer = Scorer(series, sampling, st, runtime=runtime, device=device,
                         threads=threads if jobs == 1 or scheduler is not None else None,
-                        memory_budget=memory_budget)
+                        memory_budget=memory_budget, objective=objective)
         _fail_stale(study_obj)
         runner = _Runner(study_obj, space, scorer, objective, target=trials)
         with sigterm_raises(SearchInterrupted):

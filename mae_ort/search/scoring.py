@@ -18,6 +18,7 @@ from .._system import default_threads, limit_numba_threads
 from ..model.keys import KEY_COLUMNS
 from ..results.store import Settings, Store
 from ..sampling.sampler import GiB, Sampler, SamplingResult
+from ..sampling.scores import STORED_SCORES, TAIL_SCORES, tail_score
 from ..sampling.settings import SamplingSettings
 from ..screening.space import Row
 from .names import OBJECTIVES
@@ -25,7 +26,7 @@ from .names import OBJECTIVES
 __all__ = ["OBJECTIVES", "STATISTICS", "Scorer", "evaluate_row", "check_objective", "objective_value", "trial_attrs"]
 
 #: The statistics of a row stored on each trial as user attributes (with ``row_id``).
-STATISTICS = ("mean", "sd", "p", "log_p", "log_p_exact", "n_outside", "n_nonfinite", "readout")
+STATISTICS = ("mean", "sd", "p", "log_p", "log_p_exact", "n_outside", "n_nonfinite", "readout", "readout_window")
 
 
 def check_objective(objective, direction=None, caller: str = "search") -> tuple[str, str]:
@@ -64,8 +65,19 @@ def _record(r) -> dict:
     for c in ("n_outside", "n_nonfinite"):
         rec[c] = int(getattr(r, c))
     rec["drawn"] = None if getattr(r, "drawn", None) is None else int(r.drawn)
-    rec["readout"] = _num(getattr(r, "score_readout", None))  # the echo-state readout, stored with the row
+    for name in STORED_SCORES:  # the scores stored with the row (the readouts, ...); None where missing
+        rec[name] = _num(getattr(r, f"score_{name}", None))
+    maes = getattr(r, "maes", None)
+    if maes is not None:  # the low tail of the sampled MAEs (a frame read with them)
+        rec.update({name: _num(tail_score(maes, name)) for name in TAIL_SCORES})
     return rec
+
+
+def needed_scores(objective: str | None) -> tuple[str, ...]:
+    """The stored scores every record of a search needs: ``readout`` (the default objective, kept on every
+    trial) and the objective's own when it is a stored score."""
+    extra = (objective,) if objective in STORED_SCORES and objective != "readout" else ()
+    return ("readout",) + extra
 
 
 def objective_value(record: dict, objective: str) -> float | None:
@@ -104,7 +116,8 @@ class Scorer:
     """
 
     def __init__(self, series, sampling: SamplingSettings, store: Store, *, runtime: str = "auto",
-                 device: str = "cpu", threads: int | None = None, memory_budget: int = GiB) -> None:
+                 device: str = "cpu", threads: int | None = None, memory_budget: int = GiB,
+                 objective: str | None = None) -> None:
         self.series = series
         self.sampling = sampling.sampling if isinstance(sampling, Settings) else sampling
         self.store = store
@@ -113,22 +126,37 @@ class Scorer:
         # every row gets its readout score from the MAE pass itself (1.04x its cost), so any objective can use it
         self.sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget,
                                readout=True)
+        self.needs = needed_scores(objective)
+        self._maes = objective in TAIL_SCORES  # the objective is computed from the stored MAEs
         self.new_rows = 0
         self.reused_rows = 0
         self._known: dict[tuple, dict] = {}
         self._lock = threading.RLock()
 
     def lookup(self, row: Row) -> dict | None:
-        """The stored record of ``row`` under these settings, or ``None``."""
+        """The stored record of ``row`` under these settings, or ``None``; a stored row that lacks a score of
+        :attr:`needs` gets it first, from its own weights (its MAEs kept)."""
         with self._lock:
-            rec = self._known.get(row.key)
-            if rec is None:
-                df = self.store.frame(self.settings_id, look_back=row.look_back, depth=row.arch.depth)
-                for r in df.itertuples(index=False):
-                    record = _record(r)
-                    self._known[tuple(record[c] for c in KEY_COLUMNS)] = record
-                rec = self._known.get(row.key)
+            rec = self._read(row)
+            missing = [] if rec is None else [n for n in self.needs if rec.get(n) is None]
+            if missing:
+                from ..screening.sweep import stored_row_scores
+
+                values = stored_row_scores(row, rec["drawn"], missing, self.series, self.sampling, self.sampler)
+                self.store.add_scores([(rec["id"], n, v) for n, v in values.items()])
+                self._known.pop(row.key, None)
+                rec = self._read(row)
             return rec
+
+    def _read(self, row: Row) -> dict | None:
+        rec = self._known.get(row.key)
+        if rec is None:
+            df = self.store.frame(self.settings_id, look_back=row.look_back, depth=row.arch.depth, maes=self._maes)
+            for r in df.itertuples(index=False):
+                record = _record(r)
+                self._known[tuple(record[c] for c in KEY_COLUMNS)] = record
+            rec = self._known.get(row.key)
+        return rec
 
     def evaluate(self, row: Row) -> SamplingResult:
         """Sample ``row`` here (not stored)."""
@@ -151,14 +179,7 @@ class Scorer:
     def score(self, row: Row) -> tuple[dict, bool]:
         """``(record, cached)``: the stored record of ``row``, sampled and stored first if missing."""
         with self._lock:
-            rec = self.lookup(row)
-            if rec is not None and rec.get("readout") is None:  # stored without it: its own pass, MAEs kept
-                from ..screening.sweep import stored_row_scores
-
-                value = stored_row_scores(row, rec["drawn"], ["readout"], self.series, self.sampling, self.sampler)
-                self.store.add_scores([(rec["id"], "readout", value["readout"])])
-                self._known.pop(row.key, None)
-                rec = self.lookup(row)
+            rec = self.lookup(row)  # a stored row without a needed score gets it here (its own pass, MAEs kept)
             if rec is not None:
                 self.reused_rows += 1
                 return rec, True

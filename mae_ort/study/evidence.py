@@ -28,13 +28,13 @@ __all__ = [
 def direction(name: str) -> int:
     """+1 when a larger score should train better, -1 when a smaller one should.
 
-    From the one table of scores, :data:`mae_ort.sampling.scores.SCORES`; every ``log_p``
-    variant (floored, exact, mle) points like ``log_p``.
+    From the one table of scores, :data:`mae_ort.sampling.scores.SCORES`, through
+    :func:`mae_ort.sampling.scores.better` (what ``rank`` and ``search`` order by); every ``log_p``
+    variant (floored, exact, mle, ``p``) points like ``log_p``.
     """
-    from ..sampling.scores import HIGHER, describe
+    from ..sampling.scores import HIGHER, better
 
-    base = "log_p" if name.startswith("log_p") else name
-    return +1 if describe(base).direction == HIGHER else -1
+    return +1 if better(name) == HIGHER else -1
 
 #: Correlation methods.
 METHODS = ("pearson", "spearman", "kendall")

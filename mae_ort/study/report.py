@@ -511,7 +511,8 @@ PAPER_SETTINGS = {"cell": "lstm", "activation": "tanh", "recurrent_activation": 
 SCORES = {
     "log_p": "log p", "mean": "Mean", "sd": "Sd", "min": "min MAE", "q05": "MAE q5", "q10": "MAE q10",
     "log_p_mle": "log p (mle)", "hidden_cov": "hidden covariance (layer 1)", "naswot": "activation patterns (NASWOT)",
-    "n_weights": "parameters", "readout": "readout", "readout_keras": "readout (Keras init)",
+    "n_weights": "parameters", "readout": "readout", "readout_window": "readout on [1; window; state]",
+    "readout_keras": "readout (Keras init)",
     "lookback_ridge": "look-back ridge",
 }
 

@@ -26,14 +26,14 @@ from ..data import TrainTestSplit, sine_split
 from ..errors import DataError, InvalidParameterError, MaeOrtError
 from ..model.architecture import Architecture
 from ..results.store import open_store
-from ..sampling.scores import RANK_ASCENDING, READOUT_SCORES, ranking
+from ..sampling.scores import RANKABLE, TAIL_SCORES, ranking
 from .train import TrainSettings, parse_epochs
 from .validation import candidates, joined, split_key, train_rows
 
 __all__ = ["RANK_BY", "TopResult", "train_top"]
 
-#: Stored columns a ranking may use (ordered as :data:`mae_ort.sampling.scores.RANK_ASCENDING` says).
-RANK_BY = tuple(RANK_ASCENDING) + READOUT_SCORES
+#: The scores a ranking may use (ordered as :data:`mae_ort.sampling.scores.RANK_ASCENDING` says).
+RANK_BY = RANKABLE
 
 
 @dataclass
@@ -78,8 +78,9 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
         screened on its training part.
     k : int
         How many rows to train.
-    by : {'log_p', 'log_p_exact', 'p', 'sd', 'mean'}
-        The ranking statistic (larger first, the mean MAE smaller first: as ``mae-ort rank``).
+    by : str, optional
+        The ranking score, one of :data:`RANK_BY`, best first as ``mae-ort rank --by`` orders it; ``None``:
+        the default ranking where the rows have it (:func:`mae_ort.sampling.scores.ranking`).
     trainer, settings
         The named trainer (:data:`mae_ort.study.train.TRAINERS`) or explicit settings.
     epochs : str or sequence of int
@@ -125,7 +126,8 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
             probe.unlink()
         except OSError as e:
             raise DataError(f"cannot write to the output folder {str(out_dir)!r}: {e.strerror or e}") from e
-    cand = candidates(db, split, settings_id=settings_id, depth=depth, look_back=look_back, model=model)
+    cand = candidates(db, split, settings_id=settings_id, depth=depth, look_back=look_back, model=model,
+                      maes=by in TAIL_SCORES)
     if k > len(cand):
         raise InvalidParameterError(f"The 'k' parameter of {caller} (--top) asks for {k} rows; the database holds "
                                     f"{len(cand)} matching screened row(s)")

@@ -404,3 +404,43 @@ def test_screen_auto_and_race_report_what_they_drew(tmp_path, capsys):
     assert "drawn" in out.splitlines()[2] and "status" in out.splitlines()[2]  # the table's header
     code, out, err = run(capsys, "rank", "--db", path, "--top", "3")
     assert code == 0 and "status" in out
+
+
+@pytest.fixture
+def scored_db(tmp_path, capsys):
+    path = tmp_path / "s.sqlite"
+    code, _, err = run(capsys, "screen", "--units", "3:5", "--layers", "1", "--look-back", "2,6", "--samples", "8",
+                       "--workers", "1", "--quiet", "--top", "0", "--scores", "all", "--db", path)
+    assert code == 0, err
+    return path
+
+
+def test_rank_by_every_score(scored_db, capsys):
+    from mae_ort.sampling.scores import RANKABLE, STORED_SCORES
+
+    df = open_store(scored_db).frame(maes=True)
+    # what each score is, computed here from the stored rows; min and the quantiles of the stored MAEs
+    values = {n: df[n] for n in ("log_p", "log_p_exact", "p", "mean", "sd")}
+    values.update({n: df[f"score_{n}"] for n in STORED_SCORES})
+    values.update(min=df.maes.map(np.min), q05=df.maes.map(lambda m: np.quantile(m, 0.05)),
+                  q10=df.maes.map(lambda m: np.quantile(m, 0.10)))
+    assert set(values) == set(RANKABLE)
+    # the direction of each, as the literature behind it says (written out here, not read from the table)
+    larger_first = {"log_p", "log_p_exact", "p", "mean", "sd", "hidden_cov", "naswot"}
+    for name in RANKABLE:
+        code, out, err = run(capsys, "rank", "--db", scored_db, "--by", name, "--top", "4")
+        assert code == 0 and not err, (name, err)
+        ids = [int(line.split()[-1]) for line in out.strip().splitlines()[1:]]
+        got = values[name].set_axis(df.id)[ids].to_numpy()
+        want = np.sort(values[name].to_numpy())
+        want = (want[::-1] if name in larger_first else want)[:4]
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=name)
+
+
+def test_rank_by_an_unknown_score_lists_every_accepted_one(db, capsys):
+    from mae_ort.sampling.scores import RANKABLE
+
+    line = one_line_error(*run(capsys, "rank", "--db", db, "--by", "median")[::2])
+    assert "'median'" in line and all(n in line for n in RANKABLE)
+    line = one_line_error(*run(capsys, "rank", "--db", db, "--by", "naswot")[::2])  # known, not stored here
+    assert "no stored naswot score" in line and "--scores naswot" in line

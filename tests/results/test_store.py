@@ -379,3 +379,21 @@ def test_cli_names_damaged_data_in_one_line(tmp_path, capsys, damage, message):
         line = one_line_error(code, err)
         assert str(p) in line and re.search(message, line), line
     assert not (tmp_path / "rows.csv").exists()
+
+
+def test_readout_window_is_stored_with_its_row_and_read_back(store):
+    sid = store.add_settings(settings())
+    a, b = result((3,)), result((4,))
+    a.scores.update(readout=0.25, readout_window=0.125)
+    b.scores.update(readout=0.5, readout_window=math.inf)  # an overflowed readout reads back as +inf
+    assert store.add_results(sid, [a, b]) == 2
+    df = store.frame(sid).set_index("units")
+    assert df.loc["3", "score_readout_window"] == 0.125 and df.loc["3", "score_readout"] == 0.25
+    assert df.loc["4", "score_readout_window"] == math.inf
+    # added later to a stored row (screen --scores readout_window on an older database): kept once
+    c = result((5,))
+    store.add_results(sid, [c])
+    cid = int(store.frame(sid).set_index("units").loc["5", "id"])
+    assert store.add_scores([(cid, "readout_window", 0.75)]) == 1
+    assert store.add_scores([(cid, "readout_window", 0.9)]) == 0  # the first write wins
+    assert store.frame(sid).set_index("units").loc["5", "score_readout_window"] == 0.75

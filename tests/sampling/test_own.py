@@ -20,6 +20,7 @@ from mae_ort.sampling.own import OwnSampler, own_model, sample_own
 from mae_ort.sampling.readout import median_score, readout_maes
 from mae_ort.sampling.settings import SamplingSettings
 from mae_ort.sampling.stats import fit_truncnorm
+from tests.sampling.test_readout_window import window_reference
 
 
 def linear_model(look_back=5, n_in=1, *, w=None, b=0.0, name="lin"):
@@ -54,6 +55,14 @@ def test_hand_built_model_matches_numpy():
     assert r.arch.cell == "onnx" and r.arch.units == (6,)
     # the readout: the ridge on the feature tensor z of each sample
     assert r.scores["readout"] == pytest.approx(median_score(readout_maes(z[:, :, None], win.y)), rel=1e-4)
+    # readout_window: the feature tensor beside a constant and the window, against the float64 lstsq reference
+    # (on a noisy sine, where no linear function of the window is exact)
+    noisy = prepare(sine() + 0.1 * np.random.default_rng(0).standard_normal(1000))
+    r = sample_own(m, noisy, samples=8, seed=3)
+    win = windows(noisy, 5)
+    z = np.einsum("nk,sk->sn", win.X.reshape(win.n, -1).astype(np.float64), ws[0][:8, :, 0].astype(np.float64))
+    want = np.median([window_reference(z[s][:, None], win.X, win.y) for s in range(8)])
+    assert r.scores["readout_window"] == pytest.approx(want, rel=1e-4)
 
 
 def test_weights_are_seeded_and_chunk_free():

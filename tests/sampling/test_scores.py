@@ -192,8 +192,8 @@ def test_several_forward_samples_average_their_scores():
 def test_all_scores_same_seed_same_values_and_the_stored_path_agrees():
     a = scores(SINE, [4, 3], 5, batch=16, **SMALL)
     assert list(a) == score_names(2) == ["log_p", "mean", "sd", "min", "q05", "q10", "hidden_cov", "hidden_cov_l1",
-                                         "hidden_cov_l2", "naswot", "n_weights", "readout", "readout_keras",
-                                         "lookback_ridge"]
+                                         "hidden_cov_l2", "naswot", "n_weights", "readout", "readout_window",
+                                         "readout_keras", "lookback_ridge"]
     assert all(isinstance(v, float) for v in a.values())
     assert a == scores(SINE, [4, 3], 5, batch=16, **SMALL)
     assert a != scores(SINE, [4, 3], 5, batch=16, **{**SMALL, "seed": 4})
@@ -242,3 +242,53 @@ def test_bad_input_to_scores_of():
         scores_of(Architecture((2,)), windows(prepare(np.ones(20)), 3), settings=st, which=["naswot"])
     with pytest.raises(InvalidParameterError, match="Windows"):
         scores_of(Architecture((2,)), w.X, settings=st, which=["naswot"])
+
+
+def test_one_table_of_directions_drives_rank_search_and_the_evidence():
+    import importlib
+
+    from mae_ort.search.names import OBJECTIVES
+    from mae_ort.study.evidence import direction
+    from mae_ort.study.winners import RANK_BY
+
+    sc = importlib.import_module("mae_ort.sampling.scores")
+    # every score a ranking accepts: the row statistics, the MAE tail and every score screen can store
+    assert set(sc.RANKABLE) == {"log_p", "log_p_exact", "p", "mean", "sd", "min", "q05", "q10", "hidden_cov",
+                                "naswot", "readout", "readout_window", "readout_keras", "lookback_ridge"}
+    assert set(OBJECTIVES) == set(sc.RANK_ASCENDING) == set(sc.RANKABLE) == set(RANK_BY)
+    for name in sc.RANKABLE:
+        higher = sc.better(name) == sc.HIGHER
+        assert sc.RANK_ASCENDING[name] is (not higher), name
+        assert OBJECTIVES[name] == ("maximize" if higher else "minimize"), name
+        assert direction(name) == (1 if higher else -1), name
+    for name in sc.SCORES:  # the evidence's sign is the table's for every score it reports
+        if name != "hidden_cov_l{k}":
+            assert direction(name) == (1 if sc.SCORES[name].direction == sc.HIGHER else -1)
+    # the stored forms of log p point like it, every layer's hidden covariance like layer 1's
+    assert {sc.better(n) for n in ("log_p_exact", "p", "log_p_floored", "log_p_mle")} == {sc.better("log_p")}
+    assert sc.better("hidden_cov_l3") == sc.better("hidden_cov")
+    # resolved once: a larger mean sampled MAE is better (the paper's negative correlations)
+    assert sc.better("mean") == sc.HIGHER and not sc.RANK_ASCENDING["mean"]
+    assert sc.better("readout_window") == sc.LOWER
+
+
+def test_ranking_computes_the_mae_tail_and_refuses_unknown_scores_in_one_line():
+    import importlib
+
+    import pandas as pd
+
+    sc = importlib.import_module("mae_ort.sampling.scores")
+    maes = [np.array([0.3, 0.1, 0.2, np.inf]), np.array([0.05, 0.5, 0.6, 0.7])]
+    frame = pd.DataFrame({"id": [1, 2], "maes": maes})
+    assert sc.ranking(frame, "q10")[1:3] == ("q10", True)
+    np.testing.assert_allclose(frame["q10"], [np.quantile([0.1, 0.2, 0.3, 0.3], 0.1),
+                                              np.quantile([0.05, 0.5, 0.6, 0.7], 0.1)])
+    assert sc.ranking(frame, "min")[1] == "min" and list(frame["min"]) == [0.1, 0.05]
+    with pytest.raises(DataError, match="needs the rows' sampled MAEs"):
+        sc.ranking(pd.DataFrame({"id": [1]}), "q05")
+    with pytest.raises(InvalidParameterError) as e:
+        sc.ranking(frame, "median")
+    text = str(e.value)
+    assert "\n" not in text and "'median'" in text and all(n in text for n in sc.RANKABLE)
+    with pytest.raises(InvalidParameterError, match="The '--objective' option must be one of log_p, "):
+        sc.check_score("nope", "--objective")

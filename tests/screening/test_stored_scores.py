@@ -92,10 +92,32 @@ def test_rank_by_a_stored_score(tmp_path, capsys):
 
 def test_bad_scores_and_too_short_series_are_refused_before_work(tmp_path):
     with pytest.raises(InvalidParameterError, match="stored scores"):
-        screen(grid(units="3", look_back="1"), store=None, samples=4, scores=["naswot"])
+        screen(grid(units="3", look_back="1"), store=None, samples=4, scores=["nope"])
     from mae_ort.errors import DataError
 
     with pytest.raises(DataError, match="at least 2 windows"):
         screen(grid(units="3", look_back="2"), np.sin(np.arange(5.0)), store=tmp_path / "x.sqlite", samples=4,
                workers=1, scores=["readout"])
     assert not (tmp_path / "x.sqlite").exists()  # nothing stored half-way
+
+
+def test_readout_window_and_forward_scores_stored_equal_those_computed_alone(tmp_path):
+    from mae_ort.sampling.scores import scores_of
+
+    db = tmp_path / "r.sqlite"
+    first = screen(grid(units="3:4", look_back="2,6"), store=db, samples=8, workers=1)
+    # rows stored without them get them from their own weights, their MAEs untouched
+    later = screen(grid(units="3:4", look_back="2,6"), store=db, samples=8, workers=1,
+                   scores=["readout_window", "naswot", "hidden_cov"])
+    assert later.attrs["new_rows"] == 0 and all(np.array_equal(a, b) for a, b in zip(first.maes, later.maes))
+    fresh = screen(grid(units="3:4", look_back="2,6"), store=None, samples=8, workers=1, scores=["readout_window"])
+    np.testing.assert_allclose(later.score_readout_window, fresh.score_readout_window, rtol=1e-6)
+    series = prepare(sine(), name="sine")
+    sampler = Sampler(threads=1)
+    for r in later.itertuples():
+        arch = next(iter(grid(units=r.units, look_back=str(r.look_back)))).arch
+        want = scores_of(arch, sampler.windows_of(series, r.look_back), None, settings=SamplingSettings(samples=8),
+                         which=["readout_window", "hidden_cov", "naswot"], sampler=sampler)
+        assert r.score_readout_window == pytest.approx(want["readout_window"], rel=1e-5)
+        assert r.score_hidden_cov == pytest.approx(want["hidden_cov"], rel=1e-9)
+        assert r.score_naswot == pytest.approx(want["naswot"], rel=1e-9)

@@ -41,7 +41,9 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
     line = one_line_error(*run(capsys, "search", *TINY, "--sampler", "cmaes", "--db", db)[::2])
     assert "--sampler" in line and "cmaes" in line
     line = one_line_error(*run(capsys, "search", *TINY, "--objective", "median", "--db", db)[::2])
-    assert "--objective" in line
+    from mae_ort.sampling.scores import RANKABLE
+
+    assert "--objective" in line and "'median'" in line and all(n in line for n in RANKABLE)
     line = one_line_error(*run(capsys, "search", *TINY, "--storage", "nope://", "--db", db)[::2])
     assert "cannot open the Optuna storage 'nope://'" in line
     line = one_line_error(*run(capsys, "search", *TINY[:4], "--look-back", "1,3", *TINY[6:], "--trials", "4",

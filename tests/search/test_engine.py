@@ -6,6 +6,7 @@ import importlib.util
 import subprocess
 import sys
 
+import numpy as np
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -186,10 +187,17 @@ def test_trials_left_running_by_a_dead_process_are_marked_failed(tmp_path):
 
 
 def test_another_objective_is_optimised_in_its_own_direction(tmp_path):
+    # the one table of directions (mae_ort.sampling.scores.SCORES): a larger mean sampled MAE is better
     study = search(GRID, SERIES, trials=6, objective="mean", db=tmp_path / "r.sqlite", **KW)
-    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert study.direction == optuna.study.StudyDirection.MAXIMIZE
     means = [t.user_attrs["mean"] for t in study.trials]
-    assert study.best_value == min(means) and all(t.value == t.user_attrs["mean"] for t in study.trials)
+    assert study.best_value == max(means) and all(t.value == t.user_attrs["mean"] for t in study.trials)
+    study = search(GRID, SERIES, trials=6, objective="q10", db=tmp_path / "r.sqlite", **KW)
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    with open_store(tmp_path / "r.sqlite") as st:
+        maes = {int(r.id): r.maes for r in st.frame(maes=True).itertuples()}
+    for t in study.trials:  # the 10th percentile of the row's stored MAEs, as scores_of computes it
+        assert t.value == pytest.approx(float(np.quantile(maes[t.user_attrs["row_id"]], 0.10)), rel=1e-12)
 
 
 def test_the_model_options_replace_the_grids(tmp_path):
@@ -294,7 +302,9 @@ def test_an_unreachable_scheduler_is_refused_even_when_the_study_has_its_trials(
     (dict(samples=6), r"different settings \(samples 5 there, 6 here\)"),
     (dict(series=mae_ort.sine(130)), r"different settings \(the series \(its fingerprint differs\)\)"),
     (dict(objective="mean"),
-     r"another objective \(log_p there, mean here\), another direction \(maximize there, minimize here\)"),
+     r"another objective \(log_p there, mean here\)"),
+    (dict(objective="readout"),
+     r"another objective \(log_p there, readout here\), another direction \(maximize there, minimize here\)"),
     (dict(space=grid(units="3:5", layers="1:2", look_back="1,3", cell="gru")), r"cells lstm there, gru here"),
 ])
 def test_a_study_name_used_with_another_space_or_settings_is_refused(used, change, match):

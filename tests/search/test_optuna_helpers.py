@@ -92,3 +92,22 @@ def test_enqueue_top_needs_a_choice_among_several_settings(tmp_path):
     assert len(mae_ort.optuna.enqueue_top(study, db, 2, settings=sid[:6])) == 2
     with pytest.raises(InvalidParameterError, match="'k' parameter of enqueue_top"):
         mae_ort.optuna.enqueue_top(study, db, 0)
+
+
+def test_enqueue_top_by_a_stored_score_and_by_the_mae_tail(tmp_path):
+    import numpy as np
+
+    db = tmp_path / "r.sqlite"
+    df = mae_ort.screen(GRID, SERIES, store=db, samples=SAMPLES, workers=1, scores=["readout_window"])
+    want = df.sort_values("score_readout_window").head(3)
+    study = optuna.create_study(direction="minimize")
+    mae_ort.optuna.enqueue_top(study, db, 3, by="readout_window")
+    waiting = study.get_trials(states=(TrialState.WAITING,))
+    assert [t.user_attrs["row_id"] for t in waiting] == list(want["id"])
+    assert [t.user_attrs["readout_window"] for t in waiting] == list(want["score_readout_window"])
+    q05 = df.maes.map(lambda m: np.quantile(m, 0.05))
+    study = optuna.create_study(direction="minimize")
+    mae_ort.optuna.enqueue_top(study, db, 2, by="q05")
+    assert [t.user_attrs["row_id"] for t in study.get_trials()] == list(df.id[q05.sort_values().index[:2]])
+    with pytest.raises(InvalidParameterError, match="readout_window"):
+        mae_ort.optuna.enqueue_top(study, db, 2, by="median")
