@@ -64,10 +64,10 @@ class LongTable:
         return [s.name for s in self.series]
 
 
-def long_id_column(data, id_col=None):
+def long_id_column(data, id_col=None, *, sep: str | None = None):
     """The id column of ``data`` when it is a long table (``id_col``, or ``unique_id`` where present), else None.
 
-    ``data`` is a DataFrame, a CSV path (its header is read with the default CSV options) or anything else
+    ``data`` is a DataFrame, a CSV path (its first line split at ``sep``, default ``","``) or anything else
     (never long, unless ``id_col`` is given).
     """
     if id_col is not None:
@@ -79,7 +79,7 @@ def long_id_column(data, id_col=None):
                 first = f.readline()
         except (OSError, UnicodeDecodeError):
             return None  # prepare reports an unreadable file
-        columns = [c.strip().strip('"') for c in first.split(",")]
+        columns = [c.strip().strip('"') for c in first.split(sep or ",")]
     if columns is not None and NIXTLA_COLUMNS[0] in [str(c) for c in columns]:
         return NIXTLA_COLUMNS[0]
     return None
@@ -189,7 +189,9 @@ def _times(col, name: str):
             raise DataError(f"the index column {name!r} is missing at row {int(col.isna().to_numpy().argmax())}")
         return col
     try:
-        times = pd.to_datetime(col, errors="raise")
+        with warnings.catch_warnings():  # "could not infer format": each cell is then parsed on its own
+            warnings.simplefilter("ignore", UserWarning)
+            times = pd.to_datetime(col, errors="raise")
     except (ValueError, TypeError) as e:
         raise DataError(f"the index column {name!r} holds neither dates nor numbers (such as "
                         f"{str(col.iloc[0])!r}); name the time column with --index-col / index_col=") from e
@@ -205,11 +207,14 @@ def _check_times(times, name: str, index_col: str) -> None:
     repeated = times[times.duplicated()]
     if len(repeated):
         raise DataError(f"series {name!r} has duplicate timestamps in {index_col!r} ({len(repeated)} repeated, "
-                        f"the first {str(repeated.iloc[0])!r}): one line per time point, please")
+                        f"the first {_text(repeated.iloc[0])}): one line per time point, please")
     if len(times) < 3:
         return
     if pd.api.types.is_datetime64_any_dtype(times.dtype):
-        if pd.infer_freq(pd.DatetimeIndex(times)) is not None:
+        with warnings.catch_warnings():  # pandas 3 announces another return type; only None matters here
+            warnings.simplefilter("ignore")
+            freq = pd.infer_freq(pd.DatetimeIndex(times))
+        if freq is not None:
             return
     else:
         steps = times.diff().iloc[1:].to_numpy()
@@ -218,5 +223,10 @@ def _check_times(times, name: str, index_col: str) -> None:
     steps = times.diff().iloc[1:]
     at = int(steps.to_numpy().argmax()) + 1 if len(steps.unique()) > 1 else 1
     warnings.warn(f"series {name!r} has unevenly spaced timestamps in {index_col!r} (gaps, e.g. "
-                  f"{str(times.iloc[at - 1])} to {str(times.iloc[at])}); its {len(times)} points are used as "
+                  f"{_text(times.iloc[at - 1])} to {_text(times.iloc[at])}); its {len(times)} points are used as "
                   "consecutive steps", GapWarning, stacklevel=3)
+
+
+def _text(t) -> str:
+    """A timestamp as text, without a midnight time of day."""
+    return str(t).removesuffix(" 00:00:00")
