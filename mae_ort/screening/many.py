@@ -79,13 +79,13 @@ def screen_long(space, table, *, store, sampling, share, scores, runtime, device
     longest = max(k[-1] for k in keys)
     kept = [s for s in table if s.length >= longest + 1]
     skipped = [s.name for s in table if s.length < longest + 1]
+    if not kept:
+        raise DataError(f"no series of the long table has the {longest + 1} points that look_back={longest} needs "
+                        f"(the longest has {max(s.length for s in table)})")
     for s in table:
         if s.length < longest + 1:
             warnings.warn(f"series {s.name!r} has {s.length} points; look_back={longest} needs at least "
                           f"{longest + 1}: it is skipped", SkippedSeriesWarning, stacklevel=3)
-    if not kept:
-        raise DataError(f"no series of the long table has the {longest + 1} points that look_back={longest} needs "
-                        f"(the longest has {max(s.length for s in table)})")
     unique: dict[str, int] = {}  # fingerprint -> index in ``screened``
     screened, copies = [], []  # copies: (id, index of the series it copies)
     for s in kept:
