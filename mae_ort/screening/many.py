@@ -123,11 +123,15 @@ def screen_long(space, table, *, store, sampling, share, scores, runtime, device
         total = sum(w.total for w in works)
         batches = (_OfSeries(i, b, screened[i]) for i, w in enumerate(works) for b in w.batches())
         inline = client is None and (workers <= 1 or total <= 1 or (auto_workers and total < 4 * workers))
-        if not inline and client is None and main_guard_missing() is not None:
+        script = None if inline or client is not None else main_guard_missing()
+        if script is not None:  # as screen does for one series
+            advice = (f"screen() was called at the top level of {script} without `if __name__ == \"__main__\":`; "
+                      "worker processes import the script again and would run it once more each")
             if not auto_workers:
-                raise MaeOrtError(f"screen() was called at the top level of {main_guard_missing()} without "
-                                  "`if __name__ == \"__main__\":`; put the call under that guard to use "
-                                  f"workers={workers}, or pass workers=1")
+                raise MaeOrtError(f"{advice}. Put the call under that guard to use workers={workers}, or pass "
+                                  "workers=1")
+            warnings.warn(f"{advice}, so this sweep runs in this process. Put the call under that guard to use "
+                          f"{workers} workers", MaeOrtWarning, stacklevel=3)
             inline = True
         parallel = 1 if (client is not None or inline) else min(workers, total)
         if threads is None:
