@@ -25,15 +25,17 @@ ALLOWED = {
     "_files": set(),
     "_version": set(),
     "data": {"errors", "_checks"},
+    "long_format": {"errors", "_checks", "data"},
     "model": BASE | {"data"},
     "runtimes": BASE | {"data", "model", "kernels"},
     "sampling": BASE | {"data", "model", "runtimes", "kernels"},
     "results": BASE | {"data", "model", "sampling"},
-    "screening": BASE | {"data", "model", "runtimes", "sampling", "results"},
+    "screening": BASE | {"data", "long_format", "model", "runtimes", "sampling", "results"},
     "search": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "study"},
     "study": BASE | {"data", "model", "runtimes", "sampling", "results", "screening"},
     "optuna": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "search"},
-    "cli": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "search", "study", "kernels"},
+    "cli": BASE | {"data", "long_format", "model", "runtimes", "sampling", "results", "screening", "search", "study",
+                   "kernels"},
 }
 
 

@@ -113,12 +113,16 @@ def _build_space(space_name, units, layers, look_back, list_path, subset, seed, 
               help="Also store these scores with every row: 'all' or some of readout,readout_window,readout_keras,"
                    "lookback_ridge,hidden_cov,naswot (stored rows that lack one get it without resampling their "
                    "MAEs).")
+@click.option("--id-col", "id_col", default=None,
+              help="A long-format --csv: the column naming each line's series; every series is scaled and screened "
+                   "on its own into --db [unique_id where the file has it; then --index-col defaults to ds and "
+                   "--target to y].")
 @model_options
 @series_options
 @sampling_options
 @own_model_options
 def screen_command(space_name, units, layers, look_back, list_path, subset, sample_seed, db, workers, scheduler,
-                   connect_timeout, top, race, quiet, share, seeding, score_names, preset, cell, activation,
+                   connect_timeout, top, race, quiet, share, seeding, score_names, id_col, preset, cell, activation,
                    recurrent_activation,
                    head_activation, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
                    init, seed, runtime, device, threads,
@@ -137,14 +141,16 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
     space = _build_space(space_name, units, layers, look_back, list_path, subset,
                          seed if sample_seed is None else sample_seed, preset, cell, activation,
                          recurrent_activation, head_activation)
-    series = load_series(csv_path, input_cols, target_cols, scale)
+    table = _long_table(csv_path, id_col, input_cols, target_cols, scale)
+    series = load_series(csv_path, input_cols, target_cols, scale) if table is None else table
     budget = parse_bytes(memory_budget)
     pass_readout = bool({"readout", "readout_window"} & set(stored_scores))
-    plan = space_plan(space, series, samples, budget, readout=pass_readout, threads=threads,
+    longest = series if table is None else max(table, key=lambda s: s.length)
+    plan = space_plan(space, longest, samples, budget, readout=pass_readout, threads=threads,
                       parallel=workers, caller="screen")  # refuses a space whose largest member cannot fit
     label = space.name.split(" (")[0][:20]  # the header lines have the full description and the estimate
     reporter = Progress(f"screen {label}", unit="rows", enabled=not quiet,
-                        header=f"{space.describe()}; db {db}\n{plan}")
+                        header=f"{space.describe()}{f' on {len(table)} series' if table else ''}; db {db}\n{plan}")
     try:
         with _one_line_warnings():
             # The database is opened (and created) by screen, after the space, the series and the
@@ -159,6 +165,9 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                             "same command to resume")
     finally:
         reporter.close()
+    if table is not None:
+        _report_long(df, space, db, top)
+        return
     a = df.attrs
     if as_json:
         echo_json(_screen_document(df, db, space.name, "log_p", top))
@@ -193,7 +202,7 @@ def _screen_own(path, look_back, db, top, quiet, csv_path, input_cols, target_co
     cmdline = click.core.ParameterSource.COMMANDLINE
     extra = [p for p in ("space_name", "units", "layers", "list_path", "subset", "race", "score_names", "workers",
                          "scheduler", "preset", "cell", "activation", "recurrent_activation", "head_activation",
-                         "runtime", "seeding") if ctx.get_parameter_source(p) == cmdline]
+                         "runtime", "seeding", "id_col") if ctx.get_parameter_source(p) == cmdline]
     if extra:
         names = ", ".join("--" + {"space_name": "space", "list_path": "list", "subset": "sample",
                                   "score_names": "scores"}.get(p, p).replace("_", "-") for p in extra)
@@ -223,6 +232,65 @@ def _screen_own(path, look_back, db, top, quiet, csv_path, input_cols, target_co
                f"{len(df) - a['new_rows']} already done, {a['seconds']:.1f} s")
     if top > 0 and len(df):
         click.echo(_table(df, by=by, top=top))
+
+
+def _long_table(csv_path, id_col, input_cols, target_cols, scale):
+    """The long-format table of ``--csv`` (``--id-col``, or a ``unique_id`` column), or None for one series."""
+    from ..long_format import long_id_column, read_long
+    from .options import csv_options_in_use
+
+    if csv_path is None:
+        if id_col is not None:
+            raise InvalidParameterError("--id-col needs --csv (a long-format table: one line per series and time)")
+        return None
+    fmt = csv_options_in_use()
+    id_col = long_id_column(csv_path, id_col, sep=fmt["sep"])
+    if id_col is None:
+        return None
+    with _one_line_warnings():
+        return read_long(csv_path, id_col=id_col, index_col=fmt["index_col"], input=split_list(input_cols),
+                         target=split_list(target_cols, "--target"), scale=scale, sep=fmt["sep"],
+                         decimal=fmt["decimal"], header=fmt["header"])
+
+
+def _report_long(df, space, db, top: int) -> None:
+    """The closing lines of a long-format screen: counts, skipped series, the ranking across series."""
+    a = df.attrs
+    n = len(a["series"])
+    skipped = f"; skipped (too short): {', '.join(a['skipped'])}" if a["skipped"] else ""
+    click.echo(f"{len(df)} rows of {space.name} on {n} series in {db}: {a['new_rows']} new, "
+               f"{len(df) - a['new_rows']} already done, {a['seconds']:.1f} s{skipped}")
+    if top > 0 and len(df):
+        click.echo(_across_text(df, by="log_p", top=top, db=db, per_series=False))
+
+
+def _across_text(df, *, by, top: int, db=None, per_series: bool = True) -> str:
+    """``rank --across-series``: each series' best row and the mean rank across series (per sampling settings)."""
+    from ..screening.many import CONFIG_COLUMNS, best_per_series, configurations, rank_across_series
+
+    name, col, ascending, _ = ranking(df, by, where=repr(db))
+    fmt = dict(index=False, float_format=lambda v: f"{v:.6g}")
+    out = []
+    parts = configurations(df)
+    for part in parts:
+        if len(parts) > 1:
+            out.append("settings: " + " ".join(f"{c}={part[c].iloc[0]}" for c in CONFIG_COLUMNS if c in part))
+        if per_series:
+            best = best_per_series(part, col, ascending)
+            best.insert(1, "model", [_describe_row(r) for r in best.to_dict("records")])
+            cols = ["series", "model", "look_back", col, *(["log_p"] if col != "log_p" else []), "mean", "id"]
+            out.append(f"best per series (by {name}):")
+            out.append(best[[c for c in dict.fromkeys(cols) if c in best]].to_string(**fmt))
+        ranked = rank_across_series(part, col, ascending)
+        n_series, left_out = part["settings_id"].nunique(), ranked.attrs["left_out"]
+        ranked.insert(1, "model", [_describe_row(r) for r in ranked.to_dict("records")])
+        cols = ["rank", "model", "look_back", "mean_rank", "sd_rank", "best_rank", "worst_rank", "n_best",
+                "n_series", f"mean_{col}"]
+        out.append(f"across {n_series} series (mean rank by {name}, 1 = best; sd_rank: the ranks' spread):")
+        out.append(ranked.head(top)[cols].to_string(**fmt))
+        if left_out:
+            out.append(f"note: {left_out} architecture(s) that some series lacks are not ranked across series")
+    return "\n".join(out)
 
 
 @contextlib.contextmanager
@@ -411,8 +479,11 @@ def _filter_options(f):
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document instead of the table: the rows under the table's column names, "
                    "non-finite numbers as null.")
+@click.option("--across-series", is_flag=True,
+              help="Rows of several series (a long-format screen): each series' best row, then the architectures "
+                   "by their mean rank across the series, with its spread (--top of them).")
 def rank_command(db, settings, look_back, depth, preset, cell, activation, recurrent_activation, head_activation,
-                 top, by, list_settings, as_json):
+                 top, by, list_settings, as_json, across_series):
     """Show the best architectures of a database (by log p), each with its whole model.
 
     n_outside counts a row's MAEs outside the truncation bounds: such a row's log p can mislead.
@@ -437,6 +508,9 @@ def rank_command(db, settings, look_back, depth, preset, cell, activation, recur
     if by is not None:
         check_score(by, "--by")  # an unknown score: one line listing every accepted one, before opening anything
     df = _rows(db, "rank", settings, look_back, depth, model, maes=by in TAIL_SCORES)
+    if across_series:
+        click.echo(_across_text(df, by=by, top=top, db=db))
+        return
     by, _, _, fell_back = ranking(df, by, where=repr(db))
     if fell_back:
         how = ("screen --onnx again with --feature TENSOR" if (df["cell"] == "onnx").all() else

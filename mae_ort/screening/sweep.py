@@ -65,6 +65,7 @@ from .._system import default_threads, limit_numba_threads
 from .._workers import WorkerPool, main_guard_missing, sigterm_raises
 from ..data import prepare, sine
 from ..errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning
+from ..long_format import LongTable, long_id_column, read_long
 from ..model.architecture import Architecture
 from ..model.keys import KEY_COLUMNS, row_key
 from ..results.store import Settings, Store, open_store
@@ -99,6 +100,16 @@ class _Piece:
     count: int
 
 
+@dataclass(frozen=True)
+class _OfSeries:
+    """A task of a many-series screen (:mod:`mae_ort.screening.many`): ``rows`` on the ``index``-th series,
+    which travels with the task; its results come back as ``(index, results)``."""
+
+    index: int
+    rows: list
+    series: object
+
+
 def _evaluate(sampler: Sampler, series, rows, settings: SamplingSettings,
               share: bool = True) -> list[SamplingResult]:
     """Sample ``rows`` (the one function every executor runs); a :class:`_Piece` draws one round of a race.
@@ -109,6 +120,8 @@ def _evaluate(sampler: Sampler, series, rows, settings: SamplingSettings,
     sampling each alone) unless ``share`` is off.
     """
     first = 0
+    if isinstance(rows, _OfSeries):
+        return rows.index, _evaluate(sampler, rows.series, rows.rows, settings, share)
     if isinstance(rows, _Piece):
         first, settings = rows.first, settings.sampling.replace(samples=rows.count, auto="")
         rows = rows.rows
@@ -528,7 +541,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
            upper: float = 2.0, fit: str = "moments", init="normal", seed: int = 0, workers: int | None = None,
            threads: int | None = None, scheduler=None, connect_timeout: float = 10.0, runtime: str = "auto",
            device: str = "cpu", memory_budget: int = GiB, progress=False, batch_flops: float = 1e10,
-           share: bool = True, seeding: int = SEEDING, race: int | None = None, scores=()):
+           share: bool = True, seeding: int = SEEDING, race: int | None = None, scores=(), id_col: str | None = None):
     """Sample every row of a space that the store does not hold yet; return the space's rows.
 
     Parameters
@@ -536,8 +549,11 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     space : Space, str or iterable of Row
         What to run: a :class:`~mae_ort.screening.space.Space`, a preset name (``"paper-2layer"``)
         or rows.
-    series : array-like, DataFrame, Series or CSV path, optional
-        The data (:func:`mae_ort.data.prepare`); default: the paper's sine.
+    series : array-like, DataFrame, Series, LongTable or CSV path, optional
+        The data (:func:`mae_ort.data.prepare`); default: the paper's sine.  A long-format table (a
+        :class:`~mae_ort.long_format.LongTable`, or a DataFrame or CSV file with an ``id_col`` or
+        ``unique_id`` column) screens every series of it on its own into the store
+        (:mod:`mae_ort.screening.many`).
     store : None, str, Path or Store
         Where rows live (:func:`~mae_ort.results.store.open_store`); default: a new in-memory store.
         Several screens may share one database: each skips the rows the others store.
@@ -584,6 +600,9 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         ``readout`` and ``readout_window`` come from the MAE pass of new rows (their prefixes are then not
         shared; either asks for both, at the cost of one); rows already stored that lack a score get it from
         a pass of their own weights, their MAEs untouched.  ``df`` gets ``score_<name>`` columns.
+    id_col : str, optional
+        The id column of a long-format table (default ``unique_id`` where the table has one); its
+        ``ds`` and ``y`` columns are the time and the target (:func:`mae_ort.long_format.read_long`).
     batch_flops : float
         Work per task (rows of one family and look-back are grouped up to this many FLOPs; with
         sharing, rows that share their first layers go together whatever their work, up to
@@ -651,6 +670,16 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     if progress is not True:
         as_progress(progress, description=space.name, caller=caller)  # a bad value is refused before any work
     bar = None
+    if isinstance(series, LongTable) or long_id_column(series, id_col) is not None:
+        from .many import screen_long
+
+        if race:
+            raise InvalidParameterError("race= ranks the rows of one series; screen a long table without it")
+        table = series if isinstance(series, LongTable) else read_long(series, id_col=id_col)
+        return screen_long(space, table, store=store, sampling=sampling, share=share, scores=scores,
+                           runtime=runtime, device=device, memory_budget=memory_budget, workers=workers,
+                           auto_workers=auto_workers, threads=threads, scheduler=scheduler,
+                           connect_timeout=connect_timeout, progress=progress, batch_flops=batch_flops, t0=t0)
     series = prepare(sine(), name="sine") if series is None else prepare(series)
 
     check_size(space)  # before enumerating anything
