@@ -88,7 +88,7 @@ def test_rank_json_holds_the_rows_of_the_table(db, capsys):
         assert r["mean"] == pytest.approx(want["mean"], rel=1e-12) and r["look_back"] == want.look_back
     code, out, _ = run_cli(capsys, "rank", "--db", db, "--by", "mean", "--depth", "1", "--top", "2", "--json")
     doc = _loads(out)
-    means = sorted(_by_log_p(db).query("depth == 1")["mean"])[:2]
+    means = sorted(_by_log_p(db).query("depth == 1")["mean"], reverse=True)[:2]  # a larger mean ranks first (SCORES)
     assert doc["by"] == "mean" and [r["mean"] for r in doc["rows"]] == pytest.approx(means, rel=1e-12)
     code, out, _ = run_cli(capsys, "rank", "--db", db, "--list-settings", "--json")
     settings = _loads(out)["settings"]
