@@ -738,6 +738,20 @@ def windows(series: Series, look_back: int, *, target_form: str = "level", calle
                    target_form)
 
 
+def target_inputs(series: Series) -> tuple[int, ...] | None:
+    """Where each target column is among the inputs: the input column index of each target (same name and
+    values), or None when some target is not an input (a ``delta`` network then needs the last value as an
+    extra input)."""
+    found = []
+    for j, name in enumerate(series.target_names):
+        hits = [i for i, n in enumerate(series.input_names)
+                if n == name and np.array_equal(series.inputs[:, i], series.targets[:, j])]
+        if not hits:
+            return None
+        found.append(hits[0])
+    return tuple(found)
+
+
 def _scaled_like(raw: Series, train: Series, name: str | None = None) -> Series:
     """``raw`` scaled with ``train``'s fitted parameters (nothing is learned from ``raw``)."""
     params = train.params or {}
