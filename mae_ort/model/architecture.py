@@ -57,7 +57,8 @@ DELTA_HEAD = "linear"
 
 def head_for(head_activation: str | None, target_form: str) -> str | None:
     """The head to use: ``head_activation`` when given, else :data:`DELTA_HEAD` for ``target_form="delta"``
-    (else None: the preset's or Keras' default)."""
+    (else None: the preset's or Keras' default).  For units and presets; an :class:`Architecture` given
+    whole keeps its own head."""
     if head_activation is None and target_form == "delta":
         return DELTA_HEAD
     return head_activation

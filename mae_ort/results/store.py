@@ -45,12 +45,14 @@ Contract of every :class:`Store`
 Schema version 5: table ``meta`` (``schema_version``, ``package_version``,
 ``created``), ``settings`` (with the seeding version of its rows and, for
 ``samples="auto"``, its :class:`~mae_ort.sampling.auto.AutoSamples` text in ``auto``; ``samples``
-is then the maximum; ``target_form``: ``level`` or ``delta``), ``sampling`` (with ``drawn``, the samples a row drew, and ``status``:
+is then the maximum; ``target_form``: ``level`` or ``delta``), ``sampling`` (with ``drawn``, the samples a
+row drew, and ``status``:
 ``fixed``, ``converged``, ``maximum`` or ``raced``), ``trained`` and ``trained_costs``.  Version 1
 (before the trained tables had this owner; they carried their own version in a ``trained_meta``
 table), version 2 (before settings recorded their seeding; all its rows are seeding 1) and
 version 3 (before ``samples="auto"``: every row is ``fixed`` and drew its settings' ``samples``) and
-version 4 (before the target form: every row is ``level``) are upgraded in place by :data:`MIGRATIONS` when opened for writing; newer versions are refused.
+version 4 (before the target form: every row is ``level``) are upgraded in place by :data:`MIGRATIONS` when
+opened for writing; newer versions are refused.
 """
 
 from __future__ import annotations
@@ -770,8 +772,9 @@ class SQLiteStore(Store):
         import pandas as pd
 
         sql = ("SELECT s.settings_id, s.series, s.series_fingerprint, s.samples, s.threshold, s.lower, s.upper, "
-               "s.fit, s.init, s.seed, s.seeding, s.auto, s.target_form, s.created, COUNT(r.id) AS rows FROM settings s "
-               "LEFT JOIN sampling r ON r.settings_id = s.settings_id GROUP BY s.settings_id ORDER BY s.created")
+               "s.fit, s.init, s.seed, s.seeding, s.auto, s.target_form, s.created, COUNT(r.id) AS rows "
+               "FROM settings s LEFT JOIN sampling r ON r.settings_id = s.settings_id GROUP BY s.settings_id "
+               "ORDER BY s.created")
         cols = ["settings_id", "series", "series_fingerprint", "samples", "threshold", "lower", "upper", "fit",
                 "init", "seed", "seeding", "auto", "target_form", "created", "rows"]
         df = pd.DataFrame(self._read(sql), columns=cols)

@@ -238,7 +238,8 @@ class OwnSampler:
             log_p_exact=f.log_p_exact, n_nonfinite=f.n_nonfinite, n_outside=f.n_outside,
             seconds=time.perf_counter() - t0, runtime=self.runtime.name, device=self.runtime.device,
             series=series.name, windows=win.n, seeding=settings.seeding, status=status, auto=settings.auto,
-            target_form=settings.target_form, extra={"model_file": model.name, "n_weights": model.n_weights, "digest": model.digest,
+            target_form=settings.target_form,
+            extra={"model_file": model.name, "n_weights": model.n_weights, "digest": model.digest,
                    "options": model.options_text(scale=scale, frozen=frozen)},
         )
         if readout:

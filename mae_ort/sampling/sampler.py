@@ -533,7 +533,8 @@ class Sampler:
         caller = "sample"
         target_form = check_target_form(target_form, caller)
         arch = resolve(arch, preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
-                       head_activation=head_for(head_activation, target_form), caller=caller)
+                       head_activation=head_activation if isinstance(arch, Architecture)
+                       else head_for(head_activation, target_form), caller=caller)
         check_head(arch.head_activation, target_form, caller)
         look_back = check_int(look_back, "look_back", caller, low=1)
         settings = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,

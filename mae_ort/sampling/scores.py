@@ -578,8 +578,8 @@ def scores(series, arch, look_back: int, *, samples: int = 100, seed: int = 0, t
            forward_samples: int = 1, distinct: bool = True, which="all", preset: str | None = None,
            cell: str | None = None, activation: str | None = None, recurrent_activation: str | None = None,
            head_activation: str | None = None, input=None, target=None, scale: str = "none",
-           target_form: str = "level", sampler: Sampler | None = None, runtime: str = "auto", device: str = "cpu", threads: int | None = None,
-           memory_budget: int = GiB) -> Scores:
+           target_form: str = "level", sampler: Sampler | None = None, runtime: str = "auto", device: str = "cpu",
+           threads: int | None = None, memory_budget: int = GiB) -> Scores:
     """Every training-free score of one architecture on one series: MAE random sampling, then one forward pass.
 
     Parameters
@@ -614,7 +614,8 @@ def scores(series, arch, look_back: int, *, samples: int = 100, seed: int = 0, t
     caller = "scores"
     target_form = check_target_form(target_form, caller)
     arch = resolve(arch, preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
-                   head_activation=head_for(head_activation, target_form), caller=caller)
+                   head_activation=head_activation if isinstance(arch, Architecture)
+                   else head_for(head_activation, target_form), caller=caller)
     check_head(arch.head_activation, target_form, caller)
     look_back = check_int(look_back, "look_back", caller, low=1)
     settings = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,

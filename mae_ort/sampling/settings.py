@@ -3,8 +3,8 @@
 :class:`SamplingSettings` holds everything that decides a sampling run's result
 besides the architecture, the look-back and the data: the number of weight samples,
 the threshold and truncation bounds of ``p``, the fit, the weight distribution
-(:class:`Init`), the seed and the target form (``level`` or ``delta``).  Runtimes, threads and memory budgets are not part of
-it: they never change which weights are drawn.
+(:class:`Init`), the seed and the target form (``level`` or ``delta``).  Runtimes, threads and memory
+budgets are not part of it: they never change which weights are drawn.
 """
 
 from __future__ import annotations
