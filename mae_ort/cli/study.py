@@ -92,8 +92,9 @@ def _pick(text):
 @click.option("--threads", type=int, default=None, help="Threads per training [cores // jobs].")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @model_filter_options
-def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, target_form, csv_path, input_cols, target_cols, scale,
-                     test_csv, test_points, trainer, repeats, optimizer, learning_rate, loss, dropout, batch_size,
+def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, target_form, csv_path, input_cols,
+                     target_cols, scale, test_csv, test_points, trainer, repeats, optimizer, learning_rate, loss,
+                     dropout, batch_size,
                      validation_split, shuffle, patience, min_delta, restore_best, train_init, sample_on, test_mode,
                      jobs, threads, quiet, preset, cell, activation, recurrent_activation, head_activation):
     """Train architectures picked from a screened database; store their test MAEs beside the sampling rows."""

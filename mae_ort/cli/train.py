@@ -33,15 +33,16 @@ __all__ = ["COMMANDS", "train_command"]
 @click.option("--look-back", "look_back", default=None, callback=strict_list, help="Only rows of these look-backs.")
 @click.option("--target-form", "target_form", type=click.Choice(TARGET_FORMS), default=None,
               help="Only rows screened with this target form [the screened rows' own]. Each network is trained in "
-                   "its rows' form: delta adds its output to the target's last value, and best.keras and best.onnx forecast the level.")
+                   "its rows' form: delta adds its output to the target's last value, and best.keras and best.onnx "
+                   "forecast the level.")
 @series_options
 @split_options
 @click.option("--jobs", type=int, default=1, show_default=True, help="Training processes.")
 @click.option("--threads", type=int, default=None, help="Threads per training [cores // jobs].")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @model_filter_options
-def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, look_back, target_form, csv_path, input_cols,
-                  target_cols, scale, test_csv, test_points, jobs, threads, quiet, preset, cell, activation,
+def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, look_back, target_form, csv_path,
+                  input_cols, target_cols, scale, test_csv, test_points, jobs, threads, quiet, preset, cell, activation,
                   recurrent_activation, head_activation):
     """Train the best screened architectures by a training-free score; save the best as .keras and .onnx."""
     from ..screening.space import parse_ints
