@@ -381,7 +381,8 @@ class Settings(SamplingSettings):
         """One line."""
         samples = self.samples_arg
         return (f"series={self.series} samples={samples} threshold={self.threshold:g} "
-                f"bounds={self.lower:g}..{self.upper:g} fit={self.fit} init={self.init} seed={self.seed}")
+                f"bounds={self.lower:g}..{self.upper:g} fit={self.fit} init={self.init} seed={self.seed}"
+                + (f" target_form={self.target_form}" if self.target_form != "level" else ""))
 
 
 class Store(abc.ABC):
