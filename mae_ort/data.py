@@ -86,6 +86,16 @@ class Series:
         )
 
 
+#: Target forms: ``level`` (the network forecasts the target's next value) or ``delta`` (it forecasts the
+#: change from the target's last observed value, which is added back: a residual connection to persistence).
+TARGET_FORMS = ("level", "delta")
+
+
+def check_target_form(value, caller: str) -> str:
+    """``value`` as one of :data:`TARGET_FORMS` (case-insensitive); else :class:`InvalidParameterError`."""
+    return check_option(value.lower() if isinstance(value, str) else value, "target_form", caller, TARGET_FORMS)
+
+
 @dataclass(frozen=True)
 class Windows:
     """One-step-ahead windows of a series.
@@ -94,10 +104,20 @@ class Windows:
     ----------
     X : ndarray of shape (N, LB, n_in), float32
     y : ndarray of shape (N, n_out), float32
+        What the network's output is compared with: the target's next value (``level``), or its change
+        from the last observed value (``delta``: ``y = next - last``, so ``|out - y| = |last + out - next|``
+        and MAEs stay in the target's own units).
+    last : ndarray of shape (N, n_out), float32, or None
+        The target's last observed value of each window (``targets[i + LB - 1]``, also when the target
+        is not among the inputs); None for windows built by hand.
+    target_form : {'level', 'delta'}
+        Which of the two ``y`` holds.
     """
 
     X: np.ndarray
     y: np.ndarray
+    last: np.ndarray | None = None
+    target_form: str = "level"
 
     @property
     def n(self) -> int:
@@ -694,9 +714,14 @@ def header_note(series: Series) -> str | None:
     return f"no header: columns numbered 0..{found['columns'] - 1}"
 
 
-def windows(series: Series, look_back: int, *, caller: str = "windows") -> Windows:
-    """Cut a series into ``N = T - LB`` one-step-ahead windows (float32)."""
+def windows(series: Series, look_back: int, *, target_form: str = "level", caller: str = "windows") -> Windows:
+    """Cut a series into ``N = T - LB`` one-step-ahead windows (float32).
+
+    With ``target_form="delta"`` the windows' ``y`` is the change ``targets[i + LB] - targets[i + LB - 1]``
+    (computed in float64, then rounded), and ``last`` holds ``targets[i + LB - 1]``.
+    """
     look_back = check_int(look_back, "look_back", caller, low=1)
+    target_form = check_target_form(target_form, caller)
     T = series.length
     if T < look_back + 1:
         raise DataError(f"series has {T} points; look_back={look_back} needs at least {look_back + 1}")
@@ -706,8 +731,25 @@ def windows(series: Series, look_back: int, *, caller: str = "windows") -> Windo
     src = np.ascontiguousarray(series.inputs, dtype=np.float32)
     idx = np.arange(n)[:, None] + np.arange(look_back)[None, :]
     X = np.ascontiguousarray(src[idx])  # (N, LB, n_in)
-    y = np.ascontiguousarray(series.targets[look_back:], dtype=np.float32)
-    return Windows(X, y)
+    targets = np.asarray(series.targets, dtype=np.float64)
+    last = targets[look_back - 1:-1]
+    y = targets[look_back:] - last if target_form == "delta" else targets[look_back:]
+    return Windows(X, np.ascontiguousarray(y, dtype=np.float32), np.ascontiguousarray(last, dtype=np.float32),
+                   target_form)
+
+
+def target_inputs(series: Series) -> tuple[int, ...] | None:
+    """Where each target column is among the inputs: the input column index of each target (same name and
+    values), or None when some target is not an input (a ``delta`` network then needs the last value as an
+    extra input)."""
+    found = []
+    for j, name in enumerate(series.target_names):
+        hits = [i for i, n in enumerate(series.input_names)
+                if n == name and np.array_equal(series.inputs[:, i], series.targets[:, j])]
+        if not hits:
+            return None
+        found.append(hits[0])
+    return tuple(found)
 
 
 def _scaled_like(raw: Series, train: Series, name: str | None = None) -> Series:
@@ -759,12 +801,14 @@ class TrainTestSplit:
         return self.train.input_names == self.train.target_names and \
             np.array_equal(self.train.inputs, self.train.targets)
 
-    def train_windows(self, look_back: int) -> Windows:
-        """One-step windows of the training part, shape (T_train - LB, LB, n_in)."""
-        return windows(self.train, look_back, caller="train")
+    def train_windows(self, look_back: int, target_form: str = "level") -> Windows:
+        """One-step windows of the training part, shape (T_train - LB, LB, n_in) (``target_form`` as
+        :func:`windows`)."""
+        return windows(self.train, look_back, target_form=target_form, caller="train")
 
-    def test_windows(self, look_back: int) -> Windows:
-        """One window per test point; the first ones take their history from the training part."""
+    def test_windows(self, look_back: int, target_form: str = "level") -> Windows:
+        """One window per test point; the first ones take their history from the training part (``target_form``
+        as :func:`windows`: the last value of the first window is the training part's last)."""
         look_back = check_int(look_back, "look_back", "train", low=1)
         if self.train.length < look_back:
             raise DataError(f"the training part has {self.train.length} points; look_back={look_back} "
@@ -774,7 +818,7 @@ class TrainTestSplit:
             np.concatenate([self.train.targets[-look_back:], self.test.targets]),
             self.train.input_names, self.train.target_names, "test", self.train.scale,
         )
-        return windows(joined, look_back, caller="train")
+        return windows(joined, look_back, target_form=target_form, caller="train")
 
     def to_dict(self) -> dict:
         return {"train": self.train.name, "train_points": self.train.length, "test": self.test.name,

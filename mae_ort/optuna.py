@@ -30,6 +30,7 @@ import warnings
 from ._checks import check_int, check_option
 from .data import prepare, sine
 from .errors import DataError, MaeOrtWarning
+from .model.architecture import check_head
 from .results.store import Store, open_store
 from .sampling.sampler import GiB, Init
 from .sampling.scores import RANK_ASCENDING, TAIL_SCORES, ranking
@@ -90,7 +91,7 @@ class MRSObjective:
 def objective(series=None, space="paper-2layer", samples: int = 100, store=None, *, objective: str = "log_p",
               threshold: float = 0.01, lower: float = 0.0, upper: float = 2.0, fit: str = "moments",
               init="normal", seed: int = 0, runtime: str = "auto", device: str = "cpu", threads: int | None = None,
-              memory_budget: int = GiB) -> MRSObjective:
+              memory_budget: int = GiB, target_form: str = "level") -> MRSObjective:
     """MRS as an Optuna objective: ``f(trial) -> float``, with the store as cache.
 
     Parameters
@@ -111,6 +112,8 @@ def objective(series=None, space="paper-2layer", samples: int = 100, store=None,
         As :func:`mae_ort.screen` (seeding 2: every row is sampled with this seed).
     runtime, device, threads, memory_budget
         As :class:`mae_ort.Sampler`.
+    target_form : {'level', 'delta'}
+        As :func:`mae_ort.screen` (part of the settings).
 
     Returns
     -------
@@ -125,7 +128,8 @@ def objective(series=None, space="paper-2layer", samples: int = 100, store=None,
     objective, direction = check_objective(objective, None, caller)
     grid_space = as_search_space(space)
     sampling = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                        fit=fit, init=Init.parse(init), seed=seed)
+                                        fit=fit, init=Init.parse(init), seed=seed, target_form=target_form)
+    check_head(grid_space.grid.head_activation, sampling.target_form, caller)
     series = prepare(sine(), name="sine") if series is None else prepare(series)
     longest = max(grid_space.look_backs)
     if series.length < longest + 1:

@@ -418,3 +418,33 @@ def test_sine_split_checks_its_parameters(kw, name):
 
     with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of sine_split"):
         sine_split(**kw)
+
+
+def test_delta_windows_hold_the_change_and_the_last_value():
+    x = np.array([1.0, 4.0, 2.0, 7.0, 3.0, 3.5])
+    w = windows(prepare(x), 2, target_form="delta")
+    np.testing.assert_array_equal(w.X[:, :, 0], [[1, 4], [4, 2], [2, 7], [7, 3]])
+    np.testing.assert_array_equal(w.last[:, 0], [4, 2, 7, 3])
+    np.testing.assert_array_equal(w.y[:, 0], [2 - 4, 7 - 2, 3 - 7, 3.5 - 3])
+    assert w.target_form == "delta" and windows(prepare(x), 2).target_form == "level"
+    np.testing.assert_array_equal(windows(prepare(x), 2).last, w.last)  # level windows know the last value too
+    # a target that is no input: the last value is still the target's own previous value
+    data = np.column_stack([np.arange(6.0), 10 * x])
+    v = windows(prepare(data, input=[0], target=[1]), 2, target_form="delta")
+    np.testing.assert_array_equal(v.last[:, 0], 10 * x[1:-1])
+    np.testing.assert_allclose(v.y[:, 0], 10 * (x[2:] - x[1:-1]))
+    with pytest.raises(InvalidParameterError, match="'target_form' parameter of windows"):
+        windows(prepare(x), 2, target_form="diff")
+
+
+def test_delta_test_windows_start_from_the_training_parts_last_value():
+    from mae_ort.data import sine_split, target_inputs
+
+    split = sine_split(50, 10)
+    te = split.test_windows(3, "delta")
+    assert te.n == 10 and te.last[0, 0] == np.float32(split.train.targets[-1, 0])
+    np.testing.assert_allclose(te.y[:, 0] + te.last[:, 0], split.test.targets[:, 0], atol=1e-6)
+    assert target_inputs(split.train) == (0,)
+    data = np.column_stack([np.arange(8.0), np.arange(8.0) ** 2])
+    assert target_inputs(prepare(data, input=[0, 1], target=[1])) == (1,)
+    assert target_inputs(prepare(data, input=[0], target=[1])) is None

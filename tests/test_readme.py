@@ -247,6 +247,9 @@ NEEDS_EXTRA = {
         ("keras",),
     "mae-ort train --db results.sqlite --preset paper --top 5 --trainer paper --epochs 100 --out best/ --jobs 2":
         ("keras",),
+    "mae-ort train --db eunite-delta.sqlite --csv data/eunite-training.csv --test-csv data/eunite-testing.csv "
+    "--input MaxLoads,Temperature --target MaxLoads --scale minmax --top 1 --trainer modern --epochs 5 "
+    "--out best-delta/": ("keras",),
 }
 
 #: Commands that read what a command needing an extra wrote: skipped (with the reason) when that extra is missing.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from .._checks import split_items
-from ..data import HEADERS, SCALINGS, csv_split, header_note, prepare, sine, sine_split
+from ..data import HEADERS, SCALINGS, TARGET_FORMS, csv_split, header_note, prepare, sine, sine_split
 from ..errors import MaeOrtError
 from ..model.architecture import ACTIVATIONS, CELLS, PRESETS
 from ..runtimes import DEVICES, RUNTIMES
@@ -17,7 +17,8 @@ from ..sampling.stats import FITS
 
 __all__ = ["series_options", "model_options", "sampling_options", "load_series", "build_split", "split_list",
            "apply_options", "csv_options_in_use", "CSV_FORMAT_KEY", "MODEL_FILTERS", "model_filter_options",
-           "split_options", "exit_interrupted", "space_options", "space_plan", "strict_list", "own_model_options"]
+           "split_options", "exit_interrupted", "space_options", "space_plan", "strict_list", "own_model_options",
+           "TARGET_FORM_HELP", "target_form_option"]
 
 _ACT = click.Choice(ACTIVATIONS, case_sensitive=False)
 
@@ -109,7 +110,8 @@ def model_options(f):
         click.option("--cell", type=click.Choice(CELLS), default=None, help="Recurrent cell [lstm]."),
         click.option("--activation", type=_ACT, default=None, help="Cell activation [tanh]."),
         click.option("--recurrent-activation", type=_ACT, default=None, help="Gate activation [sigmoid]."),
-        click.option("--head-activation", type=_ACT, default=None, help="Dense head activation [tanh]."),
+        click.option("--head-activation", type=_ACT, default=None,
+                     help="Dense head activation [tanh; linear with --target-form delta]."),
     ]
     return apply_options(f, opts)
 
@@ -128,8 +130,22 @@ class _Samples(click.ParamType):
             self.fail(f"{value!r} is not an int, 'auto' or 'auto:tol=0.5,max=400,...'", param, ctx)
 
 
+#: The help of ``--target-form`` (sample, screen, search; validate and train say which rows it picks).
+TARGET_FORM_HELP = ("What the networks forecast: level, the target's next value (the paper's); or delta, its change, "
+                    "added to the target's last value (a residual connection to persistence: an output of 0 forecasts "
+                    "the last value; also when the target is not an input). MAEs stay in the target's units. With "
+                    "delta the head defaults to linear, since a change goes both ways; a head that cannot go below "
+                    "zero (sigmoid, hard_sigmoid, relu) is refused.")
+
+
+def target_form_option(f):
+    """``--target-form level|delta`` with the default ``level`` (sampling commands)."""
+    return click.option("--target-form", "target_form", type=click.Choice(TARGET_FORMS), default="level",
+                        show_default=True, help=TARGET_FORM_HELP)(f)
+
+
 def sampling_options(f):
-    """Options of the sampling itself (shared by sample and screen)."""
+    """Options of the sampling itself (shared by sample, screen and search)."""
     opts = [
         click.option("--samples", type=_Samples(), default=100, show_default=True,
                      help="Random weight samples per architecture, or 'auto': rounds until the 95 % intervals of "
@@ -145,6 +161,7 @@ def sampling_options(f):
         click.option("--init", default="normal:0,1", show_default=True,
                      help="Weight distribution: normal:LOC,SCALE, uniform:LOW,HIGH or glorot."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random weight."),
+        target_form_option,
         click.option("--runtime", type=click.Choice(RUNTIMES), default="auto", show_default=True),
         click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True),
         click.option("--threads", type=int, default=None, help="Runtime threads (default: all cores)."),

@@ -41,8 +41,8 @@ __all__ = ["COMMANDS", "sample_command"]
 @own_model_options
 def sample_command(arch, look_back, preset, cell, activation, recurrent_activation, head_activation, csv_path,
                    input_cols, target_cols, sep, decimal, index_col, scale, samples, threshold, lower, upper, fit, init,
-                   seed, runtime, device, threads, memory_budget, as_json, save_model, score_names, onnx_path,
-                   onnx_input, layout, onnx_output, feature, weight_scale, freeze, quiet):
+                   seed, target_form, runtime, device, threads, memory_budget, as_json, save_model, score_names,
+                   onnx_path, onnx_input, layout, onnx_output, feature, weight_scale, freeze, quiet):
     """Sample one architecture, or your own ONNX model (--onnx): MAEs of random weights, truncated-normal fit,
     log p (natural logarithm)."""
     from .._checks import parse_bytes
@@ -50,15 +50,16 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
     if onnx_path is not None:
         _sample_own(onnx_path, look_back, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper,
                     fit, init, seed, device, threads, parse_bytes(memory_budget), as_json, onnx_input, layout,
-                    onnx_output, feature, weight_scale, freeze, save_model, score_names, quiet)
+                    onnx_output, feature, weight_scale, freeze, save_model, score_names, quiet, target_form)
         return
     from ..data import header_note
-    from ..model.architecture import resolve
+    from ..model.architecture import check_head, head_for, resolve
     from ..runtimes import choose_runtime
     from ..sampling import Sampler
 
     a = resolve(arch, preset=preset, cell=cell, activation=activation,
-                recurrent_activation=recurrent_activation, head_activation=head_activation)
+                recurrent_activation=recurrent_activation, head_activation=head_for(head_activation, target_form))
+    check_head(a.head_activation, target_form, "sample")
     series = load_series(csv_path, input_cols, target_cols, scale, sep=sep, decimal=decimal, index_col=index_col,
                          note=as_json)  # else the summary line says it
     model_path = None
@@ -93,15 +94,15 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
                       memory_budget=parse_bytes(memory_budget), readout=pass_readout)
     with bar:
         r = sampler.sample(series, a, look_back=look_back, samples=samples, threshold=threshold, lower=lower,
-                           upper=upper, fit=fit, seed=seed, init=init, progress=bar)
+                           upper=upper, fit=fit, seed=seed, init=init, progress=bar, target_form=target_form)
     extra = {}
     if which is not None:
         from ..sampling.scores import scores_of
 
         drawn = r.settings.replace(samples=r.samples, auto="")  # samples="auto": the samples it drew
         rest = [n for n in which if n not in r.scores]
-        extra = dict(scores_of(a, sampler.windows_of(series, look_back), r.maes, settings=drawn, which=rest,
-                               sampler=sampler)) if rest else {}
+        extra = dict(scores_of(a, sampler.windows_of(series, look_back, target_form), r.maes, settings=drawn,
+                               which=rest, sampler=sampler)) if rest else {}
         extra = {n: (r.scores[n] if n in r.scores else extra[n]) for n in which}
     if as_json:
         d = r.to_dict()
@@ -128,7 +129,7 @@ def sample_command(arch, look_back, preset, cell, activation, recurrent_activati
 
 def _sample_own(path, look_back, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
                 init, seed, device, threads, memory_budget, as_json, onnx_input, layout, onnx_output, feature,
-                weight_scale, freeze, save_model, score_names, quiet=False) -> None:
+                weight_scale, freeze, save_model, score_names, quiet=False, target_form="level") -> None:
     """``sample --onnx``: an own model, its MAEs and fit (and the readout with ``--feature``)."""
     from ..errors import InvalidParameterError
     from ..sampling.own import OwnSampler, look_back_of, own_model
@@ -148,7 +149,7 @@ def _sample_own(path, look_back, csv_path, input_cols, target_cols, scale, sampl
     model = own_model(path, input=onnx_input, layout=layout, output=onnx_output, feature=feature)
     lb = look_back_of(model, look_back if given["look_back"] or model.look_back is None else None, "sample")
     settings = SamplingSettings.checked("sample", samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                        fit=fit, init=Init.parse(init), seed=seed)
+                                        fit=fit, init=Init.parse(init), seed=seed, target_form=target_form)
     series = load_series(csv_path, input_cols, target_cols, scale)
     frozen = split_list(freeze, "--freeze") or ()
     bar = Progress("sampling", unit="samples", enabled=not (as_json or quiet) and sys.stderr.isatty(), transient=True)
@@ -175,7 +176,8 @@ def _print(r, a, look_back, threshold, lower, upper, note=None) -> None:
     click.echo(f"{a.label()}  look_back={look_back}  series={r.series} ({r.windows} windows"
                f"{f'; {note}' if note else ''})")
     click.echo(f"  cell={a.cell} activation={a.activation} recurrent_activation={a.recurrent_activation} "
-               f"head={a.head_activation} init={r.init}")
+               f"head={a.head_activation} init={r.init}" + (f" target_form={r.target_form}"
+                                                            if r.target_form != "level" else ""))
     _print_fit(r, threshold, lower, upper)
     once = f" + {r.setup_seconds:.3f} s one-time (loading or compiling kernels, exporting graphs, opening " \
         "sessions)" if r.setup_seconds >= 0.0005 else ""

@@ -26,7 +26,7 @@ import click
 
 from .._progress import Progress
 from ..errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning
-from ..model.architecture import MODEL_FIELDS, PRESETS, Architecture, model_fields
+from ..model.architecture import MODEL_FIELDS, PRESETS, Architecture, head_for, model_fields
 from ..sampling.scores import DEFAULT_RANKING, RANK_ASCENDING, TAIL_SCORES, check_score, ranking
 from ..sampling.settings import SEEDING
 from ..screening.space import SPACE_PRESETS
@@ -125,7 +125,7 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
                    connect_timeout, top, race, quiet, share, seeding, score_names, id_col, preset, cell, activation,
                    recurrent_activation,
                    head_activation, csv_path, input_cols, target_cols, scale, samples, threshold, lower, upper, fit,
-                   init, seed, runtime, device, threads,
+                   init, seed, target_form, runtime, device, threads,
                    memory_budget, onnx_path, onnx_input, layout, onnx_output, feature, weight_scale, freeze, as_json):
     """Sample every architecture x look-back of a search space, or your own ONNX models (--onnx), into a database
     (resumable)."""
@@ -135,12 +135,12 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
     if onnx_path is not None:
         _screen_own(onnx_path, look_back, db, top, quiet, csv_path, input_cols, target_cols, scale, samples,
                     threshold, lower, upper, fit, init, seed, device, threads, parse_bytes(memory_budget),
-                    onnx_input, layout, onnx_output, feature, weight_scale, freeze, as_json)
+                    onnx_input, layout, onnx_output, feature, weight_scale, freeze, as_json, target_form)
         return
     stored_scores = _stored_score_names(score_names, "--scores")
     space = _build_space(space_name, units, layers, look_back, list_path, subset,
                          seed if sample_seed is None else sample_seed, preset, cell, activation,
-                         recurrent_activation, head_activation)
+                         recurrent_activation, head_for(head_activation, target_form))
     table = _long_table(csv_path, id_col, input_cols, target_cols, scale)
     series = load_series(csv_path, input_cols, target_cols, scale) if table is None else table
     budget = parse_bytes(memory_budget)
@@ -158,7 +158,8 @@ def screen_command(space_name, units, layers, look_back, list_path, subset, samp
             df = screen(space, series, store=db, samples=samples, threshold=threshold, lower=lower, upper=upper,
                         fit=fit, init=init, seed=seed, workers=workers, threads=threads, scheduler=scheduler,
                         connect_timeout=connect_timeout, runtime=runtime, device=device, memory_budget=budget,
-                        progress=reporter, share=share, seeding=int(seeding), race=race, scores=stored_scores)
+                        progress=reporter, share=share, seeding=int(seeding), race=race, scores=stored_scores,
+                        target_form=target_form)
     except KeyboardInterrupt as e:
         reporter.close()
         exit_interrupted(e, f"interrupted: {reporter.done} new row(s) of {reporter.total} stored in {db}; rerun the "
@@ -194,7 +195,7 @@ def _screen_document(df, db, name: str, by: str, top: int) -> dict:
 
 def _screen_own(path, look_back, db, top, quiet, csv_path, input_cols, target_cols, scale, samples, threshold, lower,
                 upper, fit, init, seed, device, threads, memory_budget, onnx_input, layout, onnx_output, feature,
-                weight_scale, freeze, as_json=False) -> None:
+                weight_scale, freeze, as_json=False, target_form="level") -> None:
     """``screen --onnx``: every own model of a file, folder or glob into the database (resumable)."""
     from ..screening.own import screen_own
 
@@ -216,7 +217,8 @@ def _screen_own(path, look_back, db, top, quiet, csv_path, input_cols, target_co
             df = screen_own(path, series, store=db, look_back=lbs, samples=samples, threshold=threshold, lower=lower,
                             upper=upper, fit=fit, init=init, seed=seed, scale=weight_scale, frozen=frozen,
                             input=onnx_input, layout=layout, output=onnx_output, feature=feature, device=device,
-                            threads=threads, memory_budget=memory_budget, progress=reporter)
+                            threads=threads, memory_budget=memory_budget, progress=reporter,
+                            target_form=target_form)
     except KeyboardInterrupt as e:
         reporter.close()
         exit_interrupted(e, f"interrupted: {reporter.done} model(s) of {reporter.total} done in {db}; rerun the same "

@@ -84,7 +84,7 @@ def _grid(space_name, units, layers, look_back, preset, cell, activation, recurr
 def search_command(space_name, units, layers, look_back, trials, sampler, objective, db, study_name, storage, jobs,
                    scheduler, connect_timeout, sampler_seed, top, quiet, seeding, preset, cell, activation,
                    recurrent_activation, head_activation, csv_path, input_cols, target_cols, scale, samples, threshold,
-                   lower, upper, fit, init, seed, runtime, device, threads, memory_budget, as_json):
+                   lower, upper, fit, init, seed, target_form, runtime, device, threads, memory_budget, as_json):
     """Search a grid with an Optuna sampler, scoring each trial by MAE random sampling (resumable)."""
     from .._checks import parse_bytes
     from ..sampling.scores import check_score
@@ -98,8 +98,10 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
             raise
         raise RuntimeUnavailableError("mae-ort search needs Optuna: pip install 'mae-ort[search]'") from e
 
+    from ..model.architecture import head_for
+
     space = _grid(space_name, units, layers, look_back, preset, cell, activation, recurrent_activation,
-                  head_activation)
+                  head_for(head_activation, target_form))
     series = load_series(csv_path, input_cols, target_cols, scale)
     budget = parse_bytes(memory_budget)
     plan = space_plan(space, series, samples, budget, readout=True, threads=threads, parallel=jobs, caller="search",
@@ -111,7 +113,7 @@ def search_command(space_name, units, layers, look_back, trials, sampler, object
                        study=study_name, samples=samples, threshold=threshold, lower=lower, upper=upper, fit=fit,
                        init=init, seed=seed, sampler_seed=sampler_seed, jobs=jobs, scheduler=scheduler,
                        connect_timeout=connect_timeout, runtime=runtime, device=device, threads=threads,
-                       memory_budget=budget, progress=reporter, seeding=int(seeding))
+                       memory_budget=budget, progress=reporter, seeding=int(seeding), target_form=target_form)
     except KeyboardInterrupt as e:
         reporter.close()
         exit_interrupted(e, f"interrupted: {reporter.done} new trial(s) kept in {storage or db}; rerun the same "

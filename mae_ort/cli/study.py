@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from .._progress import Progress
+from ..data import TARGET_FORMS
 from ..errors import InvalidParameterError, MaeOrtError
 from ..model.architecture import model_fields
 from ..study.train import LOSSES, OPTIMIZERS, TEST_MODES, TRAINERS
@@ -58,6 +59,9 @@ def _pick(text):
 @click.option("--depth", default=None, callback=strict_list, help="Only these depths, e.g. 2 or 1:3.")
 @click.option("--look-back", "look_back", default=None, callback=strict_list,
               help="Only these look-backs, e.g. 1,10 or 1:30.")
+@click.option("--target-form", "target_form", type=click.Choice(TARGET_FORMS), default=None,
+              help="Only rows screened with this target form [the screened rows' own]. Each network is trained in "
+                   "its rows' form: delta adds its output to the target's last value, and is tested on the level.")
 @series_options
 @split_options
 @click.option("--trainer", type=click.Choice(list(TRAINERS)), default="paper", show_default=True,
@@ -88,8 +92,9 @@ def _pick(text):
 @click.option("--threads", type=int, default=None, help="Threads per training [cores // jobs].")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @model_filter_options
-def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_path, input_cols, target_cols, scale,
-                     test_csv, test_points, trainer, repeats, optimizer, learning_rate, loss, dropout, batch_size,
+def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, target_form, csv_path, input_cols,
+                     target_cols, scale, test_csv, test_points, trainer, repeats, optimizer, learning_rate, loss,
+                     dropout, batch_size,
                      validation_split, shuffle, patience, min_delta, restore_best, train_init, sample_on, test_mode,
                      jobs, threads, quiet, preset, cell, activation, recurrent_activation, head_activation):
     """Train architectures picked from a screened database; store their test MAEs beside the sampling rows."""
@@ -113,7 +118,7 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, csv_
         df = validate(db, split, pick=_pick(pick), epochs=budgets, seed=seed, settings=settings, repeats=repeats,
                       settings_id=settings_id, depth=_ints(depth, "depth"), look_back=_ints(look_back, "look_back"),
                       model=model, sample_on=sample_on, test_mode=test_mode, jobs=jobs, threads=threads,
-                      progress=progress)
+                      progress=progress, target_form=target_form)
     except KeyboardInterrupt as e:
         exit_interrupted(e, f"interrupted: finished architectures are stored in {db}; rerun the same command to "
                             "resume")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .._progress import Progress
+from ..data import TARGET_FORMS
 from ..model.architecture import model_fields
 from ..study.train import TRAINERS
 from ..study.winners import RANK_BY
@@ -30,6 +31,10 @@ __all__ = ["COMMANDS", "train_command"]
 @click.option("--settings", "settings_id", default=None, help="Sampling settings id (or prefix), when several.")
 @click.option("--depth", default=None, callback=strict_list, help="Only rows of these depths, e.g. 2 or 1:3.")
 @click.option("--look-back", "look_back", default=None, callback=strict_list, help="Only rows of these look-backs.")
+@click.option("--target-form", "target_form", type=click.Choice(TARGET_FORMS), default=None,
+              help="Only rows screened with this target form [the screened rows' own]. Each network is trained in "
+                   "its rows' form: delta adds its output to the target's last value, and best.keras and best.onnx "
+                   "forecast the level.")
 @series_options
 @split_options
 @click.option("--jobs", type=int, default=1, show_default=True, help="Training processes.")
@@ -39,8 +44,8 @@ __all__ = ["COMMANDS", "train_command"]
               help="Print one JSON document instead of the table: the trained rows, the best one, the files written "
                    "(non-finite numbers as null).")
 @model_filter_options
-def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, look_back, csv_path, input_cols,
-                  target_cols, scale, test_csv, test_points, jobs, threads, quiet, preset, cell, activation,
+def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, look_back, target_form, csv_path,
+                  input_cols, target_cols, scale, test_csv, test_points, jobs, threads, quiet, preset, cell, activation,
                   recurrent_activation, head_activation, as_json):
     """Train the best screened architectures by a training-free score; save the best as .keras and .onnx."""
     from ..screening.space import parse_ints
@@ -55,7 +60,7 @@ def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, loo
                         threads=threads, settings_id=settings_id,
                         depth=list(parse_ints(depth, "depth", "train")) if depth else None,
                         look_back=list(parse_ints(look_back, "look_back", "train")) if look_back else None,
-                        model=model, progress=progress)
+                        model=model, progress=progress, target_form=target_form)
     except KeyboardInterrupt as e:
         exit_interrupted(e, f"interrupted: finished trainings are stored in {db}; rerun the same command to resume")
     if as_json:

@@ -24,6 +24,10 @@ __all__ = [
     "MODEL_FIELDS",
     "parse_units",
     "resolve",
+    "ONE_SIGNED_HEADS",
+    "DELTA_HEAD",
+    "head_for",
+    "check_head",
 ]
 
 #: Cells and the number of gate blocks stacked along their kernels' last axis.
@@ -41,6 +45,33 @@ ACTIVATIONS = (
     "relu",
     "linear",
 )
+
+#: Heads whose output cannot go below zero: on a change target (``target_form="delta"``) they could only add
+#: to the last value, never forecast a fall, so they are refused there.
+ONE_SIGNED_HEADS = ("sigmoid", "hard_sigmoid", "hard_sigmoid_keras2", "relu")
+
+#: The head of a change target when none is given: ``linear``, unbounded both ways (a change is as often
+#: negative as positive, and its size is not bounded by the scaling as a level's is).
+DELTA_HEAD = "linear"
+
+
+def head_for(head_activation: str | None, target_form: str) -> str | None:
+    """The head to use: ``head_activation`` when given, else :data:`DELTA_HEAD` for ``target_form="delta"``
+    (else None: the preset's or Keras' default).  For units and presets; an :class:`Architecture` given
+    whole keeps its own head."""
+    if head_activation is None and target_form == "delta":
+        return DELTA_HEAD
+    return head_activation
+
+
+def check_head(head_activation: str, target_form: str, caller: str) -> None:
+    """Refuse a head that cannot go below zero (:data:`ONE_SIGNED_HEADS`) on a change target, in one line."""
+    if target_form == "delta" and head_activation in ONE_SIGNED_HEADS:
+        raise InvalidParameterError(
+            f"The 'head_activation' parameter of {caller} cannot be {head_activation!r} with target_form='delta': "
+            f"its output is never below zero, so it could only add to the last value; use a head that goes both "
+            f"ways ({DELTA_HEAD}, the default for delta, or tanh)")
+
 
 _CELL_ALIASES = {"simplernn": "simple_rnn", "rnn": "simple_rnn", "simple": "simple_rnn"}
 

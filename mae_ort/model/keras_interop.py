@@ -23,7 +23,8 @@ from .._checks import check_int
 from ..errors import InvalidParameterError, MaeOrtError, RuntimeUnavailableError
 from .architecture import ACTIVATIONS, Architecture
 
-__all__ = ["KerasModel", "keras_activation", "hard_sigmoid_keras2", "custom_objects", "to_keras", "from_keras"]
+__all__ = ["KerasModel", "keras_activation", "hard_sigmoid_keras2", "custom_objects", "to_keras", "from_keras",
+           "add_last_value", "NETWORK_NAME"]
 
 #: Keras layer class names of the recurrent cells, by mae-ort cell name.
 _LAYER_OF_CELL = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
@@ -181,6 +182,44 @@ def to_keras(arch: Architecture, *, look_back: int, n_in: int, n_out: int, weigh
     if values is not None:
         model.set_weights(values)
     return model
+
+
+#: The name of the level network inside a model built by :func:`add_last_value`.
+NETWORK_NAME = "network"
+
+
+def add_last_value(network, *, look_back: int, n_in: int, n_out: int, target_inputs=None):
+    """A Keras model that forecasts the level from a network that forecasts the change: ``network(X) + last``.
+
+    The residual connection of ``target_form="delta"`` (a network whose output is 0 forecasts like
+    persistence).  With ``target_inputs`` (the input column of each target,
+    :func:`mae_ort.data.target_inputs`) the last value is read from the window's last step by
+    standard layers (``Cropping1D``, ``Reshape`` and a frozen 0/1 ``Dense`` without bias: exact),
+    and the model takes ``X`` alone; with ``None`` (a target that is not an input) it takes
+    ``[X, last]``, ``last`` of shape (N, n_out).  ``network`` is kept as the layer named
+    :data:`NETWORK_NAME`.  Saved and loaded with the ordinary ``.keras`` format.
+    """
+    keras = _keras()
+    network.name = NETWORK_NAME
+    x = keras.Input((look_back, n_in), name="X")
+    out = network(x)
+    if target_inputs is not None:
+        if len(target_inputs) != n_out:
+            raise InvalidParameterError(f"add_last_value: {len(target_inputs)} target input column(s) for "
+                                        f"n_out={n_out}")
+        step = keras.layers.Cropping1D((look_back - 1, 0), name="last_step")(x)
+        step = keras.layers.Reshape((n_in,), name="last_step_flat")(step)
+        pick = keras.layers.Dense(n_out, use_bias=False, trainable=False, name="last_value")
+        last = pick(step)
+        select = np.zeros((n_in, n_out), dtype=np.float32)
+        select[list(target_inputs), list(range(n_out))] = 1.0
+        pick.set_weights([select])
+        inputs = x
+    else:
+        last = keras.Input((n_out,), name="last")
+        inputs = [x, last]
+    y = keras.layers.Add(name="forecast")([out, last])
+    return keras.Model(inputs, y, name="mae_ort_delta")
 
 
 class KerasModel(NamedTuple):

@@ -3,7 +3,8 @@
 Contract of every :class:`Store`
 --------------------------------
 * **Settings.**  Sampling settings that change a result (the series' fingerprint,
-  samples or the ``samples="auto"`` rule, threshold, bounds, fit, weight init and the sweep's seed) form a
+  samples or the ``samples="auto"`` rule, threshold, bounds, fit, weight init, the sweep's seed and the target
+  form) form a
   :class:`Settings`; their hash is the ``settings_id``.  The runtime, device, threads
   and memory budget are *not* part of it: they do not change which weights are drawn.
   Two sweeps with different settings add separate rows to one database; they never mix.
@@ -41,15 +42,17 @@ Contract of every :class:`Store`
   anything (no journal change, no schema setup), so a database in a read-only file or
   folder can be ranked, exported and plotted.
 
-Schema version 4: table ``meta`` (``schema_version``, ``package_version``,
+Schema version 5: table ``meta`` (``schema_version``, ``package_version``,
 ``created``), ``settings`` (with the seeding version of its rows and, for
 ``samples="auto"``, its :class:`~mae_ort.sampling.auto.AutoSamples` text in ``auto``; ``samples``
-is then the maximum), ``sampling`` (with ``drawn``, the samples a row drew, and ``status``:
+is then the maximum; ``target_form``: ``level`` or ``delta``), ``sampling`` (with ``drawn``, the samples a
+row drew, and ``status``:
 ``fixed``, ``converged``, ``maximum`` or ``raced``), ``trained`` and ``trained_costs``.  Version 1
 (before the trained tables had this owner; they carried their own version in a ``trained_meta``
 table), version 2 (before settings recorded their seeding; all its rows are seeding 1) and
-version 3 (before ``samples="auto"``: every row is ``fixed`` and drew its settings' ``samples``)
-are upgraded in place by :data:`MIGRATIONS` when opened for writing; newer versions are refused.
+version 3 (before ``samples="auto"``: every row is ``fixed`` and drew its settings' ``samples``) and
+version 4 (before the target form: every row is ``level``) are upgraded in place by :data:`MIGRATIONS` when
+opened for writing; newer versions are refused.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from ..data import TARGET_FORMS
 from ..errors import DataError, StoreError
 from ..model.keys import KEY_COLUMNS
 from ..sampling.settings import SamplingSettings
@@ -86,7 +90,7 @@ __all__ = [
 ]
 
 #: The schema this package writes and reads.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -108,7 +112,8 @@ CREATE TABLE IF NOT EXISTS settings (
     seed               INTEGER NOT NULL,
     created            TEXT NOT NULL,
     seeding            INTEGER NOT NULL DEFAULT 1,
-    auto               TEXT NOT NULL DEFAULT ''
+    auto               TEXT NOT NULL DEFAULT '',
+    target_form        TEXT NOT NULL DEFAULT 'level'
 );
 CREATE TABLE IF NOT EXISTS sampling (
     id                   INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -274,9 +279,14 @@ def _upgrade_3_to_4(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE sampling SET drawn = length(maes) / 8")
 
 
+def _upgrade_4_to_5(conn: sqlite3.Connection) -> None:
+    """Version 4 -> 5: settings record their target form (every older row forecast the ``level``)."""
+    conn.execute("ALTER TABLE settings ADD COLUMN target_form TEXT NOT NULL DEFAULT 'level'")
+
+
 #: ``{v: upgrade}``: ``upgrade(connection)`` turns schema ``v`` into ``v + 1`` (inside a transaction).
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3,
-                                                                3: _upgrade_3_to_4}
+                                                                3: _upgrade_3_to_4, 4: _upgrade_4_to_5}
 
 _ROW_COLUMNS = (
     "settings_id", "cell", "activation", "recurrent_activation", "head_activation", "units", "look_back",
@@ -349,15 +359,18 @@ class Settings(SamplingSettings):
 
     @property
     def id(self) -> str:
-        """A 16-hex-digit hash of everything but the series' label (seeding 1 and a fixed ``samples`` hash as before
-        they existed; ``samples="auto"`` hashes its whole :class:`~mae_ort.sampling.auto.AutoSamples`, race
-        included, so auto rows never mix with fixed rows nor with other auto settings)."""
+        """A 16-hex-digit hash of everything but the series' label (seeding 1, a fixed ``samples`` and the ``level``
+        target form hash as before they existed; ``samples="auto"`` hashes its whole
+        :class:`~mae_ort.sampling.auto.AutoSamples`, race included, so auto rows never mix with fixed rows nor
+        with other auto settings; ``delta`` rows never mix with ``level`` rows)."""
         d = asdict(self)
         d.pop("series")
         if d["seeding"] == 1:
             d.pop("seeding")
         if not d["auto"]:
             d.pop("auto")
+        if d["target_form"] == "level":
+            d.pop("target_form")
         text = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -365,7 +378,8 @@ class Settings(SamplingSettings):
         """One line."""
         samples = self.samples_arg
         return (f"series={self.series} samples={samples} threshold={self.threshold:g} "
-                f"bounds={self.lower:g}..{self.upper:g} fit={self.fit} init={self.init} seed={self.seed}")
+                f"bounds={self.lower:g}..{self.upper:g} fit={self.fit} init={self.init} seed={self.seed}"
+                + (f" target_form={self.target_form}" if self.target_form != "level" else ""))
 
 
 class Store(abc.ABC):
@@ -665,10 +679,10 @@ class SQLiteStore(Store):
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO settings (settings_id, series, series_fingerprint, samples, threshold, lower, upper, fit, "
-                "init, seed, created, seeding, auto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "init, seed, created, seeding, auto, target_form) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
                 (sid, d["series"], d["series_fingerprint"], d["samples"], d["threshold"], d["lower"], d["upper"],
-                 d["fit"], d["init"], d["seed"], _now(), d["seeding"], d["auto"]),
+                 d["fit"], d["init"], d["seed"], _now(), d["seeding"], d["auto"], d["target_form"]),
             )
         return sid
 
@@ -756,11 +770,22 @@ class SQLiteStore(Store):
         import pandas as pd
 
         sql = ("SELECT s.settings_id, s.series, s.series_fingerprint, s.samples, s.threshold, s.lower, s.upper, "
-               "s.fit, s.init, s.seed, s.seeding, s.auto, s.created, COUNT(r.id) AS rows FROM settings s "
-               "LEFT JOIN sampling r ON r.settings_id = s.settings_id GROUP BY s.settings_id ORDER BY s.created")
+               "s.fit, s.init, s.seed, s.seeding, s.auto, s.target_form, s.created, COUNT(r.id) AS rows "
+               "FROM settings s LEFT JOIN sampling r ON r.settings_id = s.settings_id GROUP BY s.settings_id "
+               "ORDER BY s.created")
         cols = ["settings_id", "series", "series_fingerprint", "samples", "threshold", "lower", "upper", "fit",
-                "init", "seed", "seeding", "auto", "created", "rows"]
-        return pd.DataFrame(self._read(sql), columns=cols)
+                "init", "seed", "seeding", "auto", "target_form", "created", "rows"]
+        df = pd.DataFrame(self._read(sql), columns=cols)
+        self._check_target_forms(df)
+        return df
+
+    def _check_target_forms(self, df) -> None:
+        """Refuse rows whose target form this mae-ort does not know (written by a newer one), in one line."""
+        unknown = sorted(set(df["target_form"]) - set(TARGET_FORMS)) if "target_form" in df else []
+        if unknown:
+            raise StoreError(f"{self.path!r} holds rows with target form {unknown[0]!r}, which this mae-ort "
+                             f"({_package_version()}) does not know (it knows {', '.join(TARGET_FORMS)}): upgrade "
+                             "mae-ort (pip install -U mae-ort)")
 
     def frame(self, settings_id: str | None = None, *, look_back=None, depth=None, maes: bool = False):
         """The rows as a pandas DataFrame, joined with their settings.
@@ -784,14 +809,15 @@ class SQLiteStore(Store):
             ``created``, ``drawn`` (the samples the row drew), ``status`` (``fixed``, ``converged``,
             ``maximum``, ``raced``: see :data:`mae_ort.sampling.auto.STATUSES`), and the settings'
             ``series``, ``samples`` (the maximum with ``samples="auto"``), ``threshold``, ``lower``,
-            ``upper``, ``fit``, ``init``, ``sweep_seed``, ``seeding``, ``auto``; ordered by ``id``.
+            ``upper``, ``fit``, ``init``, ``sweep_seed``, ``seeding``, ``auto``, ``target_form``; ordered by ``id``.
         """
         import pandas as pd
 
         cols = ["id", "settings_id", *KEY_COLUMNS, "depth", "seed", "mean", "sd", "loc", "scale", "p", "log_p",
                 "log_p_exact", "n_nonfinite", "n_outside", "windows", "seconds", "runtime", "device", "created",
                 "drawn", "status"]
-        scols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seed", "seeding", "auto"]
+        scols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seed", "seeding", "auto",
+                 "target_form"]
         select = ", ".join(f"r.{c}" for c in cols) + ", " + ", ".join(f"s.{c}" for c in scols)
         if maes:
             select += ", r.maes"
@@ -810,6 +836,7 @@ class SQLiteStore(Store):
         rows = self._read(sql, params)
         names = cols + [c if c != "seed" else "sweep_seed" for c in scols] + (["maes"] if maes else [])
         df = pd.DataFrame(rows, columns=names)
+        self._check_target_forms(df)
         for c in ("mean", "sd", "loc", "scale", "p", "log_p", "log_p_exact", "threshold", "lower", "upper", "seconds"):
             df[c] = df[c].astype("float64")
         if maes:
@@ -908,7 +935,8 @@ class SQLiteStore(Store):
         scols = ["id AS scored_id", "units", "depth", "look_back", "cell", "activation", "recurrent_activation",
                  "head_activation", "mean", "sd", "p", "log_p", "log_p_exact", "n_nonfinite", "n_outside",
                  "seconds AS sample_seconds", "seed AS sample_seed", "maes", "drawn"]
-        gcols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seeding", "settings_id"]
+        gcols = ["series", "samples", "threshold", "lower", "upper", "fit", "init", "seeding", "target_form",
+                 "settings_id"]
         sql = ("SELECT " + ", ".join(f"t.{c}" for c in tcols) + ", " + ", ".join(f"s.{c}" for c in scols) + ", "
                + ", ".join(f"g.{c}" for c in gcols)
                + f" FROM trained t JOIN sampling s ON s.id = t.{link} JOIN settings g ON g.settings_id = s.settings_id"
@@ -917,6 +945,7 @@ class SQLiteStore(Store):
         rows = self._read(sql, params)
         names = [c.split(" AS ")[-1] for c in tcols + scols] + gcols
         df = pd.DataFrame(rows, columns=names)
+        self._check_target_forms(df)
         for c in ("test_mae", "test_mae_recursive", "train_mae", "monitor_loss", "train_seconds", "mean", "sd", "p",
                   "log_p", "log_p_exact", "sample_seconds", "threshold", "lower", "upper"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")

@@ -198,7 +198,7 @@ class OwnSampler:
         setup0 = self.setup_seconds
         frozen = _frozen(model, frozen)
         scale = check_option(scale, "scale", "sample_own", SCALES)
-        win = windows(series, look_back, caller="sample_own")
+        win = windows(series, look_back, target_form=settings.target_form, caller="sample_own")
         readout = model.feature is not None
         if readout:
             fit_windows(win.n)
@@ -240,6 +240,7 @@ class OwnSampler:
             log_p_exact=f.log_p_exact, n_nonfinite=f.n_nonfinite, n_outside=f.n_outside,
             seconds=time.perf_counter() - t0, runtime=self.runtime.name, device=self.runtime.device,
             series=series.name, windows=win.n, seeding=settings.seeding, status=status, auto=settings.auto,
+            target_form=settings.target_form,
             extra={"model_file": model.name, "n_weights": model.n_weights, "digest": model.digest,
                    "options": model.options_text(scale=scale, frozen=frozen)},
         )
@@ -274,7 +275,7 @@ def sample_own(model, series, *, look_back: int | None = None, samples=100, thre
                lower: float = 0.0, upper: float = 2.0, fit: str = "moments", seed=0, init="normal",
                scale: str = "fixed", frozen=(), input=None, target=None, scale_series: str = "none",
                device: str = "cpu", threads: int | None = None, memory_budget: int = GiB,
-               progress=None) -> SamplingResult:
+               progress=None, target_form: str = "level") -> SamplingResult:
     """MAE random sampling of an own ONNX forecaster on one series.
 
     Parameters
@@ -297,6 +298,9 @@ def sample_own(model, series, *, look_back: int | None = None, samples=100, thre
         As :class:`OwnSampler`.
     progress : callable, optional
         ``progress(done, total)`` after each chunk of samples.
+    target_form : {'level', 'delta'}
+        As :func:`mae_ort.sample`: with ``delta`` the model's output is added to the target's last
+        value (so its output should be able to go below zero).
 
     Returns
     -------
@@ -309,7 +313,8 @@ def sample_own(model, series, *, look_back: int | None = None, samples=100, thre
         model = own_model(model)
     look_back = look_back_of(model, look_back, caller)
     settings = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                        fit=fit, init=Init.parse(init), seed=resolve_seed(seed, "seed", caller))
+                                        fit=fit, init=Init.parse(init), seed=resolve_seed(seed, "seed", caller),
+                                        target_form=target_form)
     series = prepare(series, input=input, target=target, scale=scale_series)
     s = OwnSampler(device=device, threads=threads, memory_budget=memory_budget)
     return s.run(model, series, look_back, settings, scale=scale, frozen=frozen, progress=progress)

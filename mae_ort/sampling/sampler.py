@@ -16,9 +16,9 @@ import numpy as np
 
 from .._checks import check_int, check_option, resolve_seed
 from .._system import default_threads, limit_numba_threads, once_per_process
-from ..data import Series, Windows, prepare, windows
+from ..data import Series, Windows, check_target_form, prepare, windows
 from ..errors import InvalidParameterError, MaeOrtWarning, NonFiniteWarning
-from ..model.architecture import Architecture, resolve
+from ..model.architecture import Architecture, check_head, head_for, resolve
 from ..runtimes import DEVICES, RUNTIMES, Runtime, choose_runtime, make_runtime
 from .auto import stop_status
 from .readout import PASS_SCORES, fit_windows, median_score, pass_readouts, readout_maes
@@ -144,12 +144,14 @@ class SamplingResult:
     status: str = "fixed"
     auto: str = ""
     scores: dict = field(default_factory=dict)
+    target_form: str = "level"
 
     @property
     def settings(self) -> SamplingSettings:
         """The settings this result was sampled with (its own seed; with ``samples="auto"`` its auto settings)."""
         return SamplingSettings(samples=self.samples, threshold=self.threshold, lower=self.lower, upper=self.upper,
-                                fit=self.fit, init=self.init, seed=self.seed, seeding=self.seeding, auto=self.auto)
+                                fit=self.fit, init=self.init, seed=self.seed, seeding=self.seeding, auto=self.auto,
+                                target_form=self.target_form)
 
     def __repr__(self) -> str:
         return (f"SamplingResult(arch={self.arch.label()}, look_back={self.look_back}, samples={self.samples}, "
@@ -204,6 +206,7 @@ class SamplingResult:
             "setup_seconds": self.setup_seconds,
             "status": self.status,
             "auto": self.auto,
+            "target_form": self.target_form,
             **({"scores": {k: num(float(v)) for k, v in self.scores.items()}} if self.scores else {}),
             "maes": [num(float(v)) for v in self.maes],
         }
@@ -217,7 +220,7 @@ def results_frame(results, *, maes: bool = False):
     ``look_back``, the settings (``samples``, ``seed``, ``threshold``, ``lower``,
     ``upper``, ``fit``, ``init``), the fit (``mean``, ``sd``, ``loc``, ``scale``, ``p``,
     ``log_p``, ``log_p_exact``, ``n_nonfinite``, ``n_outside``), ``seconds``,
-    ``runtime``, ``device``, ``series``, ``windows``, ``status``; with ``maes=True`` also ``maes``
+    ``runtime``, ``device``, ``series``, ``windows``, ``status``, ``target_form``; with ``maes=True`` also ``maes``
     (each row's array).  Non-finite numbers stay floats (``-inf``, ``nan``).
 
     Examples
@@ -241,7 +244,7 @@ def results_frame(results, *, maes: bool = False):
 _FRAME_COLUMNS = ("units", "depth", "cell", "activation", "recurrent_activation", "head_activation", "look_back",
                   "samples", "seed", "threshold", "lower", "upper", "fit", "init", "mean", "sd", "loc", "scale", "p",
                   "log_p", "log_p_exact", "n_nonfinite", "n_outside", "seconds", "runtime", "device", "series",
-                  "windows", "status")
+                  "windows", "status", "target_form")
 
 
 #: The one preset resolver, under the name the sampler's callers know (see :func:`mae_ort.model.resolve`).
@@ -506,12 +509,12 @@ class Sampler:
                 list(pool.map(run, starts))
         return out
 
-    def windows_of(self, series: Series, look_back: int) -> Windows:
-        """Windows of a prepared series (cached per series and look-back)."""
-        key = (id(series), series.length, look_back)
+    def windows_of(self, series: Series, look_back: int, target_form: str = "level") -> Windows:
+        """Windows of a prepared series (cached per series, look-back and target form)."""
+        key = (id(series), series.length, look_back, target_form)
         w = self._windows.get(key)
         if w is None or self._windows.get(("series", key)) is not series:
-            w = windows(series, look_back, caller="sample")
+            w = windows(series, look_back, target_form=target_form, caller="sample")
             if len(self._windows) > 64:
                 self._windows.clear()
             self._windows[key] = w
@@ -523,18 +526,23 @@ class Sampler:
                lower: float = 0.0, upper: float = 2.0, fit: str = "moments", seed=0, init="normal",
                preset: str | None = None, cell: str | None = None, activation: str | None = None,
                recurrent_activation: str | None = None, head_activation: str | None = None,
-               input=None, target=None, scale: str = "none", progress=None, warn: bool = True) -> SamplingResult:
+               input=None, target=None, scale: str = "none", target_form: str = "level", progress=None,
+               warn: bool = True) -> SamplingResult:
         """Sample ``arch`` on ``series`` (see :func:`sample` for the parameters).
 
         ``warn=False`` leaves the counts of non-finite MAEs and of MAEs outside the
         bounds to ``SamplingResult.n_nonfinite`` and ``n_outside`` (no warnings).
         """
         caller = "sample"
-        arch = resolve(arch, preset=preset, cell=cell, activation=activation,
-                       recurrent_activation=recurrent_activation, head_activation=head_activation, caller=caller)
+        target_form = check_target_form(target_form, caller)
+        arch = resolve(arch, preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
+                       head_activation=head_activation if isinstance(arch, Architecture)
+                       else head_for(head_activation, target_form), caller=caller)
+        check_head(arch.head_activation, target_form, caller)
         look_back = check_int(look_back, "look_back", caller, low=1)
         settings = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                            fit=fit, init=Init.parse(init), seed=resolve_seed(seed, "seed", caller))
+                                            fit=fit, init=Init.parse(init), seed=resolve_seed(seed, "seed", caller),
+                                            target_form=target_form)
         series = prepare(series, input=input, target=target, scale=scale)
         return self.run(series, arch, look_back, settings, progress=progress, warn=warn)
 
@@ -553,9 +561,10 @@ class Sampler:
         """
         t0 = time.perf_counter()
         setup0 = self.setup_seconds
+        check_head(arch.head_activation, settings.target_form, "sample")
         self._warm_fill()
         self.runtime_for(arch, look_back).warmup()
-        win = self.windows_of(series, look_back)
+        win = self.windows_of(series, look_back, settings.target_form)
         init = settings.weights
         auto = settings.auto_samples
         ro = self.readout
@@ -614,6 +623,7 @@ class Sampler:
             p=f.p, log_p=f.log_p, log_p_exact=f.log_p_exact, n_nonfinite=f.n_nonfinite, n_outside=f.n_outside,
             seconds=seconds + time.perf_counter() - t0, runtime=rt.name, device=rt.device,
             series=series.name, windows=win.n, seeding=settings.seeding, status=status, auto=settings.auto,
+            target_form=settings.target_form,
         )
 
     def run_group(self, series: Series, archs: list[Architecture], look_back: int, settings: SamplingSettings, *,
@@ -631,6 +641,8 @@ class Sampler:
         """
         if not archs:
             return []
+        for a in archs:
+            check_head(a.head_activation, settings.target_form, "sample")
         first = archs[0]
         shareable = (settings.seeding >= 2 and len(archs) > 1 and not self.readout
                      and all(a.family == first.family and a.units[:-1] == first.units[:-1] for a in archs)
@@ -642,7 +654,7 @@ class Sampler:
             warm()
         self._warm_fill()
         t0 = time.perf_counter()
-        win = self.windows_of(series, look_back)
+        win = self.windows_of(series, look_back, settings.target_form)
         auto = settings.auto_samples
         if auto is None:
             maes = self._group_maes(archs, win, settings, first_sample, settings.samples)
@@ -748,7 +760,7 @@ def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float
            upper: float = 2.0, fit: str = "moments", seed=0, init="normal", preset: str | None = None,
            cell: str | None = None, activation: str | None = None, recurrent_activation: str | None = None,
            head_activation: str | None = None, input=None, target=None, scale: str = "none",
-           runtime: str = "auto", device: str = "cpu", threads: int | None = None,
+           target_form: str = "level", runtime: str = "auto", device: str = "cpu", threads: int | None = None,
            memory_budget: int = GiB) -> SamplingResult:
     """MAE random sampling of one architecture on one series.
 
@@ -781,6 +793,12 @@ def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float
         Weight distribution (``"normal:0,1"``, the paper's, by default).
     input, target, scale
         Column choice and scaling, as :func:`mae_ort.data.prepare`.
+    target_form : {'level', 'delta'}
+        ``level`` (the paper's): the network forecasts the target's next value.  ``delta``: its
+        output is added to the target's last observed value (a residual connection to persistence),
+        also when the target is not among the inputs; the MAEs stay in the target's units.  With
+        ``delta`` the head defaults to ``linear`` (a change goes both ways), and a head that cannot go
+        below zero (``sigmoid``, ``hard_sigmoid``, ``relu``, ...) is refused.
     runtime, device, threads, memory_budget
         As :class:`Sampler`.
 
@@ -806,4 +824,4 @@ def sample(series, *, arch, look_back: int, samples: int = 100, threshold: float
     return s.sample(series, arch, look_back=look_back, samples=samples, threshold=threshold, lower=lower,
                     upper=upper, fit=fit, seed=seed, init=init, preset=preset, cell=cell, activation=activation,
                     recurrent_activation=recurrent_activation, head_activation=head_activation, input=input,
-                    target=target, scale=scale)
+                    target=target, scale=scale, target_form=target_form)

@@ -75,10 +75,10 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from .._checks import check_int
-from ..data import Windows, prepare
+from ..data import Windows, check_target_form, prepare
 from ..errors import DataError, InvalidParameterError
 from ..model import reference
-from ..model.architecture import Architecture, resolve
+from ..model.architecture import Architecture, check_head, head_for, resolve
 from .sampler import GiB, Sampler
 from .settings import Init, SamplingSettings
 from .stats import fit_truncnorm
@@ -647,16 +647,16 @@ def scores(series, arch, look_back: int, *, samples: int = 100, seed: int = 0, t
            forward_samples: int = 1, distinct: bool = True, which="all", preset: str | None = None,
            cell: str | None = None, activation: str | None = None, recurrent_activation: str | None = None,
            head_activation: str | None = None, input=None, target=None, scale: str = "none",
-           sampler: Sampler | None = None, runtime: str = "auto", device: str = "cpu", threads: int | None = None,
-           memory_budget: int = GiB) -> Scores:
+           target_form: str = "level", sampler: Sampler | None = None, runtime: str = "auto", device: str = "cpu",
+           threads: int | None = None, memory_budget: int = GiB) -> Scores:
     """Every training-free score of one architecture on one series: MAE random sampling, then one forward pass.
 
     Parameters
     ----------
     series, arch, look_back, samples, seed, threshold, lower, upper, fit, init
         As :func:`mae_ort.sample` (``seed`` also draws the forward pass and its batch).
-    preset, cell, activation, recurrent_activation, head_activation, input, target, scale
-        As :func:`mae_ort.sample`.
+    preset, cell, activation, recurrent_activation, head_activation, input, target, scale, target_form
+        As :func:`mae_ort.sample` (with ``delta`` every score sees the change target).
     batch, forward_samples, distinct, which
         As :func:`scores_of`.
     sampler : Sampler, optional
@@ -681,17 +681,20 @@ def scores(series, arch, look_back: int, *, samples: int = 100, seed: int = 0, t
     >>> s["log_p"], s["hidden_cov"], s["naswot"], s["n_weights"]        # doctest: +SKIP
     """
     caller = "scores"
+    target_form = check_target_form(target_form, caller)
     arch = resolve(arch, preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
-                   head_activation=head_activation, caller=caller)
+                   head_activation=head_activation if isinstance(arch, Architecture)
+                   else head_for(head_activation, target_form), caller=caller)
+    check_head(arch.head_activation, target_form, caller)
     look_back = check_int(look_back, "look_back", caller, low=1)
     settings = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                        fit=fit, init=Init.parse(init), seed=seed)
+                                        fit=fit, init=Init.parse(init), seed=seed, target_form=target_form)
     names = score_names(arch, which, caller=caller)
     check_int(batch, "batch", caller, low=2)
     check_int(forward_samples, "forward_samples", caller, low=1)
     sampler = sampler or Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget)
     prepared = prepare(series, input=input, target=target, scale=scale)
-    win = sampler.windows_of(prepared, look_back)
+    win = sampler.windows_of(prepared, look_back, target_form)
     result = None
     if any(n in _FROM_MAES for n in names):
         result = sampler.run(prepared, arch, look_back, settings)

@@ -3,8 +3,8 @@
 :class:`SamplingSettings` holds everything that decides a sampling run's result
 besides the architecture, the look-back and the data: the number of weight samples,
 the threshold and truncation bounds of ``p``, the fit, the weight distribution
-(:class:`Init`) and the seed.  Runtimes, threads and memory budgets are not part of
-it: they never change which weights are drawn.
+(:class:`Init`), the seed and the target form (``level`` or ``delta``).  Runtimes, threads and memory
+budgets are not part of it: they never change which weights are drawn.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass
 
 from .._checks import check_int, check_option, check_real, check_seed
+from ..data import TARGET_FORMS, check_target_form
 from ..errors import InvalidParameterError
 from .auto import AutoSamples
 from .stats import FITS, check_bounds
 
-__all__ = ["AutoSamples", "Init", "SamplingSettings", "SEEDING", "SEEDINGS", "check_sampling_settings", "split_samples"]
+__all__ = ["AutoSamples", "Init", "SamplingSettings", "SEEDING", "SEEDINGS", "TARGET_FORMS", "check_sampling_settings",
+           "split_samples"]
 
 #: Seeding versions: how a seed becomes weights (:func:`mae_ort.sampling.weights.weight_streams`).
 #: ``1``: every array of an architecture from its own stream, and each row of a sweep from its own
@@ -136,6 +138,11 @@ class SamplingSettings:
         ``""`` (a fixed ``samples``), or the text of an :class:`AutoSamples` (sample in rounds until
         the answer is known; ``samples`` is then its maximum).  Passing ``samples="auto"`` (or
         ``"auto:tol=0.3"``, or an :class:`AutoSamples`) sets both.  Only the ``moments`` fit.
+    target_form : {'level', 'delta'}
+        What the network forecasts (:data:`~mae_ort.data.TARGET_FORMS`): the target's next value
+        (``level``, the paper's), or its change from the last observed value, added back to that value
+        (``delta``: a network whose output is 0 forecasts like persistence).  MAEs are in the target's
+        own units either way, and every score (the readout included) follows the form.
     """
 
     samples: int = 100
@@ -147,9 +154,11 @@ class SamplingSettings:
     seed: int = 0
     seeding: int = SEEDING
     auto: str = ""
+    target_form: str = "level"
 
     def __post_init__(self) -> None:
         caller = type(self).__name__
+        object.__setattr__(self, "target_form", check_target_form(self.target_form, caller))
         if isinstance(self.samples, (str, AutoSamples)) or self.auto:
             auto = AutoSamples.parse(self.samples if isinstance(self.samples, (str, AutoSamples)) else self.auto,
                                      caller)
@@ -179,6 +188,7 @@ class SamplingSettings:
         if auto:
             fields["auto"] = auto
         fields["seed"] = check_seed(fields.get("seed", defaults["seed"]), "seed", caller)
+        fields["target_form"] = check_target_form(fields.get("target_form", defaults["target_form"]), caller)
         return cls(**fields)
 
     @property

@@ -30,6 +30,7 @@ from .._workers import main_guard_missing, sigterm_raises
 from ..errors import DataError, MaeOrtError, MaeOrtWarning
 from ..model.keys import KEY_COLUMNS
 from ..results.store import Settings, Store, open_store
+from ..sampling.readout import PASS_SCORES
 from ..sampling.sampler import OutsideBoundsWarning, Sampler
 from .cost import largest_member
 from .space import check_size
@@ -105,7 +106,7 @@ def screen_long(space, table, *, store, sampling, share, scores, runtime, device
         for lb in sorted({k[-1] for k in keys}):
             fit_windows(shortest - lb)
     largest_member(space, max(screened, key=lambda s: s.length),
-                   Sampler(memory_budget=memory_budget, readout="readout" in scores))
+                   Sampler(memory_budget=memory_budget, readout=bool(set(PASS_SCORES) & set(scores))))
     client, own_client = (None, False)
     st: Store | None = None
     own_store = False
@@ -137,7 +138,7 @@ def screen_long(space, table, *, store, sampling, share, scores, runtime, device
         if threads is None:
             threads = 1 if client is not None else max(1, default_threads() // parallel)
         sampler = Sampler(runtime=runtime, device=device, threads=threads, memory_budget=memory_budget,
-                          readout="readout" in scores)
+                          readout=bool(set(PASS_SCORES) & set(scores)))
         if total:
             done = len(keys) * len(screened) - total
             resumed = f" ({done} already done)" if done else ""

@@ -59,7 +59,7 @@ def screen_own(models, series=None, *, store=None, look_back=None, samples=100,
                threshold: float = 0.01, lower: float = 0.0, upper: float = 2.0, fit: str = "moments", init="normal",
                seed: int = 0, scale: str = "fixed", frozen=(), input=None, layout: str = "NTF", output=None,
                feature=None, device: str = "cpu", threads: int | None = None, memory_budget: int = GiB,
-               progress=False):
+               progress=False, target_form: str = "level"):
     """Sample every own model that the store does not hold yet; return their rows.
 
     Parameters
@@ -80,6 +80,8 @@ def screen_own(models, series=None, *, store=None, look_back=None, samples=100,
         As :class:`~mae_ort.sampling.own.OwnSampler`.
     progress : bool or callable
         ``progress(done, total)`` after each model.
+    target_form : {'level', 'delta'}
+        As :func:`mae_ort.sample_own` (part of the stored settings).
 
     Returns
     -------
@@ -98,7 +100,8 @@ def screen_own(models, series=None, *, store=None, look_back=None, samples=100,
     lbs = look_back if isinstance(look_back, (list, tuple, range)) else [look_back]
     loaded = [(m, look_back_of(m, lb, caller)) for m in ms for lb in lbs]
     settings = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                        fit=fit, init=Init.parse(init), seed=resolve_seed(seed, "seed", caller))
+                                        fit=fit, init=Init.parse(init), seed=resolve_seed(seed, "seed", caller),
+                                        target_form=target_form)
     series = prepare(sine() if series is None else series, name="sine" if series is None else None)
     frozen = [frozen] if isinstance(frozen, str) else list(frozen or ())
     frozen = [f.strip() for item in frozen for f in str(item).split(",") if f.strip()]
@@ -108,7 +111,7 @@ def screen_own(models, series=None, *, store=None, look_back=None, samples=100,
                              f"{ms[0].name}'s are {', '.join(ms[0].weight_names[:8])})")
     sampler = OwnSampler(device=device, threads=threads, memory_budget=memory_budget)
     for m, lb in loaded:  # every model runs on these windows before anything is stored
-        sampler.check(m, windows(series, lb, caller=caller))
+        sampler.check(m, windows(series, lb, target_form=settings.target_form, caller=caller))
     st = open_store(store)
     report = as_progress(progress, description="screen onnx", unit="models", caller=caller)
     sid = st.add_settings(Settings.of(series, settings))

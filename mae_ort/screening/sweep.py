@@ -66,7 +66,7 @@ from .._workers import WorkerPool, main_guard_missing, sigterm_raises
 from ..data import prepare, sine
 from ..errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, MaeOrtWarning
 from ..long_format import LongTable, long_id_column, read_long
-from ..model.architecture import Architecture
+from ..model.architecture import Architecture, check_head
 from ..model.keys import KEY_COLUMNS, row_key
 from ..results.store import Settings, Store, open_store
 from ..runtimes import DEVICES, RUNTIMES
@@ -541,7 +541,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
            upper: float = 2.0, fit: str = "moments", init="normal", seed: int = 0, workers: int | None = None,
            threads: int | None = None, scheduler=None, connect_timeout: float = 10.0, runtime: str = "auto",
            device: str = "cpu", memory_budget: int = GiB, progress=False, batch_flops: float = 1e10,
-           share: bool = True, seeding: int = SEEDING, race: int | None = None, scores=(), id_col: str | None = None):
+           share: bool = True, seeding: int = SEEDING, race: int | None = None, scores=(), id_col: str | None = None,
+           target_form: str = "level"):
     """Sample every row of a space that the store does not hold yet; return the space's rows.
 
     Parameters
@@ -579,6 +580,10 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         the same to the bit either way; ``False`` is for comparisons.
     seeding : {1, 2}
         The seeding version (:data:`mae_ort.sampling.settings.SEEDINGS`; part of the settings).
+    target_form : {'level', 'delta'}
+        What the networks forecast (part of the settings; see :func:`mae_ort.sample`): ``delta`` adds
+        each output to the target's last value; a space with a head that cannot go below zero is then
+        refused before any work.
     workers : int, optional
         Worker processes; 0 or 1 runs in this process.  Default: one per core
         (:func:`default_workers`), or this process when fewer than ``4 x`` that many rows
@@ -645,7 +650,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     t0 = time.perf_counter()
     space = as_space(space)
     sampling = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                        fit=fit, init=Init.parse(init), seed=seed, seeding=seeding)
+                                        fit=fit, init=Init.parse(init), seed=seed, seeding=seeding,
+                                        target_form=target_form)
     if race is not None:
         race = check_int(race, "race", caller, low=1)
         if not sampling.auto:
@@ -676,6 +682,9 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
         if race:
             raise InvalidParameterError("race= ranks the rows of one series; screen a long table without it")
         table = series if isinstance(series, LongTable) else read_long(series, id_col=id_col)
+        check_size(space)
+        for head in dict.fromkeys(k[3] for k in space.keys()):  # as below: before any work
+            check_head(head, sampling.target_form, caller)
         return screen_long(space, table, store=store, sampling=sampling, share=share, scores=scores,
                            runtime=runtime, device=device, memory_budget=memory_budget, workers=workers,
                            auto_workers=auto_workers, threads=threads, scheduler=scheduler,
@@ -686,6 +695,8 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
     keys = list(space.keys())
     if not keys:
         raise MaeOrtError(f"the space {space.name!r} is empty: nothing to screen")
+    for head in dict.fromkeys(k[3] for k in keys):  # a one-signed head on a change target: refused before any work
+        check_head(head, sampling.target_form, caller)
     longest = max(k[-1] for k in keys)
     if series.length < longest + 1:
         raise DataError(f"series has {series.length} points; look_back={longest} needs at least {longest + 1}")
@@ -811,8 +822,8 @@ def stored_row_scores(row: Row, drawn: int | None, names, series, sampling: Samp
 
     seed = row.seed(sampling.seed) if sampling.seeding == 1 else sampling.seed
     settings = sampling.replace(samples=int(drawn or sampling.samples), auto="", seed=seed)
-    return dict(scores_of(row.arch, sampler.windows_of(series, row.look_back), None, settings=settings,
-                          which=list(names), sampler=sampler))
+    return dict(scores_of(row.arch, sampler.windows_of(series, row.look_back, sampling.target_form), None,
+                          settings=settings, which=list(names), sampler=sampler))
 
 
 def _fill_scores(st: Store, sid: str, keys: list[tuple], names: tuple[str, ...], series,

@@ -59,7 +59,7 @@ from .._system import default_threads
 from .._workers import WorkerPool, main_guard_missing, sigterm_raises
 from ..data import prepare, sine
 from ..errors import DataError, Interrupted, InvalidParameterError, MaeOrtError, RuntimeUnavailableError, StoreError
-from ..model.architecture import MODEL_FIELDS, resolve
+from ..model.architecture import MODEL_FIELDS, check_head, resolve
 from ..results.store import Settings, SQLiteStore, Store, open_store
 from ..runtimes import DEVICES, RUNTIMES
 from ..sampling.sampler import GiB, Init, Sampler
@@ -149,6 +149,8 @@ def _with_model(grid: Grid, preset, cell, activation, recurrent_activation, head
 def _identity(space: SearchSpace, scorer_settings, objective: str, direction: str) -> dict:
     settings = dataclasses.asdict(scorer_settings)
     settings.pop("series")  # a label; the fingerprint identifies the data
+    if settings.get("target_form") == "level":  # as before the target form existed: older studies resume
+        settings.pop("target_form")
     settings["settings_id"] = scorer_settings.id
     return json.loads(json.dumps({"space": space.to_dict(), "settings": settings, "objective": objective,
                                   "direction": direction}))
@@ -360,7 +362,7 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
            seeding: int = SEEDING, preset: str | None = None, cell: str | None = None, activation: str | None = None,
            recurrent_activation: str | None = None, head_activation: str | None = None, jobs: int | None = None,
            scheduler=None, connect_timeout: float = 10.0, runtime: str = "auto", device: str = "cpu",
-           threads: int | None = None, memory_budget: int = GiB, progress=False):
+           threads: int | None = None, memory_budget: int = GiB, progress=False, target_form: str = "level"):
     """Search a grid with an Optuna sampler, scoring each trial by MAE random sampling (see the module docstring).
 
     Parameters
@@ -394,6 +396,9 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
         The sweep seed: each row is sampled as ``screen`` samples it (seeding 2: with this seed).
     seeding : {1, 2}
         As :func:`mae_ort.screen` (part of the settings: rows of a screen are reused only with its seeding).
+    target_form : {'level', 'delta'}
+        As :func:`mae_ort.screen` (part of the settings; a grid whose head cannot go below zero is
+        refused with ``delta``).
     sampler_seed : int, optional
         The sampler's seed (default: ``seed``): the same seeds give the same trials.
     sampler_options : dict, optional
@@ -448,7 +453,8 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     sampler_seed = seed if sampler_seed is None else sampler_seed
     sampler_seed = check_seed(sampler_seed, "sampler_seed", caller)
     sampling = SamplingSettings.checked(caller, samples=samples, threshold=threshold, lower=lower, upper=upper,
-                                        fit=fit, init=Init.parse(init), seed=seed, seeding=seeding)
+                                        fit=fit, init=Init.parse(init), seed=seed, seeding=seeding,
+                                        target_form=target_form)
     runtime = check_option(runtime, "runtime", caller, RUNTIMES)
     device = check_option(device, "device", caller, DEVICES)
     memory_budget = check_int(memory_budget, "memory_budget", caller, low=1)
@@ -459,6 +465,7 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     if isinstance(grid, Grid):
         grid = _with_model(grid, preset, cell, activation, recurrent_activation, head_activation)
     space = SearchSpace(grid)
+    check_head(space.grid.head_activation, sampling.target_form, caller)
     if not isinstance(sampler, BaseSampler):
         sampler = make_sampler(sampler_name, space, seed=sampler_seed, **(sampler_options or {}))
     elif sampler_options:
@@ -636,7 +643,7 @@ class _Runner:
                 screen(RowList(missing.values()), sc.series, store=sc.store, samples=s.samples_arg,
                        threshold=s.threshold,
                        lower=s.lower, upper=s.upper, fit=s.fit, init=s.init, seed=s.seed, seeding=s.seeding,
-                       scheduler=scheduler,
+                       target_form=s.target_form, scheduler=scheduler,
                        connect_timeout=connect_timeout, runtime=sc.sampler.runtime, device=sc.sampler.device,
                        threads=sc.sampler.threads, memory_budget=sc.sampler.memory_budget, batch_flops=0)
             for trial, row in asked:

@@ -560,7 +560,8 @@ def score_frame(fits, *, mae: str = "test_mae", forward: bool = True):
         maes = np.asarray([np.nan if v is None else v for v in r.maes], dtype=np.float64)
         settings = SamplingSettings(samples=len(maes), threshold=r.threshold, lower=r.lower, upper=r.upper,
                                     fit=r.fit, init=r.init, seed=int(r.sample_seed),
-                                    seeding=int(getattr(r, "seeding", 1)))
+                                    seeding=int(getattr(r, "seeding", 1)),
+                                    target_form=str(getattr(r, "target_form", "level")))
         spec = (json.loads(r.split) or {}).get("spec") or {}
         key = json.dumps(spec, sort_keys=True)
         if key not in splits:
@@ -573,7 +574,7 @@ def score_frame(fits, *, mae: str = "test_mae", forward: bool = True):
         names += [f"hidden_cov_l{k}" for k in range(2, arch.depth + 1)] if forward and split else []
         names += list(READOUT_SCORES) if forward and split else []
         if split is not None:
-            win = split.train_windows(int(r.look_back))
+            win = split.train_windows(int(r.look_back), settings.target_form)
             sc = scores_of(arch, win, maes, settings=settings, which=names)
         else:  # a split built by hand: the MAE scores only
             from ..data import Windows

@@ -28,6 +28,11 @@ every test point is predicted:
   from the last ``LB`` training points and feed every prediction back as the next
   input (needs the inputs to be the targets).
 
+With ``target_form="delta"`` the network forecasts the change from the target's last value and
+the model adds that value back (:func:`mae_ort.model.keras_interop.add_last_value`: read from the
+window when the target is an input, else an extra input), so it is trained on, and tested against,
+the level: the test MAEs of both forms are in the target's units and compare directly.
+
 Keras and TensorFlow are imported inside the functions only.
 """
 
@@ -42,9 +47,9 @@ import numpy as np
 
 from .._checks import check_int, check_option, check_real, check_seed, split_items
 from .._system import limit_threads
-from ..data import TrainTestSplit, Windows
+from ..data import TrainTestSplit, Windows, check_target_form, target_inputs
 from ..errors import DataError, InvalidParameterError
-from ..model.architecture import Architecture
+from ..model.architecture import Architecture, check_head
 
 __all__ = [
     "TRAINERS",
@@ -55,6 +60,7 @@ __all__ = [
     "parse_epochs",
     "build_model",
     "one_step_mae",
+    "model_inputs",
     "recursive_mae",
     "train",
 ]
@@ -265,6 +271,7 @@ class TrainResult:
     seconds: float
     history: dict = field(default_factory=dict)
     model: object = field(default=None, repr=False, compare=False)
+    target_form: str = "level"
 
     def mae(self, epochs: int, mode: str = "one-step") -> float | None:
         """Test MAE at a budget, in the given test mode."""
@@ -276,7 +283,7 @@ class TrainResult:
     def to_dict(self) -> dict:
         return {"arch": self.arch.to_dict(), "look_back": self.look_back, "seed": self.seed,
                 "settings": self.settings.to_dict(), "budgets": [asdict(b) for b in self.budgets],
-                "stopped_epoch": self.stopped_epoch, "seconds": self.seconds}
+                "stopped_epoch": self.stopped_epoch, "seconds": self.seconds, "target_form": self.target_form}
 
 
 # -- Keras pieces ----------------------------------------------------------------------
@@ -315,7 +322,8 @@ def _keras():
 
 
 def build_model(arch: Architecture, *, look_back: int, n_in: int, n_out: int, settings: TrainSettings | None = None,
-                seed: int = 0, jit_compile: bool = True, steps_per_execution: int = 1):
+                seed: int = 0, jit_compile: bool = True, steps_per_execution: int = 1, target_form: str = "level",
+                last_from=None):
     """The compiled Keras model that training uses.
 
     The layers of :func:`mae_ort.model.keras_interop.to_keras` (the sampler's model), with a
@@ -326,6 +334,10 @@ def build_model(arch: Architecture, *, look_back: int, n_in: int, n_out: int, se
     ``jit_compile`` (XLA) and ``steps_per_execution`` change how fast Keras runs the
     steps, not which steps it runs: at small batches Keras' per-step overhead
     dominates, and both cut it (measured in docs/REPRODUCING.md).
+
+    With ``target_form="delta"`` the network is wrapped by
+    :func:`~mae_ort.model.keras_interop.add_last_value` (``last_from``: the input column of each
+    target, or None for an extra ``last`` input): the model forecasts the level.
     """
     from ..model.keras_interop import to_keras
 
@@ -350,6 +362,10 @@ def build_model(arch: Architecture, *, look_back: int, n_in: int, n_out: int, se
         model = keras.Sequential(layers, name=base.name + "_train")
     else:
         model = base
+    if target_form == "delta":
+        from ..model.keras_interop import add_last_value
+
+        model = add_last_value(model, look_back=look_back, n_in=n_in, n_out=n_out, target_inputs=last_from)
     optimizer = keras.optimizers.get({"class_name": settings.optimizer,
                                       "config": {"learning_rate": settings.learning_rate}})
     model.compile(optimizer=optimizer, loss=settings.loss, jit_compile=bool(jit_compile),
@@ -357,9 +373,14 @@ def build_model(arch: Architecture, *, look_back: int, n_in: int, n_out: int, se
     return model
 
 
+def model_inputs(model, win: Windows):
+    """What ``model`` takes for ``win``: ``X``, or ``[X, last]`` for a ``delta`` model with a ``last`` input."""
+    return [win.X, win.last] if len(getattr(model, "inputs", None) or ()) == 2 else win.X
+
+
 def one_step_mae(model, win: Windows) -> float:
     """MAE of one-step predictions on windows (mean over windows and target columns)."""
-    pred = np.asarray(model.predict_on_batch(win.X), dtype=np.float64).reshape(win.y.shape)
+    pred = np.asarray(model.predict_on_batch(model_inputs(model, win)), dtype=np.float64).reshape(win.y.shape)
     return float(np.mean(np.abs(pred - win.y.astype(np.float64))))
 
 
@@ -446,7 +467,7 @@ def _signal_check(keras):
 def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="1,10,100", seed: int = 0,
           settings: TrainSettings | None = None, recursive: bool | None = None, threads: int | None = None,
           keep_model: bool = False, verbose: int = 0, jit_compile: bool = True,
-          steps_per_execution: int | str = "auto") -> TrainResult:
+          steps_per_execution: int | str = "auto", target_form: str = "level") -> TrainResult:
     """Train ``arch`` once for the largest budget; record the test MAE at every budget.
 
     Parameters
@@ -474,6 +495,11 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
     steps_per_execution : int or 'auto'
         Batches per compiled call (Keras ``steps_per_execution``); ``auto``: one epoch's
         batches, at most 64.  Neither option changes the batches or their order.
+    target_form : {'level', 'delta'}
+        ``delta``: the network forecasts the change and the model adds the target's last value back
+        (a residual connection to persistence; :func:`build_model`).  The model forecasts the level
+        either way, so its MAEs, and the recursive mode, are those of the level.  A head that cannot
+        go below zero is refused.
 
     Returns
     -------
@@ -492,6 +518,8 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
     budgets = parse_epochs(epochs, caller)
     seed = check_seed(seed, "seed", caller)
     settings = settings or TrainSettings()
+    target_form = check_target_form(target_form, caller)
+    check_head(arch.head_activation, target_form, caller)
     if recursive is None:
         recursive = split.recursive_ok
     elif recursive and not split.recursive_ok:
@@ -517,7 +545,8 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
         steps_per_execution = max(1, min(64, -(-fit_windows // settings.batch_size)))
     steps_per_execution = check_int(steps_per_execution, "steps_per_execution", caller, low=1)
     model = build_model(arch, look_back=look_back, n_in=tr.n_in, n_out=tr.n_out, settings=settings, seed=seed,
-                        jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+                        jit_compile=jit_compile, steps_per_execution=steps_per_execution, target_form=target_form,
+                        last_from=target_inputs(split.train))
 
     def evaluate(budget, epochs_run, best_epoch, monitor, seconds) -> BudgetResult:
         return BudgetResult(
@@ -542,7 +571,7 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
     callbacks.append(recorder)
     callbacks.append(_signal_check(keras))
     hist = model.fit(
-        tr.X, tr.y, epochs=budgets[-1], batch_size=settings.batch_size,
+        model_inputs(model, tr), tr.y, epochs=budgets[-1], batch_size=settings.batch_size,
         validation_split=settings.validation_split, shuffle=settings.shuffle,
         callbacks=callbacks, verbose=verbose,
     )
@@ -564,4 +593,4 @@ def train(split: TrainTestSplit, arch: Architecture, *, look_back: int, epochs="
     return TrainResult(arch=arch, look_back=look_back, seed=seed, settings=settings, budgets=out,
                        stopped_epoch=stopped, seconds=time.perf_counter() - t_start,
                        history={k: [float(v) for v in vals] for k, vals in hist.history.items()},
-                       model=model if keep_model else None)
+                       model=model if keep_model else None, target_form=target_form)

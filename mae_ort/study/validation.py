@@ -38,7 +38,7 @@ from .._checks import check_int, check_option, check_seed
 from .._files import atomic_path
 from .._system import default_threads, limit_threads
 from .._workers import WorkerPool, sigterm_raises
-from ..data import TrainTestSplit, sine_split
+from ..data import TrainTestSplit, check_target_form, sine_split
 from ..errors import InvalidParameterError, MaeOrtError
 from ..model.architecture import MODEL_FIELDS, Architecture
 from ..model.keys import KEY_COLUMNS, hashed_rank
@@ -68,7 +68,7 @@ def split_key(split: TrainTestSplit) -> str:
 
 
 def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | None = None, depth=None,
-               look_back=None, model: dict | None = None, maes: bool = False):
+               look_back=None, model: dict | None = None, maes: bool = False, target_form: str | None = None):
     """The screened rows of ``db`` whose series is the split's training part.
 
     Parameters
@@ -85,6 +85,9 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
         Only rows of this model: any of ``cell``, ``activation``, ``recurrent_activation``,
         ``head_activation`` (see :func:`mae_ort.model.architecture.model_fields`).  Rows of several models without a
         filter are refused: one study compares architectures of one model.
+    target_form : {'level', 'delta'}, optional
+        Only settings screened with this target form (default: any; the rows' ``target_form``
+        column says which, and training follows it).
 
     Returns
     -------
@@ -113,6 +116,14 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
                     f"training part {split.train.name!r} of this validation (fingerprint {fp})"
                 )
             mine = chosen
+        if target_form is not None:
+            target_form = check_target_form(target_form, "candidates")
+            other = mine[mine.target_form != target_form]
+            mine = mine[mine.target_form == target_form]
+            if mine.empty and len(other):
+                raise MaeOrtError(f"{db}: the screened rows of this series forecast the "
+                                  f"{' and '.join(sorted(set(other.target_form)))} target form, not {target_form!r}; "
+                                  f"screen with --target-form {target_form} first, or leave --target-form out")
         if mine.empty:
             seen = ", ".join(sorted(set(f"{s} ({f})" for s, f in zip(sf.series, sf.series_fingerprint)))) or "none"
             raise MaeOrtError(
@@ -121,7 +132,7 @@ def candidates(db, split: TrainTestSplit | None = None, *, settings_id: str | No
             )
         if len(mine) > 1:
             lines = "; ".join(f"{r.settings_id} ({r.rows} rows, samples={r.samples}, fit={r.fit}, init={r.init}, "
-                              f"seed={r.seed})" for r in mine.itertuples())
+                              f"seed={r.seed}, target_form={r.target_form})" for r in mine.itertuples())
             raise MaeOrtError(f"{db}: several sampling settings were screened on this series; choose one with "
                               f"--settings: {lines}")
         sid = str(mine.settings_id.iloc[0])
@@ -178,7 +189,7 @@ def _train_one(task: dict, split: TrainTestSplit | None = None, threads: int | N
     threads = threads or _WORKER.get("threads")
     r = train(split, Architecture(**task["arch"]), look_back=task["look_back"], epochs=task["epochs"],
               seed=task["seed"], settings=TrainSettings(**task["settings"]), recursive=task["recursive"],
-              threads=threads, keep_model=bool(task.get("save")))
+              threads=threads, keep_model=bool(task.get("save")), target_form=task.get("target_form", "level"))
     if task.get("save"):
         with atomic_path(task["save"]) as tmp:  # a stopped training leaves no half-written .keras file
             r.model.save(tmp)
@@ -224,7 +235,8 @@ def _test_rows(db, split: TrainTestSplit, picked, settings_row) -> dict:
     df = screen(RowList(rows, name="validation picks"), split.test, store=str(db), samples=samples,
                 threshold=float(settings_row.threshold), lower=float(settings_row.lower),
                 upper=float(settings_row.upper), fit=str(settings_row.fit), init=str(settings_row.init),
-                seed=int(settings_row.sweep_seed), seeding=int(getattr(settings_row, "seeding", 1)), workers=1)
+                seed=int(settings_row.sweep_seed), seeding=int(getattr(settings_row, "seeding", 1)), workers=1,
+                target_form=str(getattr(settings_row, "target_form", "level")))
     return {tuple(r): int(i) for r, i in zip(df[list(KEY_COLUMNS)].itertuples(index=False), df["id"])}
 
 
@@ -235,6 +247,7 @@ def train_rows(store, split: TrainTestSplit, rows, *, budgets, settings: TrainSe
 
     Rows already stored for every budget (same data, settings and seed) are skipped.  With
     ``save_dir``, each trained Keras model is saved there as ``<sampling id>-seed<seed>.keras``.
+    Each row is trained in the target form it was screened with (its ``target_form`` column).
     Returns the number of trainings run now.
     """
     skey, tkey = split_key(split), settings.key()
@@ -245,7 +258,7 @@ def train_rows(store, split: TrainTestSplit, rows, *, budgets, settings: TrainSe
         tasks += [{
             "sampling_id": int(r.id), "arch": Architecture.from_row(r).to_dict(),
             "look_back": int(r.look_back), "epochs": tuple(budgets), "seed": int(s), "settings": settings.to_dict(),
-            "recursive": split.recursive_ok,
+            "recursive": split.recursive_ok, "target_form": str(getattr(r, "target_form", "level")),
             "label": f"{r.cell}[{r.units}] lb={r.look_back}" + (f" seed {s}" if len(seeds) > 1 else ""),
             "save": None if save_dir is None else str(Path(save_dir) / f"{int(r.id)}-{save_tag}-seed{int(s)}.keras"),
         } for r in rows.itertuples() if not set(budgets) <= done.get(int(r.id), set())]
@@ -278,7 +291,7 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
              trainer: str = "paper", settings: TrainSettings | None = None, repeats: int = 1,
              settings_id: str | None = None, depth=None, look_back=None, model: dict | None = None,
              sample_on: str = "train", test_mode: str = "one-step", jobs: int = 1, threads: int | None = None,
-             progress=None):
+             progress=None, target_form: str | None = None):
     """Train architectures picked from a screened database; store their test MAEs beside the sampling rows.
 
     Parameters
@@ -304,6 +317,10 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
         measure the trainer's own noise (the report's noise ceiling).
     settings_id, depth, look_back, model
         Which screened rows (see :func:`candidates`).
+    target_form : {'level', 'delta'}, optional
+        Only rows screened with this target form (default: the screened rows' own); each network is
+        trained in its rows' form (``delta``: its output is added to the target's last value) and
+        tested on the level, one-step and recursive alike.
     sample_on : {'train', 'test'}
         ``test`` also samples the picked architectures on the test part (with the
         screened settings) and links those rows (``test_sampling_id``), to reproduce the
@@ -354,7 +371,8 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
             "--test-mode recursive feeds predictions back as inputs, so the inputs must be the targets; this series "
             f"has inputs {', '.join(split.train.input_names)} and targets {', '.join(split.train.target_names)}"
         )
-    cand = candidates(db, split, settings_id=settings_id, depth=depth, look_back=look_back, model=model)
+    cand = candidates(db, split, settings_id=settings_id, depth=depth, look_back=look_back, model=model,
+                      target_form=target_form)
     sid = cand.attrs["settings_id"]
     picked = pick_rows(cand, pick, seed=seed)
     store = open_store(str(db), create=False)

@@ -22,7 +22,7 @@ import numpy as np
 from .._checks import check_int, check_option, check_seed
 from .._files import atomic_path, write_atomic
 from .._system import default_threads
-from ..data import TrainTestSplit, sine_split
+from ..data import TrainTestSplit, sine_split, target_inputs
 from ..errors import DataError, InvalidParameterError, MaeOrtError
 from ..model.architecture import Architecture
 from ..results.store import open_store
@@ -66,7 +66,7 @@ class TopResult:
 def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = "log_p", trainer: str = "paper",
               settings: TrainSettings | None = None, epochs="100", seed: int = 0, out=None, jobs: int = 1,
               threads: int | None = None, settings_id: str | None = None, depth=None, look_back=None,
-              model: dict | None = None, progress=None) -> TopResult:
+              model: dict | None = None, progress=None, target_form: str | None = None) -> TopResult:
     """Train the ``k`` best screened rows of ``db`` by a score; keep the best trained network.
 
     Parameters
@@ -93,6 +93,11 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
         Training processes and threads each.
     settings_id, depth, look_back, model
         Which screened rows compete (see :func:`mae_ort.study.validation.candidates`).
+    target_form : {'level', 'delta'}, optional
+        Only rows screened with this target form (default: the screened rows' own).  Every network
+        is trained in its rows' form; ``best.keras`` and ``best.onnx`` forecast the level either way
+        (with ``delta`` both add the target's last value back: read from the window when the target
+        is an input, else from a second input ``last`` of shape (N, n_out)).
     progress : callable, optional
         ``progress(done, total, message)`` after each training.
 
@@ -127,7 +132,7 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
         except OSError as e:
             raise DataError(f"cannot write to the output folder {str(out_dir)!r}: {e.strerror or e}") from e
     cand = candidates(db, split, settings_id=settings_id, depth=depth, look_back=look_back, model=model,
-                      maes=by in TAIL_SCORES)
+                      maes=by in TAIL_SCORES, target_form=target_form)
     if k > len(cand):
         raise InvalidParameterError(f"The 'k' parameter of {caller} (--top) asks for {k} rows; the database holds "
                                     f"{len(cand)} matching screened row(s)")
@@ -171,34 +176,37 @@ def _model_tag(split, settings) -> str:
 def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: int, threads: int) -> dict:
     """``best.keras`` (copied from ``models/``, or trained again in this process when a resumed run lacks
     it) and ``best.onnx``, checked against Keras' ``predict`` on the test windows."""
-    from ..model.keras_interop import custom_objects, from_keras
+    from ..model.keras_interop import NETWORK_NAME, custom_objects, from_keras
     from ..runtimes.inference import save_inference_model
-    from .train import _keras, train
+    from .train import _keras, model_inputs, train
 
     sid = int(best["sampling_id"])
     row = top[top.id == sid].iloc[0]
     arch = Architecture.from_row(row)
     look_back = int(row.look_back)
+    target_form = str(getattr(row, "target_form", "level"))
+    last_from = target_inputs(split.train) if target_form == "delta" else None
     saved = out_dir / "models" / f"{sid}-{_model_tag(split, settings)}-seed{seed}.keras"
     keras = _keras()
     retrained = not saved.exists()
     if retrained:  # a resumed run whose trainings were stored without their models: train the best again
         model = train(split, arch, look_back=look_back, epochs=budgets, seed=seed, settings=settings,
-                      threads=threads, keep_model=True).model
+                      threads=threads, keep_model=True, target_form=target_form).model
         with atomic_path(saved) as tmp:
             model.save(tmp)
     else:
         model = keras.models.load_model(saved, compile=False, custom_objects=custom_objects())
     with atomic_path(out_dir / "best.keras") as tmp:
         shutil.copyfile(saved, tmp)
-    km = from_keras(model)
+    km = from_keras(model.get_layer(NETWORK_NAME) if target_form == "delta" else model)
     te = split.test_windows(look_back)
     onnx_path = save_inference_model(km.arch, look_back, [w[0] for w in km.weights], out_dir / "best.onnx",
-                                     n_in=te.n_in, n_out=te.n_out)
+                                     n_in=te.n_in, n_out=te.n_out, target_form=target_form, target_inputs=last_from)
     import onnxruntime as ort
 
-    got = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(["y_pred"], {"X": te.X})[0]
-    want = np.asarray(model.predict_on_batch(te.X), dtype=np.float32).reshape(got.shape)
+    feeds = {"X": te.X} if target_form == "level" or last_from is not None else {"X": te.X, "last": te.last}
+    got = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(["y_pred"], feeds)[0]
+    want = np.asarray(model.predict_on_batch(model_inputs(model, te)), dtype=np.float32).reshape(got.shape)
     err = float(np.max(np.abs(got - want)))
     if not err <= 1e-4 * max(1.0, float(np.max(np.abs(want)))):
         raise MaeOrtError(f"the ONNX graph of the best network differs from Keras' predict by {err:g}; "
@@ -208,6 +216,8 @@ def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: i
                                                         for k, v in best.items()},
                                                    "saved_model_test_mae": saved_mae, "retrained": retrained,
                                                    "look_back": look_back, "architecture": arch.to_dict(),
+                                                   "target_form": target_form,
+                                                   "onnx_inputs": sorted(feeds),
                                                    "trainer": settings.trainer(), "settings": settings.to_dict(),
                                                    "epochs": list(budgets), "seed": seed,
                                                    "onnx_max_abs_diff_vs_keras": err}, indent=2, default=str))

@@ -99,6 +99,8 @@ def _bad_files(tmp_path):
         (["--save-model", "{tmp}"], "is a directory"),
         (["--lower", "3"], "lower=3.0 must be below upper=2.0"),
         (["--bogus"], "No such option"),
+        (["--target-form", "delta", "--head-activation", "relu"], "cannot be 'relu' with target_form='delta'"),
+        (["--target-form", "change"], "'change' is not one of 'level', 'delta'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path, args, match):

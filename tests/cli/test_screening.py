@@ -131,6 +131,10 @@ def test_plot(db, tmp_path, capsys):
     (["screen", "--units", "3", "--samples", "auto", "--race", "0", "--db", "{db}"], "'race' parameter"),
     (["screen", "--units", "3", "--race", "5", "--db", "{db}"], "race=5 needs samples='auto'"),
     (["screen", "--units", "3", "--samples", "auto", "--fit", "mle", "--db", "{db}"], "needs fit='moments'"),
+    (["screen", "--units", "3", "--target-form", "delta", "--head-activation", "sigmoid", "--db", "{db}"],
+     "cannot be 'sigmoid' with target_form='delta'"),
+    (["screen", "--space", "paper-1layer", "--look-back", "1", "--target-form", "delta", "--head-activation",
+      "hard_sigmoid_keras2", "--db", "{db}"], "cannot be 'hard_sigmoid_keras2'"),
     (["screen", "--units", "3", "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1", "--db", "{db}"],
      "cannot reach the Dask scheduler"),
     (["rank", "--db", "{tmp}/missing.sqlite"], "no results database"),
@@ -444,3 +448,27 @@ def test_rank_by_an_unknown_score_lists_every_accepted_one(db, capsys):
     assert "'median'" in line and all(n in line for n in RANKABLE)
     line = one_line_error(*run(capsys, "rank", "--db", db, "--by", "naswot")[::2])  # known, not stored here
     assert "no stored naswot score" in line and "--scores naswot" in line
+
+
+def test_screen_target_form_delta_stores_its_own_settings(tmp_path, capsys):
+    """--target-form delta: a linear head by default, settings of their own beside the level rows, and the same
+    MAEs as mae_ort.sample(target_form='delta')."""
+    import mae_ort
+
+    path = tmp_path / "r.sqlite"
+    code, _, err = run(capsys, "screen", *TINY, "--db", path)
+    assert code == 0, err
+    code, out, err = run(capsys, "screen", *TINY, "--target-form", "delta", "--db", path)
+    assert code == 0, err
+    assert f"{TINY_ROWS} new" in out
+    with open_store(path) as st:
+        sets = st.settings_frame()
+        df = st.frame(maes=True)
+    assert sorted(sets.target_form) == ["delta", "level"]
+    delta = df[df.target_form == "delta"]
+    assert len(delta) == TINY_ROWS and set(delta.head_activation) == {"linear"}
+    assert set(df[df.target_form == "level"].head_activation) == {"tanh"}
+    r = delta.iloc[0]
+    one = mae_ort.sample(mae_ort.sine(), arch=[int(u) for u in r.units.split(",")], look_back=int(r.look_back),
+                         samples=len(r.maes), seed=int(r.sweep_seed), target_form="delta")
+    np.testing.assert_allclose(r.maes, one.maes, rtol=1e-5)

@@ -267,11 +267,12 @@ def test_schema_3_database_is_upgraded_and_its_rows_kept(tmp_path):
     shutil.copy(SCHEMA3, p)
     assert sqlite3.connect(p).execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
     with open_store(p, readonly=True) as s:  # a writable old file: upgraded first, then read
-        assert s.meta["schema_version"] == str(SCHEMA_VERSION) == "4"
+        assert s.meta["schema_version"] == str(SCHEMA_VERSION) == "5"
         df = s.frame(maes=True)
         sets = s.settings_frame()
     assert len(df) == 4 and (df.drawn == 5).all() and (df.status == "fixed").all()
     assert [len(m) for m in df.maes] == [5] * 4 and list(sets.auto) == [""]
+    assert list(sets.target_form) == ["level"] and set(df.target_form) == {"level"}
     space = grid(units="3:4", layers="1", look_back="1,2", preset="paper")
     again = mae_ort.screen(space, mae_ort.sine(60), samples=5, workers=1, store=p)
     assert again.attrs["new_rows"] == 0 and again.attrs["settings_id"] == sets.settings_id.iloc[0]
@@ -291,6 +292,7 @@ def test_auto_settings_have_their_own_id_and_fixed_ids_are_unchanged():
     d = asdict(fixed)
     d.pop("series")
     d.pop("auto")  # a fixed samples hashes as before "auto" existed
+    d.pop("target_form")  # and level as before the target form existed
     assert fixed.id == hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
     auto = settings(samples="auto")
     assert auto.samples == 400 and auto.id != fixed.id != settings(samples=400).id
@@ -397,3 +399,68 @@ def test_readout_window_is_stored_with_its_row_and_read_back(store):
     assert store.add_scores([(cid, "readout_window", 0.75)]) == 1
     assert store.add_scores([(cid, "readout_window", 0.9)]) == 0  # the first write wins
     assert store.frame(sid).set_index("units").loc["5", "score_readout_window"] == 0.75
+
+
+# -- the target form ---------------------------------------------------------------------------------
+def test_level_settings_keep_their_ids_and_delta_gets_its_own():
+    """The schema-3 fixture's settings id was computed by mae-ort before the target form existed: the same
+    settings give the same id today (level is kept out of the hash), and delta settings another."""
+    stored = sqlite3.connect(SCHEMA3).execute(
+        "SELECT settings_id, series, series_fingerprint, samples, threshold, lower, upper, fit, init, seed, seeding "
+        "FROM settings").fetchall()
+    assert len(stored) == 1
+    sid, series, fp, samples, threshold, lower, upper, fit, init, seed, seeding = stored[0]
+    assert sid == "b1c66c62453480fa"
+    same = Settings(series=series, series_fingerprint=fp, samples=samples, threshold=threshold, lower=lower,
+                    upper=upper, fit=fit, init=init, seed=seed, seeding=seeding)
+    assert same.target_form == "level" and same.id == sid
+    delta = same.replace(target_form="delta")
+    assert delta.id != sid and delta.replace(target_form="level").id == sid
+
+
+def test_delta_rows_live_beside_level_rows(store):
+    level, delta = settings(), settings(target_form="delta")
+    a, b = store.add_settings(level), store.add_settings(delta)
+    assert a != b
+    store.add_results(a, [result((3,), 1)])
+    store.add_results(b, [result((3,), 1)])
+    sf = store.settings_frame().set_index("settings_id")
+    assert sf.loc[a, "target_form"] == "level" and sf.loc[b, "target_form"] == "delta"
+    assert list(store.frame(b).target_form) == ["delta"] and list(store.frame(a).target_form) == ["level"]
+
+
+def test_a_target_form_this_version_does_not_know_is_one_line(tmp_path):
+    from mae_ort.errors import StoreError
+
+    p = tmp_path / "r.sqlite"
+    with open_store(p) as s:
+        sid = s.add_settings(settings())
+        s.add_results(sid, [result()])
+    con = sqlite3.connect(p)
+    con.execute("UPDATE settings SET target_form = 'log_return'")
+    con.commit()
+    con.close()
+    with open_store(p) as s:
+        for read in (s.frame, s.settings_frame):
+            with pytest.raises(StoreError, match="target form 'log_return', which this mae-ort") as e:
+                read()
+            assert "\n" not in str(e.value)
+
+
+def test_schema_4_database_reads_as_level(tmp_path):
+    """A schema-4 database (before the target form): upgraded in place, every settings row level, ids unchanged."""
+    import shutil
+
+    p = tmp_path / "old.sqlite"
+    shutil.copy(SCHEMA3, p)
+    with open_store(p):  # 3 -> 5
+        pass
+    con = sqlite3.connect(p)  # back to a schema-4 file: no target_form column
+    con.execute("ALTER TABLE settings DROP COLUMN target_form")
+    con.execute("UPDATE meta SET value='4' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with open_store(p) as s:
+        assert s.meta["schema_version"] == "5"
+        sets = s.settings_frame()
+    assert list(sets.target_form) == ["level"] and list(sets.settings_id) == ["b1c66c62453480fa"]

@@ -280,3 +280,21 @@ def test_float64_model_gets_float64_weights_of_the_same_draw():
     win = windows(prepare(sine()), 4)
     want = np.abs(win.X.reshape(win.n, 4).astype(np.float64) @ ws[0][:, :, 0].T - win.y[:, :1]).mean(axis=0)
     np.testing.assert_allclose(r.maes, want, rtol=1e-6)
+
+
+def test_own_model_delta_adds_the_last_value():
+    """target_form='delta': an own model's MAE is mean |last + output - y|, the output computed in numpy here."""
+    m = own_model(linear_model())
+    series = prepare(sine(300))
+    r = sample_own(m, series, samples=8, seed=2, target_form="delta")
+    ws = OwnSampler().weights(m, samples=8, seed=2)
+    raw = series.targets[:, 0].astype(np.float64)
+    X = np.stack([raw[i:i + 5] for i in range(len(raw) - 5)]).astype(np.float32).astype(np.float64)
+    out = np.tanh(X @ ws[0][:, :, 0].astype(np.float64).T + ws[1][:, 0].astype(np.float64)).T  # (S, N)
+    want = np.abs(raw[4:-1][None] + out - raw[5:][None]).mean(axis=1)
+    np.testing.assert_allclose(r.maes, want, rtol=1e-5)
+    assert r.target_form == "delta"
+    from mae_ort.screening.own import screen_own
+
+    df = screen_own(m, series, samples=8, seed=2, target_form="delta")
+    assert list(df.target_form) == ["delta"] and df.log_p.iloc[0] == pytest.approx(r.log_p)

@@ -336,3 +336,94 @@ def test_a_runtime_object_passed_in_counts_its_one_time_costs_from_then_on():
     again = later.sample(SINE, [3, 7, 2], look_back=5, samples=4, seed=0)
     assert later.setup_seconds == 0.0 and again.setup_seconds == 0.0
     np.testing.assert_array_equal(first.maes, again.maes)
+
+
+# -- the change target (target_form="delta") ------------------------------------------------------
+def _delta_series(kind: str):
+    """A small series: univariate, three inputs with the target among them, or two inputs without it."""
+    rng = np.random.default_rng(5)
+    t = np.arange(70)
+    data = np.column_stack([np.sin(0.3 * t), 0.5 * np.cos(0.2 * t) + 0.1 * rng.standard_normal(70),
+                            0.3 * rng.standard_normal(70)])
+    if kind == "uni":
+        return prepare(data[:, 0]), data[:, [0]], data[:, [0]]
+    if kind == "multi":
+        return prepare(data, input=[0, 1, 2], target=[1]), data, data[:, [1]]
+    return prepare(data, input=[0, 2], target=[1]), data[:, [0, 2]], data[:, [1]]  # the target is no input
+
+
+@pytest.mark.parametrize("kind", ["uni", "multi", "not_an_input"])
+@pytest.mark.parametrize("units", [(5,), (4, 3, 2)])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_delta_maes_equal_last_value_plus_the_level_networks_output(cell, units, kind):
+    """For the same weights: the delta MAE is mean |last + out - y|, ``out`` the level network's float64 output and
+    ``last`` the target's previous value (also when the target is not an input), to float32 round-off."""
+    series, inputs, targets = _delta_series(kind)
+    lb = 4
+    a = Architecture(units, cell=cell, head_activation="linear")
+    s = Sampler(runtime="onnxruntime")
+    W = s.weights(a, n_in=inputs.shape[1], n_out=1, samples=6, seed=11)
+    # an independent float64 reference: windows and targets cut from the raw data here
+    X = np.stack([inputs[i:i + lb] for i in range(len(inputs) - lb)])
+    out = reference.predict(a, X, W)  # (S, N, 1)
+    last, y = targets[lb - 1:-1], targets[lb:]
+    want = np.abs(last[None] + out - y[None]).mean(axis=(1, 2))
+    r = mae_ort.sample(series, arch=a, look_back=lb, samples=6, seed=11, target_form="delta", runtime="onnxruntime")
+    np.testing.assert_allclose(r.maes, want, rtol=1e-5, atol=1e-6)
+    assert r.target_form == "delta" and r.settings.target_form == "delta"
+    level = mae_ort.sample(series, arch=a, look_back=lb, samples=6, seed=11, runtime="onnxruntime")
+    np.testing.assert_allclose(level.maes, np.abs(out - y[None]).mean(axis=(1, 2)), rtol=1e-5, atol=1e-6)
+
+
+def test_delta_maes_agree_across_runtimes_and_with_a_shared_prefix():
+    series, *_ = _delta_series("not_an_input")
+    a = Architecture((4, 3), head_activation="linear")
+    ort_maes = mae_ort.sample(series, arch=a, look_back=3, samples=5, target_form="delta", runtime="onnxruntime").maes
+    nb = Sampler(runtime="numba")
+    from mae_ort.sampling.settings import SamplingSettings
+
+    settings = SamplingSettings(samples=5, target_form="delta")
+    np.testing.assert_allclose(nb.run(series, a, 3, settings, warn=False).maes, ort_maes, rtol=1e-5, atol=1e-6)
+    group = nb.run_group(series, [a, a.replace(units=(4, 2))], 3, settings, warn=False)  # the shared-layers kernel
+    np.testing.assert_allclose(group[0].maes, ort_maes, rtol=1e-5, atol=1e-6)
+
+
+def test_delta_readout_fits_the_change():
+    """The readout of a delta sampling is the readout of the same hidden states fitted to y - last."""
+    from mae_ort.sampling.readout import readout_maes
+
+    series, *_ = _delta_series("uni")
+    a = Architecture((6,), head_activation="linear")
+    s = Sampler(runtime="onnxruntime", readout=True)
+    r = mae_ort.sample(series, arch=a, look_back=5, samples=4, seed=2, target_form="delta", runtime="onnxruntime")
+    w = windows(series, 5)
+    W = s.weights(a, n_in=1, n_out=1, samples=4, seed=2)
+    hidden = reference.hidden_states(a, w.X.astype(np.float64), W)[-1][:, :, -1, :]
+    change = w.y.astype(np.float64) - w.last.astype(np.float64)
+    from mae_ort.sampling.settings import SamplingSettings
+
+    got = s.run(series, a, 5, SamplingSettings(samples=4, seed=2, target_form="delta"))
+    np.testing.assert_allclose(got.maes, r.maes, rtol=1e-6)
+    want = np.median(readout_maes(hidden, change))
+    assert got.scores["readout"] == pytest.approx(want, rel=1e-4)
+    level = s.run(series, a, 5, SamplingSettings(samples=4, seed=2))
+    assert level.scores["readout"] != pytest.approx(got.scores["readout"], rel=1e-3)
+
+
+@pytest.mark.parametrize("head", ["sigmoid", "relu", "hard_sigmoid", "hard_sigmoid_keras2"])
+def test_delta_refuses_a_head_that_cannot_go_below_zero(head):
+    with pytest.raises(InvalidParameterError, match=f"cannot be '{head}' with target_form='delta'"):
+        mae_ort.sample(SINE[:60], arch=[3], look_back=2, samples=3, target_form="delta", head_activation=head)
+    with pytest.raises(InvalidParameterError, match="cannot be"):
+        Sampler().run(prepare(SINE[:60]), Architecture((3,), head_activation=head), 2,
+                      mae_ort.sampling.SamplingSettings(samples=3, target_form="delta"))
+
+
+def test_delta_head_defaults_to_linear_and_a_given_head_is_kept():
+    r = mae_ort.sample(SINE[:60], arch=[3], look_back=2, samples=3, target_form="delta")
+    assert r.arch.head_activation == "linear"
+    assert mae_ort.sample(SINE[:60], arch=[3], look_back=2, samples=3).arch.head_activation == "tanh"
+    kept = mae_ort.sample(SINE[:60], arch=Architecture((3,)), look_back=2, samples=3, target_form="delta")
+    assert kept.arch.head_activation == "tanh"  # an Architecture keeps its own (tanh goes both ways)
+    with pytest.raises(InvalidParameterError, match="'target_form' parameter of sample"):
+        mae_ort.sample(SINE[:60], arch=[3], look_back=2, samples=3, target_form="change")

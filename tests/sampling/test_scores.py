@@ -292,3 +292,27 @@ def test_ranking_computes_the_mae_tail_and_refuses_unknown_scores_in_one_line():
     assert "\n" not in text and "'median'" in text and all(n in text for n in sc.RANKABLE)
     with pytest.raises(InvalidParameterError, match="The '--objective' option must be one of log_p, "):
         sc.check_score("nope", "--objective")
+
+
+def test_delta_scores_follow_the_change_target():
+    """target_form='delta': the MAE scores are the delta MAEs, lookback_ridge is a hand-written ridge of the window on
+    the change (y - last), and the forward-pass scores (no target) are those of the level."""
+    x = prepare(sine(120) + 0.1 * np.random.default_rng(3).standard_normal(120))
+    raw = x.targets[:, 0].astype(np.float64)
+    lb = 5
+    X = np.stack([x.inputs[i:i + lb, 0] for i in range(120 - lb)]).astype(np.float32).astype(np.float64)
+    change = raw[lb:] - raw[lb - 1:-1]
+    n_fit = int(0.7 * len(change))
+    A = np.column_stack([X, np.ones(len(X))])
+    w = np.linalg.solve(A[:n_fit].T @ A[:n_fit] + 1e-3 * np.eye(lb + 1), A[:n_fit].T @ change[:n_fit])
+    want = float(np.abs(A[n_fit:] @ w - change[n_fit:]).mean())
+    names = ["mean", "lookback_ridge", "hidden_cov", "readout_keras"]
+    d = scores(x, [4], lb, samples=6, seed=1, target_form="delta", which=names)
+    lvl = scores(x, [4], lb, samples=6, seed=1, which=names)
+    assert d["lookback_ridge"] == pytest.approx(want, rel=1e-4)
+    # the window holds the last value, so a linear ridge on it forecasts both forms alike (up to the penalty)
+    assert d["lookback_ridge"] == pytest.approx(lvl["lookback_ridge"], rel=1e-3)
+    assert d["mean"] == pytest.approx(float(d.info["result"].maes.mean()))
+    assert d.info["result"].target_form == "delta" and d.info["result"].arch.head_activation == "linear"
+    assert d["readout_keras"] != pytest.approx(lvl["readout_keras"], rel=1e-3)
+    assert np.isfinite(d["hidden_cov"])

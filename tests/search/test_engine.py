@@ -387,3 +387,22 @@ def test_several_processes_work_on_one_study(tmp_path):
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
     assert 8 <= len(done) <= 9 and len(owners) == 3  # each stops when the study has enough (one may overshoot by one)
     assert open_store(db).count() == len({t.user_attrs["row_id"] for t in done})
+
+
+def test_delta_search_scores_delta_rows_under_their_own_study(tmp_path):
+    db = tmp_path / "r.sqlite"
+    level = search(GRID, SERIES, trials=2, db=db, **KW)
+    delta = search(GRID, SERIES, trials=3, db=db, target_form="delta", **KW)
+    assert delta.study_name != level.study_name  # the target form is part of the study's identity
+    space = SearchSpace(GRID)
+    for t in [t for t in delta.trials if t.state == TrialState.COMPLETE]:
+        row = space.from_params(t.params)
+        ref = mae_ort.sample(SERIES, arch=row.arch, look_back=row.look_back, samples=SAMPLES, seed=SEED,
+                             target_form="delta")
+        assert t.user_attrs["log_p"] == pytest.approx(ref.log_p, rel=1e-9)
+    with open_store(db) as st:
+        assert sorted(st.settings_frame().target_form) == ["delta", "level"]
+    with pytest.raises(InvalidParameterError, match="cannot be 'sigmoid' with target_form='delta'"):
+        search(grid(units="3", layers="1", look_back="1", head_activation="sigmoid"), SERIES, trials=1,
+               db=tmp_path / "s.sqlite", target_form="delta", **KW)
+    assert not (tmp_path / "s.sqlite").exists()

@@ -192,3 +192,58 @@ def test_training_model_is_the_samplers_model_plus_dropout(keras):
     init = build_model(arch, look_back=4, n_in=1, n_out=1, settings=TrainSettings(init="uniform:-0.5,0.5"), seed=3)
     w = np.concatenate([np.ravel(v) for v in init.get_weights()])
     assert w.min() >= -0.5 and w.max() <= 0.5 and np.abs(w).min() > 0  # biases drawn too
+
+
+# -- the change target (target_form="delta") ---------------------------------------------------
+@keras_only
+@pytest.mark.parametrize("target_is_input", [True, False])
+def test_delta_model_is_the_level_network_plus_the_last_value(keras, target_is_input):
+    """build_model(target_form="delta") forecasts ``last + network(X)``; with a zero head it is persistence."""
+    from mae_ort.data import target_inputs, windows
+    from mae_ort.model import reference
+    from mae_ort.model.keras_interop import NETWORK_NAME, from_keras
+    from mae_ort.study.train import build_model, model_inputs
+
+    rng = np.random.default_rng(0)
+    data = np.column_stack([np.sin(0.3 * np.arange(40)), rng.standard_normal(40)])
+    series = prepare(data, input=[0, 1] if target_is_input else [1], target=[0])
+    w = windows(series, 4)
+    arch = Architecture((3, 2), cell="gru", head_activation="linear")
+    m = build_model(arch, look_back=4, n_in=w.n_in, n_out=1, settings=TrainSettings(dropout=0.0), seed=2,
+                    target_form="delta", last_from=target_inputs(series))
+    assert len(m.inputs) == (1 if target_is_input else 2)
+    km = from_keras(m.get_layer(NETWORK_NAME))
+    assert km.arch == arch
+    out = reference.predict(arch, w.X, km.weights)[0]  # the level network's output, float64
+    got = np.asarray(m.predict_on_batch(model_inputs(m, w)), dtype=np.float64)
+    np.testing.assert_allclose(got, w.last + out, atol=1e-5)
+    head = m.get_layer(NETWORK_NAME).get_layer("head")
+    head.set_weights([np.zeros_like(v) for v in head.get_weights()])
+    persistence = float(np.mean(np.abs(w.y.astype(np.float64) - w.last)))
+    assert one_step_mae(m, w) == pytest.approx(persistence, abs=1e-7)
+
+
+@keras_only
+def test_delta_training_tests_the_level_one_step_and_recursive(keras, small_split):
+    from mae_ort.model import reference
+    from mae_ort.model.keras_interop import NETWORK_NAME, from_keras
+
+    s = TrainSettings.preset("modern", patience=None)
+    arch = Architecture((3,), head_activation="linear")
+    r = train(small_split, arch, look_back=3, epochs="2", seed=4, settings=s, keep_model=True, target_form="delta")
+    assert r.target_form == "delta" and r.to_dict()["target_form"] == "delta"
+    W = from_keras(r.model.get_layer(NETWORK_NAME)).weights
+    te = small_split.test_windows(3)
+    one = te.last + reference.predict(arch, te.X, W)[0]
+    assert r.budgets[-1].test_mae == pytest.approx(float(np.mean(np.abs(one - te.y))), abs=1e-5)
+    window = list(small_split.train.inputs[-3:, 0])  # blind: each forecast (last + change) fed back
+    preds = []
+    for _ in range(small_split.test.length):
+        x = np.asarray(window[-3:], dtype=np.float32).reshape(1, 3, 1)
+        y = float(np.float32(x[0, -1, 0] + reference.predict(arch, x, W)[0, 0, 0]))
+        preds.append(y)
+        window.append(y)
+    want = float(np.mean(np.abs(np.asarray(preds) - small_split.test.targets[:, 0])))
+    assert r.budgets[-1].test_mae_recursive == pytest.approx(want, abs=1e-5)
+    with pytest.raises(InvalidParameterError, match="cannot be 'sigmoid' with target_form='delta'"):
+        train(small_split, Architecture((3,), head_activation="sigmoid"), look_back=3, epochs=1, target_form="delta")

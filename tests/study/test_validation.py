@@ -226,3 +226,40 @@ def test_jobs_train_in_separate_processes(keras, db):
     conn = sqlite3.connect(db)
     assert {r[0] for r in conn.execute("SELECT threads FROM trained")} == {1}
     conn.close()
+
+
+# -- the change target -------------------------------------------------------------------------------------
+def test_target_form_chooses_the_screened_settings(db, tmp_path):
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+    from mae_ort.study.validation import candidates
+
+    with pytest.raises(MaeOrtError, match="forecast the level target form, not 'delta'; screen with --target-form"):
+        candidates(db, SPLIT, target_form="delta")
+    screen(grid(units="2:3", layers="1", look_back="1,2", head_activation="linear"), SPLIT.train, store=str(db),
+           samples=10, workers=1, target_form="delta")
+    with pytest.raises(MaeOrtError, match="target_form=delta"):  # two settings now: the listing says which is which
+        candidates(db, SPLIT)
+    assert set(candidates(db, SPLIT, target_form="delta").target_form) == {"delta"}
+    assert set(candidates(db, SPLIT, target_form="level").target_form) == {"level"}
+
+
+@pytest.mark.keras
+def test_validate_trains_delta_rows_as_delta_in_both_test_modes(keras, tmp_path):
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+    from mae_ort.study import validation
+    from mae_ort.study.train import train
+
+    path = tmp_path / "d.sqlite"
+    screen(grid(units="2", layers="1", look_back="2", head_activation="linear"), SPLIT.train, store=str(path),
+           samples=5, workers=1, target_form="delta")
+    df = validation.validate(path, SPLIT, pick=1, epochs="2", seed=0, settings=FAST, test_mode="recursive")
+    assert len(df) == 1 and df.target_form.iloc[0] == "delta"
+    want = train(SPLIT, validation.Architecture((2,), head_activation="linear"), look_back=2, epochs="2", seed=0,
+                 settings=FAST, target_form="delta").budgets[-1]
+    assert df.test_mae.iloc[0] == pytest.approx(want.test_mae, abs=1e-6)
+    assert df.test_mae_recursive.iloc[0] == pytest.approx(want.test_mae_recursive, abs=1e-6)
+    level = train(SPLIT, validation.Architecture((2,), head_activation="linear"), look_back=2, epochs="2", seed=0,
+                  settings=FAST).budgets[-1]
+    assert level.test_mae != pytest.approx(want.test_mae, abs=1e-6)  # a different network: trained on the change

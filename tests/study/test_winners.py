@@ -94,3 +94,60 @@ def test_train_top_without_a_validation_split_chooses_by_the_training_mae(db):
     res = train_top(db, SPLIT, k=2, epochs="2", settings=settings)
     assert res.best["chosen_by"] == "train_mae" and not np.isfinite(res.table.val_loss).any()
     assert res.best["train_mae"] == res.table.train_mae.min()
+
+
+# -- the change target: best.keras and best.onnx forecast the level ---------------------------------------
+@pytest.mark.keras
+@pytest.mark.parametrize("target_is_input", [True, False])
+def test_train_top_delta_saves_level_forecasters_that_agree(tmp_path, target_is_input):
+    import keras
+    import onnxruntime as ort
+
+    from mae_ort.data import csv_split
+    from mae_ort.model.keras_interop import custom_objects
+    from mae_ort.screening import grid, screen
+    from mae_ort.study.train import model_inputs
+    from mae_ort.study.winners import train_top
+
+    rng = np.random.default_rng(1)
+    t = np.arange(140)
+    csv = tmp_path / "two.csv"
+    import pandas as pd
+
+    pd.DataFrame({"a": np.sin(0.3 * t) + 0.05 * rng.standard_normal(140),
+                  "b": np.cos(0.3 * t)}).to_csv(csv, index=False)
+    split = csv_split(csv, test_points=20, input=["a", "b"] if target_is_input else ["b"], target="a")
+    db = tmp_path / "d.sqlite"
+    screen(grid(units="2:3", layers="1", look_back="3", head_activation="linear"), split.train, store=str(db),
+           samples=5, workers=1, target_form="delta")
+    res = train_top(db, split, k=1, epochs="2", out=tmp_path / "best", trainer="modern")
+    info = __import__("json").loads(res.paths["json"].read_text())
+    assert info["target_form"] == "delta" and info["onnx_inputs"] == (["X"] if target_is_input else ["X", "last"])
+    te = split.test_windows(3)  # level windows: y is the level, last the target's previous value
+    model = keras.models.load_model(res.paths["keras"], compile=False, custom_objects=custom_objects())
+    want = np.asarray(model.predict_on_batch(model_inputs(model, te)), dtype=np.float64)
+    sess = ort.InferenceSession(str(res.paths["onnx"]), providers=["CPUExecutionProvider"])
+    feeds = {"X": te.X} if target_is_input else {"X": te.X, "last": te.last}
+    got = sess.run(["y_pred"], feeds)[0].astype(np.float64)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # they forecast the level: their MAE against the level is the stored test MAE
+    assert float(np.mean(np.abs(got - te.y))) == pytest.approx(res.best["test_mae"], abs=1e-5)
+    # and the saved network is last value + change: with its head zeroed, persistence
+    from mae_ort.model.keras_interop import NETWORK_NAME
+
+    head = model.get_layer(NETWORK_NAME).get_layer("head")
+    head.set_weights([np.zeros_like(v) for v in head.get_weights()])
+    zeroed = np.asarray(model.predict_on_batch(model_inputs(model, te)), dtype=np.float64)
+    np.testing.assert_allclose(zeroed, te.last, atol=1e-6)
+
+
+def test_cli_train_and_validate_refuse_a_target_form_the_rows_lack(capsys, tmp_path):
+    from mae_ort.screening import grid, screen
+
+    db = tmp_path / "sine.sqlite"
+    screen(grid(units="2:3", layers="1", look_back="1", preset="paper"), sine_split().train, store=str(db), samples=5,
+           workers=1)
+    for cmd in ("train", "validate"):
+        code = main([cmd, "--db", str(db), "--target-form", "delta"])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and "not 'delta'" in err, err
