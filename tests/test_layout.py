@@ -14,7 +14,7 @@ import mae_ort
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "mae_ort"
 
-BASE = {"errors", "_checks", "_system", "_progress", "_workers", "_files"}
+BASE = {"errors", "_checks", "_system", "_progress", "_workers", "_files", "_hold"}
 #: What each part of the package may import of mae-ort (its own part always).
 ALLOWED = {
     "errors": set(),
@@ -23,6 +23,7 @@ ALLOWED = {
     "_progress": {"errors"},
     "_workers": {"errors", "_system"},
     "_files": set(),
+    "_hold": set(),
     "data": {"errors", "_checks"},
     "model": BASE | {"data"},
     "runtimes": BASE | {"data", "model", "kernels"},

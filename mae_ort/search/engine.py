@@ -54,6 +54,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import TrialState
 
 from .._checks import check_int, check_option, check_real, check_seed
+from .._hold import hold_point
 from .._progress import as_progress
 from .._system import default_threads
 from .._workers import WorkerPool, main_guard_missing, sigterm_raises
@@ -551,6 +552,7 @@ class _Runner:
         _tell(self.study, trial, record, self.scorer.settings_id, self.objective, cached=cached)
         self.open.pop(trial.number, None)
         self.told += 1
+        hold_point(getattr(self.scorer.store, "path", None))
         if self._bar is not None:
             self._bar(min(self.told, self._todo), self._todo)
 

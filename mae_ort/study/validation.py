@@ -36,6 +36,7 @@ import numpy as np
 
 from .._checks import check_int, check_option, check_seed
 from .._files import atomic_path
+from .._hold import hold_point
 from .._system import default_threads, limit_threads
 from .._workers import WorkerPool, sigterm_raises
 from ..data import TrainTestSplit, sine_split
@@ -262,6 +263,7 @@ def train_rows(store, split: TrainTestSplit, rows, *, budgets, settings: TrainSe
                                                 max_epochs=max(budgets), split_json=split_json,
                                                 settings_json=settings_json,
                                                 test_sampling_id=test_ids.get(result["sampling_id"])))
+                hold_point(getattr(store, "path", None))
                 n_done += 1
                 if progress is not None:
                     last = result["budgets"][-1]
