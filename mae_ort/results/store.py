@@ -964,7 +964,7 @@ class SQLiteStore(Store):
                              "database")
 
     def add_costs(self, rows: Iterable[dict], *, sampling_id: int | None = None) -> None:
-        """Append measured costs (Table 4: :func:`mae_ort.study.report.measure_costs` rows)."""
+        """Append measured costs (Table 4: :func:`mae_ort.study.jobs.measure_costs` rows)."""
         records = [(sampling_id, r["kind"], r["units"], r["look_back"], r.get("epochs"), r.get("samples"),
                     r["work_seconds"], r.get("setup_seconds"), r["process_seconds"], int(r["peak_rss_bytes"]), _now())
                    for r in rows]

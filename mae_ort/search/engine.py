@@ -432,8 +432,9 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     --------
     >>> import mae_ort
     >>> from mae_ort.screening import grid
-    >>> study = mae_ort.search(grid(units="3:8", layers="1:2", look_back="1:4"), mae_ort.sine(120),
-    ...                        trials=8, samples=5, db="results.sqlite")        # doctest: +SKIP
+    >>> from mae_ort.search import search
+    >>> study = search(grid(units="3:8", layers="1:2", look_back="1:4"), mae_ort.sine(120),
+    ...                trials=8, samples=5, db="results.sqlite")                # doctest: +SKIP
     >>> study.best_trial.user_attrs["log_p"]                                   # doctest: +SKIP
     """
     caller = "search"

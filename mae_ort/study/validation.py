@@ -415,7 +415,7 @@ def joined(db, *, sampling_ids=None, split_key: str | None = None, train_key: st
 
 
 def save_costs(db, rows: list[dict], *, sampling_id: int | None = None) -> None:
-    """Append Table 4 measurements (from :func:`mae_ort.study.report.measure_costs`) to the database."""
+    """Append Table 4 measurements (from :func:`mae_ort.study.jobs.measure_costs`) to the database."""
     with open_store(str(db), create=False) as store:
         store.add_costs(rows, sampling_id=sampling_id)
 
