@@ -41,7 +41,7 @@ import time
 import numpy as np
 
 from bench import cases as C
-from bench.contenders import TITLES, Contender, _Given, _threads
+from bench.base import TITLES, Contender, _Given, _threads
 
 __all__ = ["PEERS", "GPU_PEERS", "PEER_TITLES", "make_peer", "torch_maes", "jax_maes_fn", "chunk_for", "peer_versions"]
 

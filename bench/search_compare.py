@@ -4,7 +4,7 @@
    20, 30 = 2,500 rows, the paper's model and sine) with ``--samples`` weight samples
    (resumable: the rows go to ``--db``).  Its ``log_p`` is the ground truth; the target is
    the top 1 % (the 25 best rows; a row at least as good as the 25th best counts).
-2. Run ``mae_ort.search`` with each sampler and ``--seeds`` sampler seeds, ``--budget``
+2. Run ``mae_ort.search.search`` with each sampler and ``--seeds`` sampler seeds, ``--budget``
    trials each, on the same settings and the same database: every trial's row is already
    screened, so the searches sample nothing (each trial is a lookup) and cost only the
    samplers' own time.  Each study lives in memory.
@@ -43,9 +43,9 @@ def _run_search(space, series, sampler, seed, args, db):
     import mae_ort
 
     t0 = time.perf_counter()
-    study = mae_ort.search(space, series, trials=args.budget, sampler=sampler, db=db,
-                           storage=optuna.storages.InMemoryStorage(), samples=args.samples, seed=args.seed,
-                           sampler_seed=seed, study=f"{sampler}-{seed}")
+    study = mae_ort.search.search(space, series, trials=args.budget, sampler=sampler, db=db,
+                                  storage=optuna.storages.InMemoryStorage(), samples=args.samples,
+                                  seed=args.seed, sampler_seed=seed, study=f"{sampler}-{seed}")
     seconds = time.perf_counter() - t0
     last = study.user_attrs["mae_ort_last_run"]
     values, keys = [], []
@@ -256,7 +256,7 @@ def _report(r) -> str:
         f"- Target: a row within the **top 1 %** of the screened log p: the {r['top_k']} best, log p >= "
         f"{r['threshold']:.4f} ({r['rows_in_top']} rows reach it); the best is {r['best']:.4f} at "
         f"[{r['best_row']['units']}] look-back {r['best_row']['look_back']}.",
-        f"- Searches: `mae_ort.search(..., sampler=S, sampler_seed=seed)` with TPE (Optuna's defaults), RESN "
+        f"- Searches: `mae_ort.search.search(..., sampler=S, sampler_seed=seed)` with TPE (Optuna's defaults), RESN "
         f"(the reference settings: mu=2, lambda=2, p=0.2, step 5, 10 evaluations per run, 1 migrant; restarts "
         f"until the budget ends) and random, seeds {', '.join(map(str, r['seeds']))}, {r['budget']} trials each, "
         "on the screen's database and settings: every row was already screened, so a trial costs a lookup and "

@@ -2,7 +2,7 @@
 
 For one series and each seed, in one process, one training at a time:
 
-* **Side A** (MRS search + train top k): ``mae_ort.search`` with Optuna's TPE over the grid
+* **Side A** (MRS search + train top k): ``mae_ort.search.search`` with Optuna's TPE over the grid
   (``--layers``, ``--units``, ``--look-back``), MAE random sampling ``log p`` as the objective
   (``--trials`` trials, ``--samples`` weight samples per row; rows go to a fresh temporary
   database), then :func:`mae_ort.study.winners.train_top` trains the ``--top`` best distinct
@@ -88,8 +88,8 @@ def side_a(split, grid, spec, settings, seed: int, args, work: Path) -> dict:
 
     db = work / f"side-a-seed{seed}.sqlite"
     t0 = time.perf_counter()
-    study = mae_ort.search(grid, split.train, trials=args.trials, samples=args.samples, sampler="tpe", seed=seed,
-                           db=str(db), threshold=spec["threshold"], lower=spec["lower"], upper=spec["upper"])
+    study = mae_ort.search.search(grid, split.train, trials=args.trials, samples=args.samples, sampler="tpe", seed=seed,
+                                  db=str(db), threshold=spec["threshold"], lower=spec["lower"], upper=spec["upper"])
     search_seconds = time.perf_counter() - t0
     last = study.user_attrs["mae_ort_last_run"]
     t1 = time.perf_counter()

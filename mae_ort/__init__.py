@@ -9,9 +9,9 @@ on this path.
 >>> import mae_ort
 >>> r = mae_ort.sample(mae_ort.sine(), arch=[7], look_back=1, samples=10, seed=0)  # doctest: +SKIP
 
-``mae_ort.search(space, series, ...)`` (an Optuna study; the callable package
-:mod:`mae_ort.search`) and :mod:`mae_ort.optuna` (helpers for your own Optuna loops) are
-imported on first use: ``import mae_ort`` does not import Optuna.
+:mod:`mae_ort.search` (``mae_ort.search.search(space, series, ...)``, an Optuna study) and
+:mod:`mae_ort.integrations` (:mod:`mae_ort.integrations.optuna`: helpers for your own Optuna
+loops) are imported on first use: ``import mae_ort`` does not import Optuna.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ __all__ = [
     "Windows",
     "from_keras",
     "open_store",
-    "optuna",
+    "integrations",
     "own_model",
     "prepare",
     "read_csv",
@@ -84,8 +84,8 @@ def train_top(db, split=None, **options):
 
 
 def __getattr__(name: str):
-    """``mae_ort.search`` and ``mae_ort.optuna``, imported on first use (they import Optuna)."""
-    if name in ("search", "optuna"):
+    """``mae_ort.search`` and ``mae_ort.integrations``, imported on first use (Optuna comes with them)."""
+    if name in ("search", "integrations"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

@@ -2,6 +2,7 @@
 # Set up .venv from pyproject.toml (with the keras, dask, search and test extras), lint with ruff, type-check with
 # mypy, run the tests (tests/test_release.py builds and installs the wheel).
 # Usage: bash scripts/test.sh [pytest args]     e.g.  bash scripts/test.sh -m slow
+#        bash scripts/test.sh -m "not slow and not kills"     the development loop (no process-stopping tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev

@@ -36,6 +36,26 @@ def _numba_kernels():
     kernels.warmup()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _runtime_choice(tmp_path_factory):
+    """A fixed measured runtime choice (the fused kernel, as the fixed rule had it), so that no test times the
+    runtimes (:mod:`mae_ort.runtimes.timing`); tests/runtimes/test_timing.py tests the rule on purpose.  Set in
+    the environment, the processes the tests start read it too."""
+    import json
+
+    from mae_ort.runtimes.timing import CASE, ENV
+
+    path = tmp_path_factory.mktemp("runtime-choice") / "choice.json"
+    path.write_text(json.dumps({"choice": "numba", "seconds": {"numba": 1.0, "onnxruntime": 2.0}, "case": CASE}))
+    old = os.environ.get(ENV)
+    os.environ[ENV] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop(ENV, None)
+    else:
+        os.environ[ENV] = old
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -20,9 +20,19 @@ CLI = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_hand
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 
 
-def start(*args, cwd=None) -> subprocess.Popen:
-    """``mae-ort ARGS`` in its own process group (as a shell starts a command), output captured."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3")
+def hold_env(n: int, sql: str) -> dict:
+    """The environment variable that holds a ``mae-ort`` process at the first progress point where ``sql`` (one
+    number on its results database) reads at least ``n`` (:mod:`mae_ort._hold`): it stores nothing more until a
+    signal ends it, so a test that waits for the count and then stops it does not depend on timing."""
+    from mae_ort._hold import ENV
+
+    return {ENV: f"{int(n)} {sql}"}
+
+
+def start(*args, cwd=None, hold: tuple[int, str] | None = None) -> subprocess.Popen:
+    """``mae-ort ARGS`` in its own process group (as a shell starts a command), output captured; ``hold``
+    ``(n, sql)``: held once ``sql`` reads at least ``n`` (:func:`hold_env`)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="3", **(hold_env(*hold) if hold else {}))
     return subprocess.Popen([sys.executable, "-c", CLI, *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, start_new_session=True)
 

@@ -14,7 +14,7 @@ import mae_ort
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "mae_ort"
 
-BASE = {"errors", "_checks", "_system", "_progress", "_workers", "_files", "_version"}
+BASE = {"errors", "_checks", "_system", "_progress", "_workers", "_files", "_version", "_hold"}
 #: What each part of the package may import of mae-ort (its own part always).
 ALLOWED = {
     "errors": set(),
@@ -24,6 +24,7 @@ ALLOWED = {
     "_workers": {"errors", "_system"},
     "_files": set(),
     "_version": set(),
+    "_hold": set(),
     "data": {"errors", "_checks"},
     "long_format": {"errors", "_checks", "data"},
     "model": BASE | {"data"},
@@ -33,7 +34,7 @@ ALLOWED = {
     "screening": BASE | {"data", "long_format", "model", "runtimes", "sampling", "results"},
     "search": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "study"},
     "study": BASE | {"data", "model", "runtimes", "sampling", "results", "screening"},
-    "optuna": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "search"},
+    "integrations": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "search"},
     "cli": BASE | {"data", "long_format", "model", "runtimes", "sampling", "results", "screening", "search", "study",
                    "kernels"},
 }
@@ -107,13 +108,21 @@ def test_every_package_says_what_it_holds_and_must_not_import():
 
 
 def test_no_function_shadows_a_module():
+    """In mae_ort and every package of it, a public name that is also a submodule's name is that module (no
+    function hides a module), and no module is made callable."""
     import sys
+    import types
 
-    for name in mae_ort.__all__:
-        obj = getattr(mae_ort, name)
-        module_there = (PKG / f"{name}.py").exists() or (PKG / name).is_dir()
-        if module_there:  # then the name must be the module itself (mae_ort.search is a callable package)
-            assert obj is sys.modules[f"mae_ort.{name}"], f"mae_ort.{name} hides the module of that name"
+    for path, module in _modules():
+        if path.name != "__init__.py":
+            continue
+        pkg = importlib.import_module(module)
+        assert type(pkg) is types.ModuleType, f"{module} is made callable"
+        for name in getattr(pkg, "__all__", []):
+            there = path.parent / name
+            if (there.with_suffix(".py")).exists() or there.is_dir():
+                obj = getattr(pkg, name)
+                assert obj is sys.modules[f"{module}.{name}"], f"{module}.{name} hides the module of that name"
 
 
 def test_every_package_is_in_the_readme_layout_table():
@@ -132,3 +141,30 @@ def test_every_package_is_listed_for_the_wheel():
     listed = set(re.findall(r'"([\w.]+)"', re.search(r"^packages = \[(.*?)\]", text, re.S | re.M).group(1)))
     found = {"mae_ort"} | {f"mae_ort.{i.name}" for i in pkgutil.iter_modules(mae_ort.__path__) if i.ispkg}
     assert found <= listed, sorted(found - listed)
+
+
+def test_bench_modules_import_no_circle():
+    """No two modules of bench/ import each other, directly or through others (at the top or in functions)."""
+    bench = ROOT / "bench"
+    graph = {}
+    for path in sorted(bench.glob("*.py")):
+        out = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bench"):
+                mods = [node.module] if node.module != "bench" else [f"bench.{a.name}" for a in node.names]
+                out.update(m for m in mods if (ROOT / f"{m.replace('.', '/')}.py").exists())
+            elif isinstance(node, ast.Import):
+                out.update(a.name for a in node.names if a.name.startswith("bench."))
+        graph[f"bench.{path.stem}"] = out - {f"bench.{path.stem}"}
+
+    def reach(start):
+        seen, todo = set(), list(graph.get(start, ()))
+        while todo:
+            m = todo.pop()
+            if m not in seen:
+                seen.add(m)
+                todo.extend(graph.get(m, ()))
+        return seen
+
+    circles = sorted(m for m in graph if m in reach(m))
+    assert not circles, circles

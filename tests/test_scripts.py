@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.processes import assert_all_gone, count, descendants, needs_proc, wait_for
+from tests.processes import assert_all_gone, count, descendants, hold_env, needs_proc, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,11 +26,13 @@ def _venv_ready(extras: str) -> bool:
 
 
 @needs_proc
+@pytest.mark.kills
 @pytest.mark.skipif(not _venv_ready("dev"), reason="scripts/setup.sh dev would install packages")
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_reproduce_paper_stops_with_one_line_and_nothing_left_running(tmp_path, sig, code):
     db = tmp_path / "r.sqlite"
-    env = dict(os.environ, DB=str(db), OUT=str(tmp_path / "report"), PER_STUDY="4", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, DB=str(db), OUT=str(tmp_path / "report"), PER_STUDY="4", TF_CPP_MIN_LOG_LEVEL="3",
+               **hold_env(1, "SELECT COUNT(*) FROM sampling"))  # the screen holds after its first rows
     # As from a terminal: SIGINT at its default.  A test run started in the background (`cmd &`, nohup, some CI
     # runners) inherits SIGINT ignored, and a shell started with a signal ignored can never trap it.
     proc = subprocess.Popen(["bash", os.path.join(ROOT, "scripts", "reproduce_paper.sh"), "small"], env=env,

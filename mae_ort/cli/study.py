@@ -165,7 +165,8 @@ def report_command(db, out, test_mode, sample_on, depth, seed, train_key, split_
     """Correlation tables (Markdown + CSV), scatter plots and the time/memory table of a validation."""
     from pathlib import Path
 
-    from ..study.report import measure_table4, write_report
+    from ..study.jobs import measure_table4
+    from ..study.report import write_report
 
     where = {"sample_on": sample_on, "depth": _ints(depth, "depth"), "seed": seed, "train_key": train_key,
              "split_key": split_key}

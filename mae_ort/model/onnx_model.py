@@ -255,12 +255,14 @@ def _load(source, name: str | None):
         raise OnnxModelError(f"{where} is not an ONNX model, or is truncated ({len(data)} bytes): it has no graph "
                              "nodes")
     if isinstance(source, (str, Path)) and any(t.data_location == 1 for t in model.graph.initializer):
+        from onnx.checker import ValidationError
         from onnx.external_data_helper import load_external_data_for_model
 
         try:
             load_external_data_for_model(model, str(Path(source).expanduser().parent))
-        except (OSError, ValueError) as e:
-            raise OnnxModelError(f"cannot read the external weights of {where}: {e}") from None
+        except (OSError, ValueError, ValidationError) as e:  # ValidationError: a file outside the model's folder
+            text = " ".join(str(e).split()) or type(e).__name__
+            raise OnnxModelError(f"cannot read the external weights of {where}: {text}") from None
     return model, data, label
 
 

@@ -1,8 +1,9 @@
 """Results: the one owner of the database.
 
-Holds the connection, pragmas, schema version and migrations of every table, the
-sampling rows of screens and searches, the trained rows of validations and trainings,
-and the measured costs (:mod:`.store`).  Nothing else in mae-ort writes SQL.
+Holds the storage contract (:class:`~.base.Store`, :mod:`.base`), the tables' schema, version and
+migrations (:mod:`.schema`), and the SQLite store: the connection, pragmas, the sampling rows of
+screens and searches, the trained rows of validations and trainings, and the measured costs
+(:mod:`.store`).  Nothing else in mae-ort writes SQL.
 
 Must not import: screening, study, cli (and nothing about how rows are computed).
 """

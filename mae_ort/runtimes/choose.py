@@ -1,10 +1,11 @@
 """The one place that decides which runtime evaluates a shape, and builds it.
 
-``auto`` means: onnxruntime on CUDA; on the CPU the fused Numba pass for layers up to
-:data:`NUMBA_MAX_UNITS` units and onnxruntime above.  The measurements behind the
-choice are in ``bench/RESULTS.md`` (every benchmark case was faster on Numba; its
-per-window BLAS products lose efficiency on wide layers, which must shrink to stay
-single-threaded).
+``auto`` means: onnxruntime on CUDA; on the CPU onnxruntime above :data:`NUMBA_MAX_UNITS` units
+(the fused pass's per-window BLAS products lose efficiency on wide layers, which must shrink to
+stay single-threaded: ``bench/RESULTS.md``) and, up to it, whichever of the fused Numba pass and
+onnxruntime was faster on this machine: a short timing made once per machine and cached beside
+the compiled kernels (:func:`mae_ort.runtimes.timing.machine_choice`; cleared by
+:func:`mae_ort.runtimes.timing.clear_choice`), so the rule is deterministic for a given cache.
 
 ``first_call=True`` (the one-shot ``mae-ort sample``) adds one rule: when the Numba
 kernels are not compiled yet (a fresh install: compiling them takes 15-20 s) the job
@@ -49,7 +50,11 @@ def choose_runtime(arch: Architecture, look_back: int, *, runtime: str = "auto",
         return "onnxruntime"
     if max(arch.units) > NUMBA_MAX_UNITS:
         return "onnxruntime"
-    return "onnxruntime" if first_call and not numba_compiled() else "numba"
+    if first_call and not numba_compiled():
+        return "onnxruntime"
+    from .timing import machine_choice
+
+    return machine_choice()
 
 
 def numba_compiled() -> bool:

@@ -10,8 +10,11 @@ Must not import: results, screening, study, cli.
 
 from .auto import AutoSamples
 from .sampler import OutsideBoundsWarning, Sampler, SamplingResult, results_frame, sample
-from .scores import SCORES, scores, scores_of
+from .scores import (  # the function scores stays in .scores (mae_ort.scores): a name here would hide it
+           SCORES,
+           scores_of,
+)
 from .settings import SEEDING, Init, SamplingSettings
 
 __all__ = ["AutoSamples", "Init", "OutsideBoundsWarning", "SCORES", "SEEDING", "Sampler", "SamplingResult",
-           "SamplingSettings", "results_frame", "sample", "scores", "scores_of"]
+           "SamplingSettings", "results_frame", "sample", "scores_of"]

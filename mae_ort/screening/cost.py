@@ -1,7 +1,7 @@
 """What a space costs before it runs: its largest member against the memory budget, and a first time estimate.
 
 :func:`space_cost` is called by :func:`~mae_ort.screening.sweep.screen` and
-:func:`mae_ort.search` before anything is stored: a space whose largest architecture
+:func:`mae_ort.search.search` before anything is stored: a space whose largest architecture
 needs more than the memory budget for one weight sample is refused with the message of
 ``mae-ort sample`` (:meth:`~mae_ort.sampling.sampler.Sampler.check_budget`), instead of
 running its small rows for hours first.  A :class:`~mae_ort.screening.space.Grid` is

@@ -60,6 +60,7 @@ from typing import Iterator
 import numpy as np
 
 from .._checks import check_int, check_option, check_real
+from .._hold import hold_point
 from .._progress import as_progress
 from .._system import default_threads, limit_numba_threads
 from .._workers import WorkerPool, main_guard_missing, sigterm_raises
@@ -527,6 +528,7 @@ def _race(st: Store, sid: str, keys: list[tuple], sampling: SamplingSettings, ru
         stopping = [k for k in active if status[k] is not None]  # in the space's order
         finished = [join_results(parts.pop(k), sampling, status[k]) for k in stopping]
         new += st.add_results(sid, finished)
+        hold_point(getattr(st, "path", None))
         computed += len(finished)
         stopped_lows += [intervals[k][1] for k in stopping]
         active = [k for k in active if status[k] is None]
@@ -777,6 +779,7 @@ def screen(space, series=None, *, store=None, samples: int = 100, threshold: flo
                 for batch in results:
                     inserted = st.add_results(sid, batch)
                     new += inserted
+                    hold_point(getattr(st, "path", None))
                     work.stored(batch, inserted)
                     if bar is not None:
                         bar(min(work.finished, total), total)

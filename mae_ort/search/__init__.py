@@ -7,10 +7,9 @@ row twice (:mod:`.scoring`), the RESN evolution strategy as an Optuna sampler
 (:mod:`.engine`: TPE, GP, random or RESN; an RDB storage shared with the screening
 store; resumable; worker processes or Dask).
 
-This module is callable: ``mae_ort.search(space, series, ...)`` is
-:func:`~mae_ort.search.engine.search` (a function named ``search`` would hide this
-package).  Its names are imported on first use, so importing it (or the CLI) does not
-import Optuna.
+:func:`~mae_ort.search.engine.search` is re-exported here as ``mae_ort.search.search``
+(``from mae_ort.search import search``).  These names are imported on first use
+(:pep:`562`), so importing this package (or the CLI) does not import Optuna.
 
 Must not import: cli; writes the database only through :mod:`mae_ort.results` (and
 Optuna's own tables through Optuna).
@@ -19,8 +18,6 @@ Optuna's own tables through Optuna).
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 #: Public name -> the submodule that defines it.
 _EXPORTS = {
@@ -36,10 +33,6 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
-    if name == "__signature__":
-        import inspect
-
-        return inspect.signature(__getattr__("search"))
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
         globals()[name] = value
@@ -50,14 +43,3 @@ def __getattr__(name: str):
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
 
-
-class _CallableModule(types.ModuleType):
-    """This package, callable as :func:`~mae_ort.search.engine.search`."""
-
-    def __call__(self, *args, **kwargs):
-        from .engine import search
-
-        return search(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

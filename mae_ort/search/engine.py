@@ -54,6 +54,7 @@ from optuna.samplers import BaseSampler
 from optuna.trial import TrialState
 
 from .._checks import check_int, check_option, check_real, check_seed
+from .._hold import hold_point
 from .._progress import as_progress
 from .._system import default_threads
 from .._workers import WorkerPool, main_guard_missing, sigterm_raises
@@ -438,8 +439,9 @@ def search(space, series=None, *, trials: int = 100, sampler="tpe", objective: s
     --------
     >>> import mae_ort
     >>> from mae_ort.screening import grid
-    >>> study = mae_ort.search(grid(units="3:8", layers="1:2", look_back="1:4"), mae_ort.sine(120),
-    ...                        trials=8, samples=5, db="results.sqlite")        # doctest: +SKIP
+    >>> from mae_ort.search import search
+    >>> study = search(grid(units="3:8", layers="1:2", look_back="1:4"), mae_ort.sine(120),
+    ...                trials=8, samples=5, db="results.sqlite")                # doctest: +SKIP
     >>> study.best_trial.user_attrs["log_p"]                                   # doctest: +SKIP
     """
     caller = "search"
@@ -560,6 +562,7 @@ class _Runner:
         _tell(self.study, trial, record, self.scorer.settings_id, self.objective, cached=cached)
         self.open.pop(trial.number, None)
         self.told += 1
+        hold_point(getattr(self.scorer.store, "path", None))
         if self._bar is not None:
             self._bar(min(self.told, self._todo), self._todo)
 

@@ -6,6 +6,9 @@
   colour per second-layer width, one panel per look-back.
 * :func:`heatmap` -- ``log p`` (or any numeric column) over two chosen axes, e.g.
   ``u1`` x ``u2`` at one look-back, the other axes averaged (or another aggregate).
+* :func:`scatter` and :func:`scatter_scores` -- the validation report's scatter plots
+  (trained MAE against the sampled statistics and scores; written by
+  :func:`mae_ort.study.report.write_report`).
 
 Each takes the DataFrame of :meth:`mae_ort.results.store.SQLiteStore.frame` (or of
 :func:`mae_ort.screening.sweep.screen`) holding **one** settings id and one model family (filter
@@ -26,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, InvalidParameterError
+from .._files import atomic_path
+from ..errors import DataError, InvalidParameterError, MaeOrtError
 
-__all__ = ["FIGURES", "p_vs_units", "p_vs_units_2layer", "heatmap", "save", "figure"]
+__all__ = ["FIGURES", "p_vs_units", "p_vs_units_2layer", "heatmap", "save", "figure", "scatter", "scatter_scores"]
 
 #: Figure names, as the CLI's ``--figure`` takes them.
 FIGURES = ("p-vs-units", "p-vs-units-2layer", "heatmap")
@@ -412,3 +416,90 @@ def save(fig, path, *, dpi: int = 120) -> Path:
         if tmp.exists():
             tmp.unlink()
     return p
+
+
+# -- the report's scatter plots (mae_ort.study.report) ------------------------------------------
+def scatter(df, depth: int, path, *, mae: str = "test_mae",
+            statistics=("mean", "sd", "log_p_exact", "log_p_mle")) -> Path:
+    """One study's scatter plot: trained MAE against each statistic (rows) for each budget (columns)."""
+    import matplotlib
+
+    from .report import STATISTICS, _corr, _f  # the report's own tables (it draws this figure)
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    g = df[df.depth == depth]
+    stats_ = [s for s in statistics if s in g.columns and np.isfinite(g[s].to_numpy(dtype=float)).any()]
+    budgets = sorted(set(int(e) for e in g.epochs))
+    if not stats_ or not budgets:
+        raise MaeOrtError(f"nothing to plot for depth {depth}: no trained rows with sampling statistics")
+    fig, axes = plt.subplots(len(stats_), len(budgets), figsize=(3.2 * len(budgets) + 0.8, 2.6 * len(stats_) + 0.6),
+                             squeeze=False, constrained_layout=True)
+    lbs = sorted(set(int(v) for v in g.look_back))
+    cmap = plt.get_cmap("viridis")
+    for i, s in enumerate(stats_):
+        for j, e in enumerate(budgets):
+            ax = axes[i][j]
+            ge = g[g.epochs == e]
+            sc = ax.scatter(ge[s], ge[mae], c=ge.look_back, cmap=cmap, s=14, vmin=min(lbs),
+                            vmax=max(lbs) if max(lbs) > min(lbs) else min(lbs) + 1)
+            r, _, n = _corr(ge[s], ge[mae], "pearson")
+            ax.set_title(f"{e} epoch{'s' if e != 1 else ''}: r = {_f(r, 2)} (n={n})", fontsize=9)
+            ax.set_xlabel(STATISTICS[s], fontsize=8)
+            if j == 0:
+                ax.set_ylabel("trained test MAE", fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.colorbar(sc, ax=axes, shrink=0.6, label="look-back")
+    fig.suptitle(f"{depth}-layer study: sampled statistics vs trained MAE", fontsize=11)
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def scatter_scores(g, path, *, title: str) -> Path:
+    """The best score and log p against the trained MAE, one panel per budget, coloured by look-back."""
+    import matplotlib
+
+    from .report import SCORES, _f  # the report's own tables (it draws this figure)
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .evidence import correlation, direction
+
+    budgets = sorted(set(int(e) for e in g.epochs))
+    big = g[g.epochs == budgets[-1]]
+    cands = [s for s in SCORES if s in g.columns and s != "log_p" and np.isfinite(big[s].to_numpy(dtype=float)).any()]
+    best = min(cands, key=lambda s: np.nan_to_num(correlation(big[s], big.mae) * direction(s), nan=9.0)) \
+        if cands else None
+    shown = ["log_p"] + ([best] if best else [])
+    fig, axes = plt.subplots(len(shown), len(budgets), figsize=(3.2 * len(budgets) + 0.8, 2.6 * len(shown) + 0.6),
+                             squeeze=False, constrained_layout=True)
+    lbs = sorted(set(int(v) for v in g.look_back))
+    sc = None
+    for i, s in enumerate(shown):
+        for j, e in enumerate(budgets):
+            ax = axes[i][j]
+            ge = g[g.epochs == e]
+            sc = ax.scatter(ge[s], ge.mae, c=ge.look_back, cmap="viridis", s=14, vmin=min(lbs),
+                            vmax=max(lbs) if max(lbs) > min(lbs) else min(lbs) + 1)
+            ax.set_title(f"{e} epoch{'s' if e != 1 else ''}: ρ = {_f(correlation(ge[s], ge.mae), 2)}", fontsize=9)
+            ax.set_xlabel(SCORES.get(s, s), fontsize=8)
+            if j == 0:
+                ax.set_ylabel("trained test MAE", fontsize=8)
+            ax.tick_params(labelsize=7)
+    if sc is not None:
+        fig.colorbar(sc, ax=axes, shrink=0.6, label="look-back")
+    fig.suptitle(title, fontsize=11)
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
+    return path

@@ -14,7 +14,7 @@ Reads the sampling rows and the trained rows of one database (joined by
 * ``scatter-depth<D>.png``: one figure per study, trained MAE against each statistic
   for each budget.
 
-Table 4 is measured by :func:`measure_costs`: each training and each sampling runs
+Table 4 is measured by :func:`mae_ort.study.jobs.measure_costs`: each training and each sampling runs
 in a fresh Python process whose wall time and peak resident set size (``VmHWM`` on
 Linux, else ``ru_maxrss``) are read, so the figures include what the process imports (TensorFlow for
 training, onnxruntime/Numba for sampling), as the paper's did.
@@ -25,19 +25,16 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .._checks import check_int, check_option
+from .._checks import check_option
 from .._files import atomic_path, write_atomic
-from .._system import library_versions, machine_line, peak_rss_bytes, thread_environment
+from .._system import library_versions, machine_line
 from ..errors import MaeOrtError
 from ..model.architecture import MODEL_FIELDS
+from .figures import scatter, scatter_scores
 
 __all__ = [
     "PAPER",
@@ -47,9 +44,6 @@ __all__ = [
     "correlations",
     "study_table",
     "differences",
-    "scatter",
-    "measure_costs",
-    "measure_table4",
     "write_report",
 ]
 
@@ -275,204 +269,6 @@ def differences(corr, *, tolerance: float = 0.2) -> list[str]:
         if math.isfinite(mm) and abs(mm - paper[3]) > tolerance:
             out.append(f"{depth} layer(s), {epochs} epochs: trained MAE mean {mm:.3f}, the paper's {paper[3]:.3f}.")
     return out
-
-
-# -- figures --------------------------------------------------------------------------------
-def scatter(df, depth: int, path, *, mae: str = "test_mae",
-            statistics=("mean", "sd", "log_p_exact", "log_p_mle")) -> Path:
-    """One study's scatter plot: trained MAE against each statistic (rows) for each budget (columns)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    g = df[df.depth == depth]
-    stats_ = [s for s in statistics if s in g.columns and np.isfinite(g[s].to_numpy(dtype=float)).any()]
-    budgets = sorted(set(int(e) for e in g.epochs))
-    if not stats_ or not budgets:
-        raise MaeOrtError(f"nothing to plot for depth {depth}: no trained rows with sampling statistics")
-    fig, axes = plt.subplots(len(stats_), len(budgets), figsize=(3.2 * len(budgets) + 0.8, 2.6 * len(stats_) + 0.6),
-                             squeeze=False, constrained_layout=True)
-    lbs = sorted(set(int(v) for v in g.look_back))
-    cmap = plt.get_cmap("viridis")
-    for i, s in enumerate(stats_):
-        for j, e in enumerate(budgets):
-            ax = axes[i][j]
-            ge = g[g.epochs == e]
-            sc = ax.scatter(ge[s], ge[mae], c=ge.look_back, cmap=cmap, s=14, vmin=min(lbs),
-                            vmax=max(lbs) if max(lbs) > min(lbs) else min(lbs) + 1)
-            r, _, n = _corr(ge[s], ge[mae], "pearson")
-            ax.set_title(f"{e} epoch{'s' if e != 1 else ''}: r = {_f(r, 2)} (n={n})", fontsize=9)
-            ax.set_xlabel(STATISTICS[s], fontsize=8)
-            if j == 0:
-                ax.set_ylabel("trained test MAE", fontsize=8)
-            ax.tick_params(labelsize=7)
-    fig.colorbar(sc, ax=axes, shrink=0.6, label="look-back")
-    fig.suptitle(f"{depth}-layer study: sampled statistics vs trained MAE", fontsize=11)
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110)
-    finally:
-        plt.close(fig)
-    return path
-
-
-# -- Table 4 --------------------------------------------------------------------------------
-def _child_main() -> None:  # pragma: no cover - runs in a child process
-    """Run one measured job described by JSON on stdin; print JSON with seconds and peak RSS."""
-    job = json.loads(sys.stdin.read())
-    t0 = time.perf_counter()
-    from ..data import split_from_spec
-    from ..model.architecture import Architecture
-    from .train import TrainSettings, train
-
-    split = split_from_spec(job["split"])
-    arch = Architecture(**job["arch"])
-    t1 = time.perf_counter()
-    if job["kind"] == "training":
-        settings = TrainSettings(**job.get("settings", {}))
-        train(split, arch, look_back=job["look_back"], epochs=job["epochs"], seed=job.get("seed", 0),
-              settings=settings, recursive=False)
-    else:
-        from ..sampling import sample
-
-        series = split.test if job.get("sample_on") == "test" else split.train
-        sample(series, arch=arch, look_back=job["look_back"], **job.get("sampling", {}))
-    work = time.perf_counter() - t1
-    print(json.dumps({"work_seconds": work, "setup_seconds": t1 - t0, "peak_rss_bytes": peak_rss_bytes()}))
-
-
-def _run_child(job: dict, *, threads: int | None, timeout: float | None) -> dict:
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if threads:
-        env.update(thread_environment(threads))
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", "from mae_ort.study.report import _child_main; _child_main()"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    try:
-        out, err = proc.communicate(json.dumps(job), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise MaeOrtError(f"the measured {job['kind']} run took longer than {timeout} s") from None
-    except BaseException:  # Ctrl-C, SIGTERM: the measured process goes too
-        proc.kill()
-        proc.communicate()
-        raise
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        last = (err.strip().splitlines() or ["(no output)"])[-1]
-        raise MaeOrtError(f"the measured {job['kind']} run failed: {last}")
-    res = json.loads(out.strip().splitlines()[-1])
-    res["process_seconds"] = wall
-    return res
-
-
-def measure_costs(split_spec: dict, arch, *, look_back: int, epochs: int = 1000, samples: int = 100, seed: int = 0,
-                  settings: dict | None = None, sampling: dict | None = None, sample_on: str = "train",
-                  threads: int | None = None, timeout: float | None = None,
-                  kinds=("training", "sampling")) -> list[dict]:
-    """Measure training and sampling of one architecture, each in a fresh process (Table 4).
-
-    Parameters
-    ----------
-    split_spec : dict
-        The split (:attr:`mae_ort.study.train.TrainTestSplit.spec`).
-    arch : Architecture or dict
-    look_back, epochs, samples, seed : int
-        Training runs for ``epochs`` epochs (early stopping as ``settings``);
-        sampling draws ``samples`` weight samples.
-    settings, sampling : dict, optional
-        Keyword arguments of :class:`~mae_ort.study.train.TrainSettings` and of
-        :func:`mae_ort.sample` (threshold, lower, upper, fit, init, runtime ...).
-    threads : int, optional
-        Thread limit of both processes (default: all cores).
-    kinds : sequence of {'training', 'sampling'}
-        Which of the two to measure.
-
-    Returns
-    -------
-    list of dict
-        Two rows (``kind`` = ``training``, ``sampling``) with ``work_seconds`` (the
-        job itself), ``process_seconds`` (the whole process, imports included) and
-        ``peak_rss_bytes`` (the process's peak resident set size).
-    """
-    from ..model.architecture import Architecture
-
-    arch_d = arch.to_dict() if isinstance(arch, Architecture) else dict(arch)
-    look_back = check_int(look_back, "look_back", "measure_costs", low=1)
-    epochs = check_int(epochs, "epochs", "measure_costs", low=1)
-    samples = check_int(samples, "samples", "measure_costs", low=2)
-    sample_on = check_option(sample_on, "sample_on", "measure_costs", ("train", "test"))
-    base = {"split": split_spec, "arch": arch_d, "look_back": look_back, "seed": seed}
-    rows = []
-    for kind, extra in (("training", {"epochs": epochs, "settings": settings or {}}),
-                        ("sampling", {"sampling": {"samples": samples, "seed": seed, **(sampling or {})},
-                                      "sample_on": sample_on})):
-        if kind not in kinds:
-            continue
-        res = _run_child({**base, "kind": kind, **extra}, threads=threads, timeout=timeout)
-        units = ",".join(map(str, arch_d["units"]))
-        rows.append({"kind": kind, "units": units, "look_back": look_back,
-                     "epochs": epochs if kind == "training" else None,
-                     "samples": samples if kind == "sampling" else None, **res})
-    return rows
-
-
-def measure_table4(db, *, count: int = 3, epochs: int | None = None, threads: int | None = None,
-                   where: dict | None = None, seed: int = 0, progress=None) -> int:
-    """Measure Table 4 for ``count`` trained architectures of ``db`` and store the results.
-
-    Architectures are picked with :func:`mae_ort.study.validation.pick_rows` (spread over
-    the depths present) among those not yet measured with ``epochs``; training
-    uses the stored training settings and data, sampling the screened row's
-    settings.  Returns the number of architectures measured now.
-    """
-    import pandas as pd
-
-    from ..model.architecture import Architecture
-    from .validation import joined, load_costs, pick_rows, save_costs
-
-    count = check_int(count, "count", "measure_table4", low=1)
-    df = joined(db, **(where or {}))
-    if df.empty:
-        raise MaeOrtError(f"{db}: no trained architectures to measure; run `mae-ort validate --db {db}` first")
-    epochs = int(df.max_epochs.max()) if epochs is None else check_int(epochs, "epochs", "measure_table4", low=1)
-    costs = load_costs(db)
-    measured = set(costs[(costs.kind == "training") & (costs.epochs == epochs)].sampling_id.dropna().astype(int))
-    rows = df.drop_duplicates("sampling_id")
-    rows = rows[~rows.sampling_id.isin(measured)]
-    depths = sorted(set(int(d) for d in rows.depth))
-    already = len(measured & set(df.sampling_id.astype(int)))
-    want = max(0, count - already)
-    if not want or rows.empty:
-        return 0
-    per = max(1, math.ceil(want / max(1, len(depths))))
-    chosen = pd.concat([pick_rows(rows[rows.depth == d], min(per, int((rows.depth == d).sum())), seed=seed)
-                        for d in depths]).head(want)
-    done = 0
-    for r in chosen.itertuples():
-        split = json.loads(r.split)
-        spec = split.get("spec") or {}
-        if not spec:
-            raise MaeOrtError("the trained rows do not say how to rebuild their data (a split built by hand); "
-                              "Table 4 needs a sine or CSV split")
-        arch = Architecture.from_row(r).to_dict()
-        sampling = {"threshold": float(r.threshold), "lower": float(r.lower), "upper": float(r.upper),
-                    "fit": r.fit, "init": r.init}
-        res = measure_costs(spec, arch, look_back=int(r.look_back), epochs=epochs, samples=int(r.samples),
-                            seed=int(r.seed), settings=json.loads(r.train_settings), sampling=sampling,
-                            threads=threads)
-        save_costs(db, res, sampling_id=int(r.sampling_id))
-        done += 1
-        if progress is not None:
-            t, s_ = res
-            progress(done, len(chosen), f"{r.cell}[{r.units}] lb={r.look_back}: training {t['process_seconds']:.1f} s "
-                                        f"{t['peak_rss_bytes'] / 1e6:.0f} MB, sampling {s_['process_seconds']:.1f} s "
-                                        f"{s_['peak_rss_bytes'] / 1e6:.0f} MB")
-    return done
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -1003,45 +799,3 @@ def _decision_table(dec, trainer, depth) -> str:
                  + " |")
     return f"Decision view at {e} epochs: the best trained MAE among the k architectures a score ranks first:\n\n" \
         + "\n".join(lines)
-
-
-def scatter_scores(g, path, *, title: str) -> Path:
-    """The best score and log p against the trained MAE, one panel per budget, coloured by look-back."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .evidence import correlation, direction
-
-    budgets = sorted(set(int(e) for e in g.epochs))
-    big = g[g.epochs == budgets[-1]]
-    cands = [s for s in SCORES if s in g.columns and s != "log_p" and np.isfinite(big[s].to_numpy(dtype=float)).any()]
-    best = min(cands, key=lambda s: np.nan_to_num(correlation(big[s], big.mae) * direction(s), nan=9.0)) \
-        if cands else None
-    shown = ["log_p"] + ([best] if best else [])
-    fig, axes = plt.subplots(len(shown), len(budgets), figsize=(3.2 * len(budgets) + 0.8, 2.6 * len(shown) + 0.6),
-                             squeeze=False, constrained_layout=True)
-    lbs = sorted(set(int(v) for v in g.look_back))
-    sc = None
-    for i, s in enumerate(shown):
-        for j, e in enumerate(budgets):
-            ax = axes[i][j]
-            ge = g[g.epochs == e]
-            sc = ax.scatter(ge[s], ge.mae, c=ge.look_back, cmap="viridis", s=14, vmin=min(lbs),
-                            vmax=max(lbs) if max(lbs) > min(lbs) else min(lbs) + 1)
-            ax.set_title(f"{e} epoch{'s' if e != 1 else ''}: ρ = {_f(correlation(ge[s], ge.mae), 2)}", fontsize=9)
-            ax.set_xlabel(SCORES.get(s, s), fontsize=8)
-            if j == 0:
-                ax.set_ylabel("trained test MAE", fontsize=8)
-            ax.tick_params(labelsize=7)
-    if sc is not None:
-        fig.colorbar(sc, ax=axes, shrink=0.6, label="look-back")
-    fig.suptitle(title, fontsize=11)
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=110)
-    finally:
-        plt.close(fig)
-    return path

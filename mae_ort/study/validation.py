@@ -36,6 +36,7 @@ import numpy as np
 
 from .._checks import check_int, check_option, check_seed
 from .._files import atomic_path
+from .._hold import hold_point
 from .._system import default_threads, limit_threads
 from .._workers import WorkerPool, sigterm_raises
 from ..data import TrainTestSplit, check_target_form, sine_split
@@ -275,6 +276,7 @@ def train_rows(store, split: TrainTestSplit, rows, *, budgets, settings: TrainSe
                                                 max_epochs=max(budgets), split_json=split_json,
                                                 settings_json=settings_json,
                                                 test_sampling_id=test_ids.get(result["sampling_id"])))
+                hold_point(getattr(store, "path", None))
                 n_done += 1
                 if progress is not None:
                     last = result["budgets"][-1]
@@ -431,7 +433,7 @@ def joined(db, *, sampling_ids=None, split_key: str | None = None, train_key: st
 
 
 def save_costs(db, rows: list[dict], *, sampling_id: int | None = None) -> None:
-    """Append Table 4 measurements (from :func:`mae_ort.study.report.measure_costs`) to the database."""
+    """Append Table 4 measurements (from :func:`mae_ort.study.jobs.measure_costs`) to the database."""
     with open_store(str(db), create=False) as store:
         store.add_costs(rows, sampling_id=sampling_id)
 

@@ -1,5 +1,6 @@
 """Kills lose nothing (issue 21): ``screen``, ``search``, ``validate`` and ``train`` are SIGKILLed three times each at
-different points (polling the database for progress), resumed, and end with the rows of an uninterrupted run
+different points (each run held by :mod:`mae_ort._hold` at the commit that reaches its kill point, so no kill
+depends on timing), resumed, and end with the rows of an uninterrupted run
 (bit for bit for sampled MAEs; trained rows complete or absent), no duplicate key, ``PRAGMA integrity_check`` ok,
 no process left behind, and progress made by every resume before the next kill."""
 
@@ -17,7 +18,7 @@ import pytest
 from mae_ort.results.store import open_store
 from tests.processes import assert_all_gone, count, descendants, integrity_ok, needs_proc, start, wait_for
 
-pytestmark = needs_proc
+pytestmark = [needs_proc, pytest.mark.kills]
 
 #: 144 rows of two layers (6-11 units) at 4 look-backs, 10 samples: a few seconds on 2 cores, stored in small batches
 SPACE = dict(units="6:11", layers="2", look_back="2,4,6,8")
@@ -47,12 +48,13 @@ def _space_args() -> list[str]:
 def _kill_and_resume(args, db: Path, progress_sql: str, points, total: int, check) -> list[int]:
     """Run ``mae-ort ARGS`` and SIGKILL it once the progress count reaches each of ``points`` (and at least one
     more than the last kill left: every resume makes progress), checking the database after each kill; then run
-    it to the end.  Returns the counts after each kill."""
+    it to the end.  Each killed run is held at the commit that reaches its point, so the kill never races a
+    commit.  Returns the counts after each kill."""
     left = []
     for point in points:
         before = left[-1] if left else 0
         target = max(before + 1, point)
-        proc = start(*args)
+        proc = start(*args, hold=(target, progress_sql))
         wait_for(proc, lambda: count(db, progress_sql) >= target, f"progress to {target} after {len(left)} kill(s)",
                  timeout=300)
         kids = descendants(proc.pid)

@@ -64,8 +64,24 @@ def _no_float_model(path):
     onnx.save(m, path)
 
 
+def _outside_model(path):
+    """A model whose external weights file lies in the folder above its own (onnx refuses to read it)."""
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    m = linear_model()
+    convert_model_to_external_data(m, all_tensors_to_one_file=True, location="w.bin", size_threshold=0)
+    onnx.save(m, path)  # the weights in w.bin beside it, then moved one folder up and the model pointed there
+    (path.parent / "w.bin").rename(path.parent.parent / "w.bin")
+    m = onnx.load(path, load_external_data=False)
+    for t in m.graph.initializer:
+        for e in t.external_data:
+            if e.key == "location":
+                e.value = "../w.bin"
+    onnx.save(m, path)
+
+
 @pytest.mark.parametrize("case", ["not_onnx", "truncated", "no_floats", "feature", "missing", "freeze",
-                                  "look_back", "units"])
+                                  "look_back", "units", "outside"])
 def test_bad_input_is_one_line_and_stores_nothing(capsys, models, tmp_path, case):
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -78,6 +94,8 @@ def test_bad_input_is_one_line_and_stores_nothing(capsys, models, tmp_path, case
         (bad / "a.onnx").write_bytes(data[: len(data) - 7])
     elif case == "no_floats":
         _no_float_model(bad / "a.onnx")
+    elif case == "outside":
+        _outside_model(bad / "a.onnx")
     else:
         onnx.save(linear_model(), bad / "a.onnx")
         extra = {"feature": ["--feature", "hidden"], "missing": [], "freeze": ["--freeze", "W,nope"],
@@ -93,7 +111,8 @@ def test_bad_input_is_one_line_and_stores_nothing(capsys, models, tmp_path, case
         line = one_line_error(code, err)
         assert {"not_onnx": "not an ONNX model", "truncated": "is truncated", "no_floats": "no float initializers",
                 "feature": "no tensor 'hidden'", "missing": "no ONNX file", "freeze": "weight tensor 'nope'",
-                "look_back": "takes windows of 5 time steps", "units": "leave out --"}[case] in line, line
+                "look_back": "takes windows of 5 time steps", "units": "leave out --",
+                "outside": "points outside the directory"}[case] in line, line
     assert not db.exists()
 
 

@@ -36,6 +36,7 @@ def _loaded(proc, library: str):
         return False
 
 
+@pytest.mark.kills
 @pytest.mark.parametrize("sig, code, name", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
 def test_sample_with_many_samples_stops_with_one_line_and_no_file(tmp_path, sig, code, name):
     model = tmp_path / "model.onnx"
@@ -50,6 +51,7 @@ def test_sample_with_many_samples_stops_with_one_line_and_no_file(tmp_path, sig,
     assert_all_gone(kids)
 
 
+@pytest.mark.kills
 def test_report_stopped_part_way_leaves_only_whole_files(tmp_path):
     import matplotlib.image
     import pandas as pd
@@ -72,13 +74,15 @@ def test_report_stopped_part_way_leaves_only_whole_files(tmp_path):
             assert name.endswith(".png") and matplotlib.image.imread(out / name).size
 
 
+@pytest.mark.kills
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130)])  # SIGTERM with workers: the screen's test
 def test_search_with_worker_processes_stops_with_one_line_and_leaves_no_worker(tmp_path, sig, code):
     db = tmp_path / "s.sqlite"
+    complete = "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'"
     proc = start("search", "--units", "18:23", "--layers", "2", "--look-back", "4,8,12,16,20,24", "--samples", "20",
                  "--trials", "200", "--sampler", "random", "--objective", "log_p", "--jobs", "2", "--quiet",
-                 "--top", "0", "--db", db)
-    wait_for(proc, lambda: count(db, "SELECT COUNT(*) FROM trials WHERE state='COMPLETE'") >= 2, "two trials")
+                 "--top", "0", "--db", db, hold=(2, complete))  # held at the second trial told
+    wait_for(proc, lambda: count(db, complete) >= 2, "two trials")
     kids = descendants(proc.pid)
     assert len(alive(kids)) >= 2  # the workers (and the forkserver)
     _stop(proc, sig)
@@ -89,6 +93,7 @@ def test_search_with_worker_processes_stops_with_one_line_and_leaves_no_worker(t
 
 
 @pytest.mark.keras
+@pytest.mark.kills
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130)])  # SIGTERM: tests/study/test_validation.py
 def test_validate_with_training_processes_stops_with_one_line_and_leaves_none(tmp_path, sig, code):
     pytest.importorskip("keras")
@@ -98,7 +103,7 @@ def test_validate_with_training_processes_stops_with_one_line_and_leaves_none(tm
     db = tmp_path / "v.sqlite"
     screen(grid(units="2:5", layers="1", look_back="2"), store=db, samples=5, workers=1)
     proc = start("validate", "--db", db, "--pick", "all", "--epochs", "1", "--trainer", "modern", "--jobs", "2",
-                 "--quiet")
+                 "--quiet", hold=(1, "SELECT COUNT(*) FROM trained"))
     wait_for(proc, lambda: count(db, "SELECT COUNT(*) FROM trained") >= 1, "the first trained row")
     kids = descendants(proc.pid)
     _stop(proc, sig)

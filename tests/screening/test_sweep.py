@@ -21,7 +21,7 @@ from mae_ort.errors import DataError, InvalidParameterError, MaeOrtError
 from mae_ort.results.store import open_store
 from mae_ort.screening.space import MAX_ROWS, RowList, grid
 from mae_ort.screening.sweep import OutsideBoundsWarning, screen
-from tests.processes import alive, descendants
+from tests.processes import alive, descendants, hold_env
 
 TINY = dict(units="3:5", layers="1:2", look_back="1,2")  # 24 rows
 SAMPLES = 5
@@ -196,8 +196,10 @@ SWEEP = ["screen", "--units", "18:23", "--layers", "2", "--look-back", "4,8,12,1
 SWEEP_ROWS = 216
 
 
-def _start(db: Path, extra=()) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+def _start(db: Path, extra=(), hold: int | None = None) -> subprocess.Popen:
+    """The sweep, held (:mod:`mae_ort._hold`) once ``hold`` rows are stored, so that a signal never races a commit."""
+    held = {} if hold is None else hold_env(hold, "SELECT COUNT(*) FROM sampling")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **held)
     return subprocess.Popen([sys.executable, "-c", CLI, *SWEEP, *extra, "--db", str(db)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
 
@@ -236,9 +238,10 @@ needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="ne
 
 
 @needs_proc
+@pytest.mark.kills
 def test_sigkill_mid_sweep_loses_nothing_finished(tmp_path):
     db = tmp_path / "r.sqlite"
-    proc = _start(db)
+    proc = _start(db, hold=3)
     _wait_for_rows(db, 3, proc)
     kids = descendants(proc.pid)
     proc.send_signal(signal.SIGKILL)
@@ -264,10 +267,11 @@ def test_sigkill_mid_sweep_loses_nothing_finished(tmp_path):
 
 
 @needs_proc
+@pytest.mark.kills
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_stops_cleanly(tmp_path, sig, code):
     db = tmp_path / "r.sqlite"
-    proc = _start(db)
+    proc = _start(db, hold=2)
     _wait_for_rows(db, 2, proc)
     kids = descendants(proc.pid)
     proc.send_signal(sig)
@@ -284,6 +288,7 @@ def test_signal_stops_cleanly(tmp_path, sig, code):
 
 
 @needs_proc
+@pytest.mark.kills
 def test_a_killed_worker_is_one_line_without_a_resource_tracker_warning(tmp_path):
     db = tmp_path / "r.sqlite"
     proc = _start(db, ["--samples", "100"])  # the last --samples wins: slower rows, so that a worker is busy

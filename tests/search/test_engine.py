@@ -343,13 +343,13 @@ def test_gp_searches_the_grid_or_names_the_missing_package(tmp_path):
     assert not (tmp_path / "r.sqlite").exists()
 
 
-def test_import_mae_ort_does_not_import_optuna_and_search_is_callable():
-    code = ("import sys, mae_ort, mae_ort.cli; assert 'optuna' not in sys.modules; "
-            "assert callable(mae_ort.search) and 'optuna' not in sys.modules; "
+def test_import_mae_ort_does_not_import_optuna_and_search_is_a_plain_package():
+    code = ("import sys, types, mae_ort, mae_ort.cli; assert 'optuna' not in sys.modules; "
+            "assert type(mae_ort.search) is types.ModuleType and 'optuna' not in sys.modules; "
             "from mae_ort.search import search; assert mae_ort.search.search is search and 'optuna' in sys.modules; "
-            "import mae_ort.search.resn; assert callable(mae_ort.search); "
-            "assert mae_ort.optuna.objective and mae_ort.optuna.__name__ == 'mae_ort.optuna'; "
-            "assert 'optuna' in mae_ort.__all__")
+            "from mae_ort.search.engine import search as s; assert s is search; "
+            "import mae_ort.integrations.optuna as o; assert mae_ort.integrations.optuna is o and o.objective; "
+            "assert 'integrations' in mae_ort.__all__ and 'optuna' not in mae_ort.__all__")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
 
@@ -370,8 +370,8 @@ def test_the_same_seeds_give_the_same_trials(tmp_path):
 _PROCESS = """
 import sys, mae_ort
 from mae_ort.screening import grid
-mae_ort.search(grid(units="3:5", layers="1:2", look_back="1,3"), mae_ort.sine(120), trials=8, samples=5, seed=4,
-               db=sys.argv[1], study="together", sampler="random", sampler_seed=int(sys.argv[2]))
+mae_ort.search.search(grid(units="3:5", layers="1:2", look_back="1,3"), mae_ort.sine(120), trials=8, samples=5, seed=4,
+                      db=sys.argv[1], study="together", sampler="random", sampler_seed=int(sys.argv[2]))
 """
 
 

@@ -1,4 +1,5 @@
-"""Report: correlations equal scipy's on the joined data, the paper's layout, files, Table 4 measurement."""
+"""Report: correlations equal scipy's on the joined data, the paper's layout, files (Table 4's measurement:
+tests/study/test_jobs.py)."""
 
 from __future__ import annotations
 
@@ -174,27 +175,3 @@ def test_cli_report_errors_are_one_line(capsys, tmp_path, db):
 def test_cli_report_writes(capsys, tmp_path, db):
     code = main(["report", "--db", str(db), "--out", str(tmp_path / "o")])
     assert code == 0 and (tmp_path / "o" / "README.md").exists()
-
-
-def test_measure_sampling_gives_positive_time_and_rss():
-    from mae_ort.study.report import measure_costs
-
-    rows = measure_costs(SPLIT.spec, {"units": [3]}, look_back=2, samples=10, kinds=("sampling",))
-    assert len(rows) == 1 and rows[0]["kind"] == "sampling"
-    assert rows[0]["work_seconds"] > 0 and rows[0]["process_seconds"] >= rows[0]["work_seconds"]
-    assert rows[0]["peak_rss_bytes"] > 10e6
-
-
-@pytest.mark.keras
-def test_measure_training_gives_positive_time_and_rss(db):
-    pytest.importorskip("keras")
-    from mae_ort.study.report import measure_table4
-    from mae_ort.study.validation import load_costs
-
-    assert measure_table4(db, count=1, epochs=1, threads=1) == 1
-    costs = load_costs(db)
-    assert set(costs.kind) == {"training", "sampling"}
-    assert (costs.work_seconds > 0).all() and (costs.peak_rss_bytes > 10e6).all()
-    t = costs[costs.kind == "training"].iloc[0]
-    assert t.peak_rss_bytes > costs[costs.kind == "sampling"].iloc[0].peak_rss_bytes  # TensorFlow is heavier
-    assert measure_table4(db, count=1, epochs=1) == 0  # already measured: nothing to do

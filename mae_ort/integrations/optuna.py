@@ -8,13 +8,14 @@
 * :func:`enqueue_top` -- put the best screened rows of a database at the front of any
   study (``study.enqueue_trial``), so that a search starts from what a screen found.
 
-Example (``mae_ort.optuna`` is imported on first use; ``import mae_ort`` does not import Optuna)::
+Example (``import mae_ort`` does not import Optuna; importing this module does)::
 
     import optuna, mae_ort
+    from mae_ort.integrations.optuna import objective
     from mae_ort.screening import grid
 
     space = grid(units="3:8", layers="1:2", look_back="1:4")
-    f = mae_ort.optuna.objective(mae_ort.sine(120), space, samples=5, store="results.sqlite")
+    f = objective(mae_ort.sine(120), space, samples=5, store="results.sqlite")
     study = optuna.create_study(direction="maximize")
     study.optimize(f, n_trials=8)
 
@@ -27,17 +28,17 @@ import math
 import threading
 import warnings
 
-from ._checks import check_int, check_option
-from .data import prepare, sine
-from .errors import DataError, MaeOrtWarning
-from .model.architecture import check_head
-from .results.store import Store, open_store
-from .sampling.sampler import GiB, Init
-from .sampling.scores import RANK_ASCENDING, TAIL_SCORES, ranking
-from .sampling.settings import SamplingSettings
-from .screening.space import Row
-from .search.scoring import OBJECTIVES, Scorer, check_objective, objective_value, trial_attrs
-from .search.space import PARAM_CELL, PARAM_DEPTH, PARAM_LOOK_BACK, as_search_space, unit_param
+from .._checks import check_int, check_option
+from ..data import prepare, sine
+from ..errors import DataError, MaeOrtWarning
+from ..model.architecture import check_head
+from ..results.store import Store, open_store
+from ..sampling.sampler import GiB, Init
+from ..sampling.scores import RANK_ASCENDING, TAIL_SCORES, ranking
+from ..sampling.settings import SamplingSettings
+from ..screening.space import Row
+from ..search.scoring import OBJECTIVES, Scorer, check_objective, objective_value, trial_attrs
+from ..search.space import PARAM_CELL, PARAM_DEPTH, PARAM_LOOK_BACK, as_search_space, unit_param
 
 __all__ = ["objective", "MRSObjective", "enqueue_top", "default_params"]
 
@@ -247,7 +248,7 @@ def enqueue_top(study, db, k: int = 10, params=None, *, settings: str | None = N
             p = grid_space.params(Row.from_record(rec))
         else:
             p = default_params(rec)
-        attrs = {"row_id": rec["id"], "settings_id": sid, "enqueued_by": "mae_ort.optuna.enqueue_top",
+        attrs = {"row_id": rec["id"], "settings_id": sid, "enqueued_by": "mae_ort.integrations.optuna.enqueue_top",
                  **{c: rec.get(c) for c in ("units", "look_back", "cell", "mean", "sd", "p", "log_p", "log_p_exact")},
                  by: rec.get(col)}
         study.enqueue_trial(p, user_attrs=attrs, skip_if_exists=True)
