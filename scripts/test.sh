@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up .venv from pyproject.toml (with the keras, dask, search and test extras), lint with ruff, run the tests.
+# Set up .venv from pyproject.toml (the dev extras: keras, dask, search, test, baselines...), lint with ruff, run the tests.
 # Usage: bash scripts/test.sh [pytest args]     e.g.  bash scripts/test.sh -m slow
 set -euo pipefail
 cd "$(dirname "$0")/.."
