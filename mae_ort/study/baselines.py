@@ -196,7 +196,11 @@ def _check_stat_length(n_train: int, season: int | None, what: str) -> None:
         raise DataError(f"{what} needs at least {need} training points{why}; the training part has {n_train}")
 
 
-def ets_forecast(y, n_train: int, *, season: int | None = None):
+#: The trend candidates of exponential smoothing: (trend, damped).
+ETS_TRENDS = ((None, False), ("add", False), ("add", True))
+
+
+def ets_forecast(y, n_train: int, *, season: int | None = None, trends=ETS_TRENDS):
     """One-step exponential smoothing forecasts over the test part, fitted on the training part.
 
     Candidates (additive errors): trend none, additive or damped additive; an additive
@@ -210,6 +214,8 @@ def ets_forecast(y, n_train: int, *, season: int | None = None):
         One target column, training and test parts together.
     n_train : int
     season : int, optional
+    trends : sequence of (trend, damped)
+        The trend candidates (default :data:`ETS_TRENDS`).
 
     Returns
     -------
@@ -229,7 +235,7 @@ def ets_forecast(y, n_train: int, *, season: int | None = None):
     _check_stat_length(n_train, season, "exponential smoothing")
     best, errors = None, []
     with _quiet():
-        for trend, damped in ((None, False), ("add", False), ("add", True)):
+        for trend, damped in trends:
             kw = dict(error="add", trend=trend, damped_trend=damped, seasonal="add" if season else None,
                       seasonal_periods=season)
             try:
