@@ -1,4 +1,4 @@
-"""The forecasting baselines: hand-computed cases, a closed-form ridge, and statsmodels' own forecasts by another route."""
+"""The forecasting baselines: hand-computed cases, a closed-form ridge, statsmodels' own forecasts by another route."""
 
 from __future__ import annotations
 
