@@ -64,6 +64,7 @@ __all__ = [
     "evaluate",
     "as_records",
     "best_baseline",
+    "ridge_at",
     "summary_line",
 ]
 
@@ -516,6 +517,12 @@ def best_baseline(baselines, *, look_back: int | None = None) -> Baseline | None
     ok = [b for b in baselines if math.isfinite(b.test_mae)
           and (b.look_back is None or look_back is None or b.look_back == look_back)]
     return min(ok, key=lambda b: b.test_mae, default=None)
+
+
+def ridge_at(baselines, look_backs) -> np.ndarray:
+    """The linear autoregression's test MAE at each of ``look_backs`` (one per trained row; nan where missing)."""
+    by = {b.look_back: b.test_mae for b in baselines if b.name == "ridge_ar"}
+    return np.array([by.get(int(lb), math.nan) for lb in look_backs], dtype=np.float64)
 
 
 def summary_line(baselines, *, digits: int = 4) -> str:
