@@ -427,7 +427,31 @@ class Baseline:
         return LABELS.get(self.name, self.name) + (f" (look-back {self.look_back})" if self.look_back else "")
 
 
+#: Fitted statistical forecasts by (kind, the series' bytes, n_train, season): a report written twice in one process,
+#: or validate and its report, fit each model once.  Bounded; the oldest entries go first.
+_FITTED: dict = {}
+_FITTED_MAX = 32
+
+
 def _stat_forecast(kind: str, t: np.ndarray, n_train: int, season: int | None) -> tuple[np.ndarray, str]:
+    import hashlib
+
+    key = (kind, hashlib.sha256(np.ascontiguousarray(t).tobytes() + repr(t.shape).encode()).hexdigest(), n_train,
+           season)
+    if key not in _FITTED:
+        try:
+            _FITTED[key] = _stat_fit(kind, t, n_train, season)
+        except (DataError, ValueError, np.linalg.LinAlgError) as e:
+            _FITTED[key] = e
+        while len(_FITTED) > _FITTED_MAX:
+            _FITTED.pop(next(iter(_FITTED)))
+    got = _FITTED[key]
+    if isinstance(got, Exception):
+        raise got
+    return got[0].copy(), got[1]
+
+
+def _stat_fit(kind: str, t: np.ndarray, n_train: int, season: int | None) -> tuple[np.ndarray, str]:
     preds, names = [], []
     for j in range(t.shape[1]):
         if kind == "ets":
