@@ -8,7 +8,15 @@ from .._progress import Progress
 from ..model.architecture import model_fields
 from ..study.train import TRAINERS
 from ..study.winners import RANK_BY
-from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options, strict_list
+from .options import (
+    build_split,
+    exit_interrupted,
+    model_filter_options,
+    season_option,
+    series_options,
+    split_options,
+    strict_list,
+)
 
 __all__ = ["COMMANDS", "train_command"]
 
@@ -35,9 +43,10 @@ __all__ = ["COMMANDS", "train_command"]
 @click.option("--jobs", type=int, default=1, show_default=True, help="Training processes.")
 @click.option("--threads", type=int, default=None, help="Threads per training [cores // jobs].")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@season_option
 @model_filter_options
 def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, look_back, csv_path, input_cols,
-                  target_cols, scale, test_csv, test_points, jobs, threads, quiet, preset, cell, activation,
+                  target_cols, scale, test_csv, test_points, jobs, threads, quiet, season, preset, cell, activation,
                   recurrent_activation, head_activation):
     """Train the best screened architectures by a training-free score; save the best as .keras and .onnx."""
     from ..screening.space import parse_ints
@@ -52,7 +61,7 @@ def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, loo
                         threads=threads, settings_id=settings_id,
                         depth=list(parse_ints(depth, "depth", "train")) if depth else None,
                         look_back=list(parse_ints(look_back, "look_back", "train")) if look_back else None,
-                        model=model, progress=progress)
+                        model=model, progress=progress, season=season)
     except KeyboardInterrupt as e:
         exit_interrupted(e, f"interrupted: finished trainings are stored in {db}; rerun the same command to resume")
     click.echo(res.table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
@@ -60,6 +69,13 @@ def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, loo
     why = "lowest validation loss" if b["chosen_by"] == "val_loss" else "lowest training MAE (no validation split)"
     click.echo(f"best ({why}): {b['model']} look_back={b['look_back']}: test MAE {b['test_mae']:.6g} "
                f"({res.seconds:.1f} s)")
+    from ..study.baselines import summary_line
+
+    click.echo(f"baselines on the same test points: {summary_line(res.baselines, digits=6)}")
+    beater = res.beaten_by()
+    if beater is not None:
+        click.echo(f"a baseline beats the best network: {beater.label} test MAE {beater.test_mae:.6g} against the "
+                   f"network's {b['test_mae']:.6g}")
     for kind, path in res.paths.items():
         click.echo(f"wrote {kind}: {path}")
 

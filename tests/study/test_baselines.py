@@ -201,3 +201,23 @@ def test_records_are_json_ready():
     rows = bl.evaluate(_split(y, y, 5), look_backs=(4,), statistical=False)
     rec = json.loads(json.dumps(bl.as_records(rows)))
     assert rec[-1]["test_mae"] is None and rec[-1]["look_back"] == 4 and rec[1]["name"] == "persistence"
+
+
+# -- at the command line -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["validate", "train"])
+@pytest.mark.parametrize("season", ["1", "1001"])
+def test_cli_bad_season_is_one_line_and_stores_nothing(capsys, tmp_path, command, season):
+    from mae_ort.cli import main
+    from mae_ort.results import open_store
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+
+    db = tmp_path / "r.sqlite"
+    screen(grid(units="2", layers="1", look_back="1"), sine_split().train, store=str(db), samples=5, workers=1)
+    code = main([command, "--db", str(db), "--season", season, "--quiet"])  # the paper's sine: 1000 training points
+    err = capsys.readouterr().err
+    caller = "validate" if command == "validate" else "train_top"
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"The 'season' parameter of {caller} must be an int in the range [2, 1000]" in err
+    with open_store(db, create=False, readonly=True) as st:
+        assert st.trained_frame().empty
