@@ -226,3 +226,25 @@ def test_jobs_train_in_separate_processes(keras, db):
     conn = sqlite3.connect(db)
     assert {r[0] for r in conn.execute("SELECT threads FROM trained")} == {1}
     conn.close()
+
+
+@pytest.mark.keras
+def test_cli_validate_summary_has_the_baselines_and_stores_the_season(keras, tmp_path, capsys, monkeypatch):
+    import json
+
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+    from mae_ort.study import baselines
+    from mae_ort.study.validation import joined
+
+    monkeypatch.setattr(baselines, "statsmodels_available", lambda: False)  # ETS/ARIMA: tested in test_baselines
+    db = tmp_path / "sine.sqlite"  # the command's default data: the paper's sine
+    screen(grid(units="2", layers="1", look_back="1,3"), sine_split().train, store=str(db), samples=5, workers=1)
+    code, out, err = run(capsys, "validate", "--db", str(db), "--pick", "all", "--epochs", "1", "--trainer", "modern",
+                         "--quiet", "--season", "10")
+    assert code == 0 and err.count("mae-ort[baselines]") == 1
+    assert "of 2 beat the linear autoregression at their look-back" in out
+    assert ("baselines on the same test points (one step ahead, fitted on the training part): the training mean "
+            "0.6155; persistence 0.3804; seasonal naive 0.0000; linear autoregression (ridge) (look-back 1) 0.3804"
+            in out)
+    assert {json.loads(s)["season"] for s in joined(db).split} == {10}  # for the report

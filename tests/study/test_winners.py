@@ -63,10 +63,18 @@ def test_train_top_trains_the_best_by_log_p_and_saves_a_runnable_onnx(db, tmp_pa
         assert res.beaten_by().name == beater.name
 
 
-def test_cli_train_says_in_one_line_when_a_baseline_beats_the_best(db, capsys):
-    code = main(["train", "--db", str(db), "--top", "1", "--epochs", "1", "--quiet", "--season", "10"])
-    out = capsys.readouterr().out
-    assert code == 0
+def test_cli_train_says_in_one_line_when_a_baseline_beats_the_best(tmp_path, capsys, monkeypatch):
+    from mae_ort.screening import grid, screen
+    from mae_ort.study import baselines
+
+    monkeypatch.setattr(baselines, "statsmodels_available", lambda: False)  # ETS/ARIMA: tested in test_baselines
+    db = tmp_path / "sine.sqlite"  # the command's default data: the paper's sine
+    screen(grid(units="2", layers="1", look_back="3", preset="paper"), sine_split().train, store=str(db), samples=5,
+           workers=1)
+    code = main(["train", "--db", str(db), "--top", "1", "--epochs", "1", "--trainer", "modern", "--quiet",
+                 "--season", "10"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err.count("mae-ort[baselines]") == 1
     line = [x for x in out.splitlines() if x.startswith("a baseline beats the best network:")]
     best = float(out.split("test MAE ")[1].split()[0])
     assert len(line) == 1 and line[0].endswith(f"against the network's {best:.6g}")  # 1 epoch: untrained
