@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_int
-from ..errors import DataError, InvalidParameterError, MaeOrtWarning
+from ..errors import DataError, InvalidParameterError, MaeOrtError, MaeOrtWarning
 
 __all__ = [
     "RIDGE_LAMBDA",
@@ -441,7 +441,7 @@ def _stat_forecast(kind: str, t: np.ndarray, n_train: int, season: int | None) -
     if key not in _FITTED:
         try:
             _FITTED[key] = _stat_fit(kind, t, n_train, season)
-        except (DataError, ValueError, np.linalg.LinAlgError) as e:
+        except Exception as e:  # noqa: BLE001 - a library's fit that fails is reported with its reason, never raised
             _FITTED[key] = e
         while len(_FITTED) > _FITTED_MAX:
             _FITTED.pop(next(iter(_FITTED)))
@@ -524,9 +524,10 @@ def evaluate(split, *, look_backs=(1,), season: int | None = None, statistical: 
                 value = mae(y, pred)
                 out.append(Baseline(kind, value, model=name, error=None if math.isfinite(value) else
                                     "its forecasts are not finite"))
-            except (DataError, ValueError, np.linalg.LinAlgError) as e:
+            except Exception as e:  # noqa: BLE001 - reported as why it could not be fitted (no traceback)
                 msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-                out.append(Baseline(kind, math.nan, model="", error=msg))
+                out.append(Baseline(kind, math.nan, model="", error=msg if isinstance(e, MaeOrtError)
+                                    else f"{type(e).__name__}: {msg}"))
     return out
 
 

@@ -221,3 +221,16 @@ def test_cli_bad_season_is_one_line_and_stores_nothing(capsys, tmp_path, command
     assert f"The 'season' parameter of {caller} must be an int in the range [2, 1000]" in err
     with open_store(db, create=False, readonly=True) as st:
         assert st.trained_frame().empty
+
+
+def test_a_library_failure_is_reported_not_raised(monkeypatch):
+    pytest.importorskip("statsmodels")
+
+    def boom(kind, t, n_train, season):
+        raise IndexError(f"{kind} broke")
+
+    monkeypatch.setattr(bl, "_stat_fit", boom)
+    monkeypatch.setattr(bl, "_FITTED", {})
+    rows = bl.evaluate(sine_split(40, 10), look_backs=(1,))
+    assert _by(rows, "ets").error == "IndexError: ets broke" and _by(rows, "arima").error == "IndexError: arima broke"
+    assert math.isnan(_by(rows, "arima").test_mae) and math.isfinite(_by(rows, "persistence").test_mae)
