@@ -20,6 +20,10 @@ training part only (never refitted on the test part):
   additive season when ``season`` is given, chosen by AICc on the training part;
 * ``arima``: an automatically ordered (seasonal) ARIMA, :func:`arima_order`.
 
+A season longer than :data:`MAX_SEASON` (24) is too long for seasonal ETS and ARIMA states
+(Hyndman & Athanasopoulos, FPP3 §12.1): ETS leaves it out and ARIMA takes it as Fourier
+terms (dynamic harmonic regression); the model names say so.
+
 The statistical two (``ets``, ``arima``) use statsmodels, the optional extra
 ``mae-ort[baselines]``; without it they are skipped with one warning.  One-step
 forecasts over the test part keep the parameters fitted on the training part: ARIMA
@@ -60,6 +64,7 @@ __all__ = [
     "ets_forecast",
     "arima_order",
     "arima_forecast",
+    "fourier",
     "Baseline",
     "evaluate",
     "as_records",
@@ -84,6 +89,14 @@ EXTRA = "mae-ort[baselines]"
 
 #: The least training points the statistical models are fitted on (and two full seasons besides, with a season).
 MIN_STAT_POINTS = 10
+
+#: The longest season ETS and seasonal ARIMA model as such.  Longer ones (weekly data with a yearly cycle: 52) have
+#: too many seasonal states to estimate (Hyndman & Athanasopoulos, "Forecasting: principles and practice", 3rd ed.,
+#: 2021, §12.1): ETS then leaves the season out and ARIMA models it with Fourier terms (dynamic harmonic regression).
+MAX_SEASON = 24
+
+#: The most Fourier pairs of a long season (their number chosen by AICc, as in the same §12.1).
+MAX_FOURIER = 3
 
 
 def check_season(season, n_train: int, caller: str) -> int | None:
@@ -205,9 +218,10 @@ def ets_forecast(y, n_train: int, *, season: int | None = None, trends=ETS_TREND
     """One-step exponential smoothing forecasts over the test part, fitted on the training part.
 
     Candidates (additive errors): trend none, additive or damped additive; an additive
-    season of period ``season`` when given; the one with the lowest AICc on the training
-    part wins.  The winner's parameters (initial states included) then smooth a model of
-    the whole series, whose fitted values after ``n_train`` are the one-step forecasts.
+    season of period ``season`` when given (up to :data:`MAX_SEASON`; a longer one is left out);
+    the one with the lowest AICc on the training part wins.  The winner's parameters (initial
+    states included) then smooth a model of the whole series, whose fitted values after
+    ``n_train`` are the one-step forecasts.
 
     Parameters
     ----------
@@ -234,6 +248,8 @@ def ets_forecast(y, n_train: int, *, season: int | None = None, trends=ETS_TREND
 
     y = np.asarray(y, dtype=np.float64)
     _check_stat_length(n_train, season, "exponential smoothing")
+    long_season = season if season and season > MAX_SEASON else None
+    season = None if long_season else season
     best, errors = None, []
     with _quiet():
         for trend, damped in trends:
@@ -252,14 +268,22 @@ def ets_forecast(y, n_train: int, *, season: int | None = None, trends=ETS_TREND
         _, kw, params = best
         pred = np.asarray(ETSModel(y, **kw).smooth(params).fittedvalues)[n_train:]
     name = (f"ETS(A,{'N' if kw['trend'] is None else 'Ad' if kw['damped_trend'] else 'A'},"
-            f"{'A' if season else 'N'})" + (f"[{season}]" if season else ""))
+            f"{'A' if season else 'N'})" + (f"[{season}]" if season else "")
+            + (f", season {long_season} left out (longer than {MAX_SEASON})" if long_season else ""))
     return pred, {**kw, "params": params, "name": name}
 
 
-def _sarimax(y, order, seasonal_order, trend):
+def _sarimax(y, order, seasonal_order, trend, exog=None):
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    return SARIMAX(y, order=order, seasonal_order=seasonal_order, trend=trend)
+    return SARIMAX(y, exog=exog, order=order, seasonal_order=seasonal_order, trend=trend)
+
+
+def fourier(start: int, n: int, season: int, k: int) -> np.ndarray:
+    """Fourier terms of period ``season`` at time points ``start .. start + n - 1``, shape ``(n, 2k)``:
+    ``sin(2 pi j t / season), cos(2 pi j t / season)`` for ``j = 1 .. k``."""
+    t = np.arange(start, start + n, dtype=np.float64)[:, None] * (2 * np.pi / season) * np.arange(1, k + 1)[None, :]
+    return np.concatenate([np.sin(t), np.cos(t)], axis=1)
 
 
 def _trend(d: int, D: int) -> str:
@@ -294,7 +318,7 @@ def _nsdiffs(y, season: int) -> int:
 
 
 def arima_order(y, *, season: int | None = None, max_p: int = 5, max_q: int = 5, max_P: int = 1, max_Q: int = 1,
-                max_fits: int = 24) -> dict:
+                max_fits: int = 24, exog=None) -> dict:
     """An ARIMA order chosen automatically on a training series: the stepwise search of Hyndman & Khandakar.
 
     Hyndman & Khandakar, "Automatic time series forecasting: the forecast package for R",
@@ -314,6 +338,8 @@ def arima_order(y, *, season: int | None = None, max_p: int = 5, max_q: int = 5,
     y : array of shape (T_train,)
     season : int, optional
     max_p, max_q, max_P, max_Q, max_fits : int
+    exog : array of shape (T_train, k), optional
+        Regressors of every candidate (the Fourier terms of a long season).
 
     Returns
     -------
@@ -340,7 +366,7 @@ def arima_order(y, *, season: int | None = None, max_p: int = 5, max_q: int = 5,
             return key
         try:
             with _quiet():
-                res = _sarimax(y, key[0], key[1], trend).fit(disp=False)
+                res = _sarimax(y, key[0], key[1], trend, exog).fit(disp=False)
             tried[key] = float(res.aicc) if np.isfinite(res.aicc) else math.inf
             fits[key] = np.asarray(res.params)
         except (ValueError, np.linalg.LinAlgError):
@@ -369,7 +395,8 @@ def arima_order(y, *, season: int | None = None, max_p: int = 5, max_q: int = 5,
             "params": fits[best], "tried": dict(tried)}
 
 
-def arima_forecast(y, n_train: int, *, order, seasonal_order=(0, 0, 0, 0), trend: str = "n", params=None):
+def arima_forecast(y, n_train: int, *, order, seasonal_order=(0, 0, 0, 0), trend: str = "n", params=None,
+                   exog=None):
     """One-step ARIMA forecasts over the test part, the parameters fitted on the training part.
 
     ``SARIMAX(y[:n_train], ...)`` fitted by maximum likelihood (or ``params`` as given), then
@@ -384,9 +411,10 @@ def arima_forecast(y, n_train: int, *, order, seasonal_order=(0, 0, 0, 0), trend
     """
     y = np.asarray(y, dtype=np.float64)
     with _quiet():
-        model = _sarimax(y[:n_train], tuple(order), tuple(seasonal_order), trend)
+        x = None if exog is None else np.asarray(exog, dtype=np.float64)
+        model = _sarimax(y[:n_train], tuple(order), tuple(seasonal_order), trend, None if x is None else x[:n_train])
         res = model.fit(disp=False) if params is None else model.filter(np.asarray(params))
-        pred = np.asarray(res.extend(y[n_train:]).fittedvalues)
+        pred = np.asarray(res.extend(y[n_train:], exog=None if x is None else x[n_train:]).fittedvalues)
     return pred, np.asarray(res.params)
 
 
@@ -451,12 +479,40 @@ def _stat_forecast(kind: str, t: np.ndarray, n_train: int, season: int | None) -
     return got[0].copy(), got[1]
 
 
+def _fourier_arima(y, n_train: int, season: int) -> tuple[np.ndarray, str]:
+    """A long season by dynamic harmonic regression: the stepwise ARIMA with ``MAX_FOURIER`` Fourier pairs as
+    regressors, then their number (1 .. that) chosen by AICc at the order found."""
+    from statsmodels.tsa.statespace.sarimax import SARIMAX  # noqa: F401 - fails here when statsmodels is absent
+
+    kmax = max(1, min(MAX_FOURIER, season // 2))
+    full = fourier(0, len(y), season, kmax)
+    o = arima_order(y[:n_train], exog=full[:n_train])
+    best = (o["aicc"], kmax, o["params"])
+    for k in range(1, kmax):
+        cols = np.r_[0:k, kmax:kmax + k]
+        try:
+            with _quiet():
+                res = _sarimax(y[:n_train], o["order"], (0, 0, 0, 0), o["trend"], full[:n_train, cols]).fit(disp=False)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if np.isfinite(res.aicc) and res.aicc < best[0]:
+            best = (float(res.aicc), k, np.asarray(res.params))
+    _, k, params = best
+    cols = np.r_[0:k, kmax:kmax + k]
+    pred, _ = arima_forecast(y, n_train, order=o["order"], trend=o["trend"], params=params, exog=full[:, cols])
+    return pred, f"{_arima_name(o)} + {k} Fourier pair(s) of period {season}"
+
+
 def _stat_fit(kind: str, t: np.ndarray, n_train: int, season: int | None) -> tuple[np.ndarray, str]:
     preds, names = [], []
     for j in range(t.shape[1]):
         if kind == "ets":
             pred, spec = ets_forecast(t[:, j], n_train, season=season)
             names.append(spec["name"])
+        elif season and season > MAX_SEASON:
+            _check_stat_length(n_train, season, "ARIMA")
+            pred, name = _fourier_arima(t[:, j], n_train, season)
+            names.append(name)
         else:
             _check_stat_length(n_train, season, "ARIMA")
             o = arima_order(t[:n_train, j], season=season)

@@ -234,3 +234,22 @@ def test_a_library_failure_is_reported_not_raised(monkeypatch):
     rows = bl.evaluate(sine_split(40, 10), look_backs=(1,))
     assert _by(rows, "ets").error == "IndexError: ets broke" and _by(rows, "arima").error == "IndexError: arima broke"
     assert math.isnan(_by(rows, "arima").test_mae) and math.isfinite(_by(rows, "persistence").test_mae)
+
+
+def test_a_long_season_goes_into_fourier_terms_and_out_of_ets():
+    pytest.importorskip("statsmodels")
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    P = 30  # longer than MAX_SEASON: too many seasonal states
+    y = _seasonal(T=100, P=P, seed=5)
+    rows = bl.evaluate(_split(y, y, 80), look_backs=(), season=P)
+    assert "season 30 left out" in _by(rows, "ets").model and "Fourier pair(s) of period 30" in _by(rows, "arima").model
+    assert _by(rows, "arima").test_mae < _by(rows, "persistence").test_mae
+    # the forecasts with Fourier regressors equal a model of the whole series with the same params
+    X = bl.fourier(0, 100, P, 2)
+    pred, params = bl.arima_forecast(y, 80, order=(1, 0, 0), trend="c", exog=X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = SARIMAX(y, exog=X, order=(1, 0, 0), trend="c").filter(params).get_prediction(start=80, end=99)
+    np.testing.assert_allclose(pred, other.predicted_mean, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(X[7, [0, 2]], [np.sin(2 * np.pi * 7 / P), np.cos(2 * np.pi * 7 / P)])
