@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (or refresh) the project's virtual environment in .venv from pyproject.toml.
-# Usage: bash scripts/setup.sh [EXTRAS]   (default extras: dev = keras, dask, parquet, search, test, bench)
+# Usage: bash scripts/setup.sh [EXTRAS]   (default extras: dev = keras, dask, parquet, search, test, bench, baselines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/_signals.sh

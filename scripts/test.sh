@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up .venv from pyproject.toml (with the keras, dask, search and test extras), lint with ruff, type-check with
-# mypy, run the tests (tests/test_release.py builds and installs the wheel).
+# Set up .venv from pyproject.toml (the dev extras: keras, dask, search, test, baselines...), lint with ruff,
+# type-check with mypy, run the tests (tests/test_release.py builds and installs the wheel).
 # Usage: bash scripts/test.sh [pytest args]     e.g.  bash scripts/test.sh -m slow
 #        bash scripts/test.sh -m "not slow and not kills"     the development loop (no process-stopping tests)
 set -euo pipefail

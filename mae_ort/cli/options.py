@@ -18,7 +18,7 @@ from ..sampling.stats import FITS
 __all__ = ["series_options", "model_options", "sampling_options", "load_series", "build_split", "split_list",
            "apply_options", "csv_options_in_use", "CSV_FORMAT_KEY", "MODEL_FILTERS", "model_filter_options",
            "split_options", "exit_interrupted", "space_options", "space_plan", "strict_list", "own_model_options",
-           "TARGET_FORM_HELP", "target_form_option"]
+           "TARGET_FORM_HELP", "target_form_option", "season_option"]
 
 _ACT = click.Choice(ACTIVATIONS, case_sensitive=False)
 
@@ -330,3 +330,11 @@ def space_plan(space, series, samples, memory_budget: int, *, readout: bool, thr
     if trials is None:
         return f"{caller}: {cost.describe(cores)} (rows already stored are skipped)"
     return f"{caller}: {cost.describe(cores, rows=min(trials, cost.rows), what='trials')}, of {cost.rows:,} rows"
+
+
+def season_option(f):
+    """``--season P``: the season of the forecasting baselines (seasonal naive, ETS, ARIMA)."""
+    return click.option("--season", type=int, default=None,
+                        help="The series' season in points (e.g. 12 monthly, 52 weekly, 7 daily): the baselines "
+                             "then include the seasonal naive forecast and seasonal ETS and ARIMA. At least 2, at "
+                             "most the training part's length.")(f)

@@ -15,7 +15,15 @@ from ..data import TARGET_FORMS
 from ..errors import InvalidParameterError, MaeOrtError
 from ..model.architecture import model_fields
 from ..study.train import LOSSES, OPTIMIZERS, TEST_MODES, TRAINERS
-from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options, strict_list
+from .options import (
+    build_split,
+    exit_interrupted,
+    model_filter_options,
+    season_option,
+    series_options,
+    split_options,
+    strict_list,
+)
 
 __all__ = ["COMMANDS", "validate_command", "report_command"]
 
@@ -91,12 +99,13 @@ def _pick(text):
 @click.option("--jobs", type=int, default=1, show_default=True, help="Training processes.")
 @click.option("--threads", type=int, default=None, help="Threads per training [cores // jobs].")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
+@season_option
 @model_filter_options
 def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, target_form, csv_path, input_cols,
                      target_cols, scale, test_csv, test_points, trainer, repeats, optimizer, learning_rate, loss,
                      dropout, batch_size,
                      validation_split, shuffle, patience, min_delta, restore_best, train_init, sample_on, test_mode,
-                     jobs, threads, quiet, preset, cell, activation, recurrent_activation, head_activation):
+                     jobs, threads, quiet, season, preset, cell, activation, recurrent_activation, head_activation):
     """Train architectures picked from a screened database; store their test MAEs beside the sampling rows."""
     from ..study.train import TrainSettings, parse_epochs
     from ..study.validation import validate
@@ -118,7 +127,7 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, targ
         df = validate(db, split, pick=_pick(pick), epochs=budgets, seed=seed, settings=settings, repeats=repeats,
                       settings_id=settings_id, depth=_ints(depth, "depth"), look_back=_ints(look_back, "look_back"),
                       model=model, sample_on=sample_on, test_mode=test_mode, jobs=jobs, threads=threads,
-                      progress=progress, target_form=target_form)
+                      progress=progress, target_form=target_form, season=season)
     except KeyboardInterrupt as e:
         exit_interrupted(e, f"interrupted: finished architectures are stored in {db}; rerun the same command to "
                             "resume")
@@ -135,8 +144,27 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, targ
             ok = g[["log_p_exact", mae]].dropna()
             r = stats.spearmanr(ok.log_p_exact, ok[mae])[0] if len(ok) >= 3 else float("nan")
             lines.append(f"  depth {d}, {e:>4} epochs: {test_mode} test MAE mean {g[mae].mean():.4f} "
-                         f"sd {g[mae].std():.4f}; Spearman(log p exact, MAE) = {r:.3f} (n={len(ok)})")
+                         f"sd {g[mae].std():.4f}; Spearman(log p exact, MAE) = {r:.3f} (n={len(ok)})"
+                         + _beat_ridge(g[mae], g.look_back, a.get("baselines")))
         click.echo("\n".join(lines))
+    if a.get("baselines"):
+        from ..study.baselines import summary_line
+
+        click.echo(f"  baselines on the same test points (one step ahead, fitted on the training part): "
+                   f"{summary_line(a['baselines'])}")
+
+
+def _beat_ridge(maes, look_backs, baselines) -> str:
+    """``; k of n beat the linear autoregression at their look-back`` (empty without baselines)."""
+    import numpy as np
+
+    from ..study.baselines import ridge_at
+
+    if not baselines:
+        return ""
+    ridge, m = ridge_at(baselines, look_backs), np.asarray(maes, dtype=float)
+    ok = np.isfinite(ridge) & np.isfinite(m)
+    return f"; {int((m[ok] < ridge[ok]).sum())} of {int(ok.sum())} beat the linear autoregression at their look-back"
 
 
 @click.command("report")
@@ -158,9 +186,10 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, targ
 @click.option("--paper/--no-paper", default=True, show_default=True,
               help="Put the paper's numbers beside ours (the paper's sine); --no-paper for other series.")
 @click.option("--quiet", is_flag=True, help="No progress lines (of --measure).")
+@season_option
 @model_filter_options
 def report_command(db, out, test_mode, sample_on, depth, seed, train_key, split_key, measure, measure_epochs,
-                   measure_threads, title, notes_file, paper, preset, cell, activation, recurrent_activation,
+                   measure_threads, title, notes_file, paper, season, preset, cell, activation, recurrent_activation,
                    head_activation, quiet):
     """Correlation tables (Markdown + CSV), scatter plots and the time/memory table of a validation."""
     from pathlib import Path
@@ -186,7 +215,8 @@ def report_command(db, out, test_mode, sample_on, depth, seed, train_key, split_
                        progress=None if quiet else progress)
     model = model_fields(preset=preset, cell=cell, activation=activation, recurrent_activation=recurrent_activation,
                          head_activation=head_activation)
-    path = write_report(db, out, test_mode=test_mode, title=title, notes=notes, where=where, paper=paper, model=model)
+    path = write_report(db, out, test_mode=test_mode, title=title, notes=notes, where=where, paper=paper, model=model,
+                        season=season)
     click.echo(f"wrote {path}")
 
 

@@ -9,7 +9,15 @@ from ..data import TARGET_FORMS
 from ..model.architecture import model_fields
 from ..study.train import TRAINERS
 from ..study.winners import RANK_BY
-from .options import build_split, exit_interrupted, model_filter_options, series_options, split_options, strict_list
+from .options import (
+    build_split,
+    exit_interrupted,
+    model_filter_options,
+    season_option,
+    series_options,
+    split_options,
+    strict_list,
+)
 
 __all__ = ["COMMANDS", "train_command"]
 
@@ -43,10 +51,11 @@ __all__ = ["COMMANDS", "train_command"]
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document instead of the table: the trained rows, the best one, the files written "
                    "(non-finite numbers as null).")
+@season_option
 @model_filter_options
 def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, look_back, target_form, csv_path,
-                  input_cols, target_cols, scale, test_csv, test_points, jobs, threads, quiet, preset, cell, activation,
-                  recurrent_activation, head_activation, as_json):
+                  input_cols, target_cols, scale, test_csv, test_points, jobs, threads, quiet, season, preset, cell,
+                  activation, recurrent_activation, head_activation, as_json):
     """Train the best screened architectures by a training-free score; save the best as .keras and .onnx."""
     from ..screening.space import parse_ints
     from ..study.winners import train_top
@@ -60,7 +69,7 @@ def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, loo
                         threads=threads, settings_id=settings_id,
                         depth=list(parse_ints(depth, "depth", "train")) if depth else None,
                         look_back=list(parse_ints(look_back, "look_back", "train")) if look_back else None,
-                        model=model, progress=progress, target_form=target_form)
+                        model=model, progress=progress, target_form=target_form, season=season)
     except KeyboardInterrupt as e:
         exit_interrupted(e, f"interrupted: finished trainings are stored in {db}; rerun the same command to resume")
     if as_json:
@@ -73,6 +82,13 @@ def train_command(db, k, by, trainer, epochs, seed, out, settings_id, depth, loo
     why = "lowest validation loss" if b["chosen_by"] == "val_loss" else "lowest training MAE (no validation split)"
     click.echo(f"best ({why}): {b['model']} look_back={b['look_back']}: test MAE {b['test_mae']:.6g} "
                f"({res.seconds:.1f} s)")
+    from ..study.baselines import summary_line
+
+    click.echo(f"baselines on the same test points: {summary_line(res.baselines, digits=6)}")
+    beater = res.beaten_by()
+    if beater is not None:
+        click.echo(f"a baseline beats the best network: {beater.label} test MAE {beater.test_mae:.6g} against the "
+                   f"network's {b['test_mae']:.6g}")
     for kind, path in res.paths.items():
         click.echo(f"wrote {kind}: {path}")
 

@@ -183,13 +183,15 @@ def noise_ceiling(first, second, *, boot: int = 1000, seed: int = 0) -> dict:
 def baseline_maes(split, look_back: int) -> dict:
     """One-step test MAEs of trivial predictors on the test windows a trained network is judged on.
 
-    ``zero`` predicts 0; ``train_mean`` the training part's mean target; ``persistence``
-    the last input value (only when the inputs are the targets, else nan).
+    ``zero`` predicts 0; ``train_mean`` the training part's mean target; ``persistence`` the
+    target's previous value (also when the target is not an input).  The forecaster's full set
+    (seasonal naive, a linear autoregression, ETS, ARIMA) is :func:`mae_ort.study.baselines.evaluate`.
     """
-    te = split.test_windows(look_back)
-    y = te.y.astype(np.float64)
-    mean = split.train.targets.mean(axis=0)
-    out = {"zero": float(np.abs(y).mean()), "train_mean": float(np.abs(y - mean).mean())}
-    out["persistence"] = (float(np.abs(y - te.X[:, -1, :].astype(np.float64)).mean()) if split.recursive_ok
-                          else math.nan)
-    return out
+    from .baselines import mae, persistence_forecast, train_mean_forecast
+
+    split.test_windows(look_back)  # the same checks as the networks' test windows
+    n = split.train.length
+    t = np.concatenate([split.train.targets, split.test.targets]).astype(np.float64)
+    y = t[n:]
+    return {"zero": float(np.abs(y).mean()), "train_mean": mae(y, train_mean_forecast(t, n)),
+            "persistence": mae(y, persistence_forecast(t, n))}

@@ -525,9 +525,11 @@ def verdict(ev, dec, ceil, sf, *, min_n: int = 5, baseline: dict | None = None) 
         head = f"**{depth}-layer study, {trainer} trainer, {e} epochs ({n} architectures)**: "
         trained = float(g[g.epochs == e].mae.mean())
         if baseline:
+            from .baselines import LABELS
+
             best_trivial = min(v for v in baseline.values() if math.isfinite(v))
             which = min((k for k in baseline if math.isfinite(baseline[k])), key=lambda k: baseline[k])
-            name = {"zero": "predicting 0", "train_mean": "the training mean", "persistence": "persistence"}[which]
+            name = LABELS.get(which, which)
             head += (f"the networks {'beat' if trained < best_trivial else 'do not beat'} {name} on average "
                      f"(mean test MAE {trained:.4f} against {best_trivial:.4f}). ")
         if n < min_n:
@@ -576,7 +578,8 @@ def verdict(ev, dec, ceil, sf, *, min_n: int = 5, baseline: dict | None = None) 
 
 
 def write_report(db, out, *, test_mode: str = "one-step", title: str | None = None, notes: str | None = None,
-                 where: dict | None = None, paper: bool = True, boot: int = 1000, model: dict | None = None) -> Path:
+                 where: dict | None = None, paper: bool = True, boot: int = 1000, model: dict | None = None,
+                 season: int | None = None) -> Path:
     """Write the report of a database's trained architectures into folder ``out``.
 
     Parameters
@@ -599,6 +602,9 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     model : dict, optional
         Only the trained rows of this model (fields of :data:`mae_ort.model.MODEL_FIELDS`); rows of
         several models without it are refused.
+    season : int, optional
+        The season of the forecasting baselines (:mod:`mae_ort.study.baselines`); default the one
+        stored by ``validate --season``.
 
     Returns
     -------
@@ -610,8 +616,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     MaeOrtError
         No trained rows; the database cannot be read.
     """
-    from ..data import split_from_spec
-    from .evidence import baseline_maes, direction
+    from .evidence import direction
     from .validation import joined, load_costs
 
     test_mode = check_option(test_mode, "test_mode", "write_report", ("one-step", "recursive"))
@@ -637,6 +642,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
         raise MaeOrtError(f"{db}: some architectures were trained on different data; choose one: {listing}")
     mismatch = paper_mismatch(df)
     show_paper = paper and not mismatch
+    baselines = _baselines(df, season)  # before any file: a bad season writes nothing
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fitted = add_fits(df)  # the fits (an MLE per row) once, for the scores and the paper-style tables
@@ -654,14 +660,6 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     corr = correlations(fits, mae=mae)
     _csv(corr, out / "correlations.csv")
 
-    baselines = {}
-    for split_json in sorted(set(df.split)):
-        spec = (json.loads(split_json) or {}).get("spec") or {}
-        if spec:
-            try:
-                baselines[split_json] = baseline_maes(split_from_spec(spec), 1)
-            except MaeOrtError:
-                pass
     figures = []
     for (trainer, depth), g in _paper_first(sf.groupby(["trainer", "depth"], sort=True)):
         name = f"scatter-{trainer}-depth{int(depth)}.png"
@@ -689,7 +687,8 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     if notes:
         lines += [notes.strip(), ""]
     lines += ["## Verdict", ""]
-    lines += [f"- {t}" for t in verdict(ev, dec, ceil, sf, baseline=next(iter(baselines.values()), None))] + [""]
+    trivial = {b.name: b.test_mae for b in baselines if b.look_back is None} or None
+    lines += [f"- {t}" for t in verdict(ev, dec, ceil, sf, baseline=trivial)] + [""]
     higher = [SCORES[k] for k in SCORES if direction(k) > 0 and k in set(ev.score)]
     lower = [SCORES[k] for k in SCORES if direction(k) < 0 and k in set(ev.score)]
     lines += ["Correlations are with the trained test MAE. Each score has a direction "
@@ -746,20 +745,57 @@ def _csv(frame, path: Path) -> None:
         frame.to_csv(tmp, index=False)
 
 
+def _baselines(df, season) -> list:
+    """The forecasting baselines of the trained rows' data (the first split that can be rebuilt), the linear
+    autoregression at every trained look-back; the season given, else the one ``validate --season`` stored."""
+    from ..data import split_from_spec
+    from .baselines import evaluate
+
+    for split_json in sorted(set(df.split)):
+        info = json.loads(split_json) or {}
+        spec = info.get("spec") or {}
+        if not spec:
+            continue
+        try:
+            split = split_from_spec(spec)
+        except MaeOrtError:  # e.g. a CSV file moved since: the report goes on without baselines
+            continue
+        return evaluate(split, look_backs=sorted(set(int(v) for v in df.look_back)),
+                        season=info.get("season") if season is None else season, caller="report")
+    return []
+
+
 def _calibration_table(sf, baselines, df, *, paper: bool) -> str:
-    head = ["trainer", "layers", "epochs", "n", "trained MAE mean", "sd"] + (["paper: Mean MAE"] if paper else [])
-    base = next(iter(baselines.values()), None)
+    from .baselines import RIDGE_LAMBDA, ridge_at
+
+    ridge = bool([b for b in baselines if b.name == "ridge_ar"])
+    head = ["trainer", "layers", "epochs", "n", "trained MAE mean", "sd"] + (["paper: Mean MAE"] if paper else []) \
+        + (["linear AR on the same windows", "networks beating it"] if ridge else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (trainer, depth, epochs), g in _paper_first(sf.groupby(["trainer", "depth", "epochs"], sort=True)):
         ref = PAPER.get((int(depth), int(epochs)))
         cells = [trainer, str(int(depth)), str(int(epochs)), str(len(g)), _f(g.mae.mean()), _f(g.mae.std())]
         if paper:
             cells.append(_f(ref[3]) if ref else "–")
+        if ridge:
+            r, m = ridge_at(baselines, g.look_back), g.mae.to_numpy(dtype=float)
+            ok = np.isfinite(r) & np.isfinite(m)
+            cells += [_f(r[ok].mean()) if ok.any() else "–", f"{int((m[ok] < r[ok]).sum())} of {int(ok.sum())}"]
         lines.append("| " + " | ".join(cells) + " |")
-    if base:
-        lines += ["", f"Trivial predictors on the same test points: predict 0 → {base['zero']:.4f}; the training "
-                      f"mean → {base['train_mean']:.4f}; persistence (the last value) → "
-                      f"{_f(base['persistence'], 4)}. A trained network that does not beat them has not learned."]
+    if baselines:
+        fixed = [b for b in baselines if b.look_back is None]
+        lines += ["", "Baselines on the same test points, one step ahead, fitted on the training part: "
+                  + "; ".join(f"{b.label}" + (f" ({b.model})" if b.name in ("seasonal_naive", "ets", "arima") else "")
+                              + f" → {b.test_mae:.4f}" for b in fixed if math.isfinite(b.test_mae))
+                  + ". A trained network that does not beat them has not learned."]
+        if ridge:
+            lines += ["", f"The linear autoregression (ridge λ = {RIDGE_LAMBDA:g} on the look-back window of every "
+                      "input and a constant) is matched to each network's look-back: "
+                      + ", ".join(f"look-back {b.look_back} → {_f(b.test_mae, 4)}" for b in baselines
+                                  if b.name == "ridge_ar") + "."]
+        failed = [b for b in baselines if not math.isfinite(b.test_mae)]
+        if failed:
+            lines += ["", "Not fitted: " + "; ".join(f"{b.label}: {b.error}" for b in failed) + "."]
     return "\n".join(lines)
 
 

@@ -243,12 +243,13 @@ def _test_rows(db, split: TrainTestSplit, picked, settings_row) -> dict:
 
 def train_rows(store, split: TrainTestSplit, rows, *, budgets, settings: TrainSettings, seeds=(0,), jobs: int = 1,
                threads: int = 1, test_ids: dict | None = None, test_mode: str = "one-step", save_dir=None,
-               save_tag: str = "", progress=None) -> int:
+               save_tag: str = "", progress=None, season: int | None = None) -> int:
     """Train screened rows (a DataFrame of :func:`candidates`) with every seed; store each as it finishes.
 
     Rows already stored for every budget (same data, settings and seed) are skipped.  With
     ``save_dir``, each trained Keras model is saved there as ``<sampling id>-seed<seed>.keras``.
     Each row is trained in the target form it was screened with (its ``target_form`` column).
+    ``season`` (the baselines' season) is stored in the rows' ``split`` JSON, for the report.
     Returns the number of trainings run now.
     """
     skey, tkey = split_key(split), settings.key()
@@ -263,7 +264,8 @@ def train_rows(store, split: TrainTestSplit, rows, *, budgets, settings: TrainSe
             "label": f"{r.cell}[{r.units}] lb={r.look_back}" + (f" seed {s}" if len(seeds) > 1 else ""),
             "save": None if save_dir is None else str(Path(save_dir) / f"{int(r.id)}-{save_tag}-seed{int(s)}.keras"),
         } for r in rows.itertuples() if not set(budgets) <= done.get(int(r.id), set())]
-    split_json = json.dumps({**split.to_dict(), "spec": split.spec}, sort_keys=True)
+    split_json = json.dumps({**split.to_dict(), "spec": split.spec, **({"season": season} if season else {})},
+                            sort_keys=True)
     settings_json = json.dumps(settings.to_dict(), sort_keys=True)
     labels = {(t["sampling_id"], t["seed"]): t["label"] for t in tasks}
     test_ids = test_ids or {}
@@ -293,7 +295,7 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
              trainer: str = "paper", settings: TrainSettings | None = None, repeats: int = 1,
              settings_id: str | None = None, depth=None, look_back=None, model: dict | None = None,
              sample_on: str = "train", test_mode: str = "one-step", jobs: int = 1, threads: int | None = None,
-             progress=None, target_form: str | None = None):
+             progress=None, target_form: str | None = None, season: int | None = None):
     """Train architectures picked from a screened database; store their test MAEs beside the sampling rows.
 
     Parameters
@@ -336,13 +338,17 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
         Threads per training (default: cores // jobs).
     progress : callable, optional
         ``progress(done, total, message)`` after each architecture.
+    season : int, optional
+        The season of the baselines (seasonal naive, ETS, ARIMA), stored with the trained rows.
 
     Returns
     -------
     pandas.DataFrame
         The picked rows' trained results (:func:`joined` for these rows, this split,
         settings and seed); ``df.attrs`` has ``trained`` (architectures trained now),
-        ``skipped`` (already done) and ``seconds``.
+        ``skipped`` (already done), ``seconds`` and ``baselines`` (the forecasting baselines on
+        the same test points, :func:`mae_ort.study.baselines.evaluate`, the linear
+        autoregression at every look-back trained).
 
     Raises
     ------
@@ -353,9 +359,12 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
         every finished architecture and stopping the training processes; rerunning
         resumes.
     """
+    from .baselines import check_season, evaluate
+
     caller = "validate"
     t0 = time.perf_counter()
     split = split or sine_split()
+    season = check_season(season, split.train.length, caller)
     budgets = parse_epochs(epochs, caller)
     seed = check_seed(seed, "seed", caller)
     if settings is None:
@@ -390,13 +399,15 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
         ids = [int(i) for i in picked["id"]]
         n_tasks = train_rows(store, split, picked, budgets=budgets, settings=settings,
                              seeds=range(seed, seed + repeats), jobs=jobs, threads=threads, test_ids=test_ids,
-                             test_mode=test_mode, progress=progress)
+                             test_mode=test_mode, progress=progress, season=season)
     finally:
         store.close()
     out = joined(db, sampling_ids=ids, split_key=skey, train_key=tkey, sample_on=sample_on)
     out = out[out.epochs.isin(budgets) & out.seed.isin(range(seed, seed + repeats))].reset_index(drop=True)
     out.attrs.update(trained=n_tasks, skipped=len(picked) * repeats - n_tasks, settings_id=sid,
                      seconds=time.perf_counter() - t0, trainer=settings.trainer(), repeats=repeats)
+    out.attrs["baselines"] = evaluate(split, look_backs=sorted(set(int(v) for v in picked.look_back)), season=season,
+                                      caller=caller)
     return out
 
 

@@ -55,18 +55,31 @@ class TopResult:
     paths : dict
         ``{"keras": Path, "onnx": Path, "models": Path}`` when ``out`` was given.
     seconds : float
+    baselines : list of Baseline
+        The forecasting baselines on the same test points (:func:`mae_ort.study.baselines.evaluate`),
+        the linear autoregression at the best network's look-back.
     """
 
     table: object
     best: dict
     paths: dict = field(default_factory=dict)
     seconds: float = 0.0
+    baselines: list = field(default_factory=list)
+
+    def beaten_by(self):
+        """The best baseline when it beats the chosen network's test MAE, else None."""
+        from .baselines import best_baseline
+
+        b = best_baseline(self.baselines, look_back=int(self.best["look_back"]))
+        mae = self.best.get("test_mae")
+        return b if b is not None and mae is not None and math.isfinite(mae) and b.test_mae < mae else None
 
 
 def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = "log_p", trainer: str = "paper",
               settings: TrainSettings | None = None, epochs="100", seed: int = 0, out=None, jobs: int = 1,
               threads: int | None = None, settings_id: str | None = None, depth=None, look_back=None,
-              model: dict | None = None, progress=None, target_form: str | None = None) -> TopResult:
+              model: dict | None = None, progress=None, target_form: str | None = None,
+              season: int | None = None) -> TopResult:
     """Train the ``k`` best screened rows of ``db`` by a score; keep the best trained network.
 
     Parameters
@@ -100,6 +113,8 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
         is an input, else from a second input ``last`` of shape (N, n_out)).
     progress : callable, optional
         ``progress(done, total, message)`` after each training.
+    season : int, optional
+        The season of the forecasting baselines (seasonal naive, ETS, ARIMA).
 
     Returns
     -------
@@ -111,9 +126,12 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
         Bad parameters, no screened rows, ``k`` larger than the stored rows, an ``out``
         folder that cannot be written (checked before training).
     """
+    from .baselines import check_season, evaluate
+
     caller = "train_top"
     t0 = time.perf_counter()
     split = split or sine_split()
+    season = check_season(season, split.train.length, caller)
     k = check_int(k, "k", caller, low=1)
     by = None if by is None else check_option(by, "by", caller, RANK_BY)
     budgets = parse_epochs(epochs, caller)
@@ -143,7 +161,7 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     with open_store(str(db), create=False) as store:
         train_rows(store, split, top, budgets=budgets, settings=settings, seeds=(seed,), jobs=jobs, threads=threads,
                    save_dir=None if out_dir is None else out_dir / "models", progress=progress,
-                   save_tag=_model_tag(split, settings))
+                   save_tag=_model_tag(split, settings), season=season)
     trained = joined(db, sampling_ids=[int(i) for i in top.id], split_key=split_key(split),
                      train_key=settings.key(), seed=seed)
     last = trained[trained.epochs == max(budgets)].set_index("sampling_id")
@@ -162,10 +180,11 @@ def train_top(db, split: TrainTestSplit | None = None, *, k: int = 5, by: str = 
     chosen_by = "val_loss" if np.isfinite(table.val_loss.to_numpy(float)).any() else "train_mae"
     table["chosen_by"] = chosen_by
     best = table.sort_values(chosen_by, kind="stable", na_position="last").iloc[0].to_dict()
+    base = evaluate(split, look_backs=(int(best["look_back"]),), season=season, caller=caller)
     paths = {}
     if out_dir is not None:
-        paths = _save_best(out_dir, best, top, split, settings, budgets, seed, threads)
-    return TopResult(table=table, best=best, paths=paths, seconds=time.perf_counter() - t0)
+        paths = _save_best(out_dir, best, top, split, settings, budgets, seed, threads, base)
+    return TopResult(table=table, best=best, paths=paths, seconds=time.perf_counter() - t0, baselines=base)
 
 
 def _model_tag(split, settings) -> str:
@@ -173,11 +192,13 @@ def _model_tag(split, settings) -> str:
     return f"{split_key(split)[:8]}-{settings.key()[:8]}"
 
 
-def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: int, threads: int) -> dict:
+def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: int, threads: int,
+               baselines=()) -> dict:
     """``best.keras`` (copied from ``models/``, or trained again in this process when a resumed run lacks
     it) and ``best.onnx``, checked against Keras' ``predict`` on the test windows."""
     from ..model.keras_interop import NETWORK_NAME, custom_objects, from_keras
     from ..runtimes.inference import save_inference_model
+    from .baselines import as_records, best_baseline
     from .train import _keras, model_inputs, train
 
     sid = int(best["sampling_id"])
@@ -212,6 +233,7 @@ def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: i
         raise MaeOrtError(f"the ONNX graph of the best network differs from Keras' predict by {err:g}; "
                           "please report this")
     saved_mae = float(np.mean(np.abs(got.astype(np.float64) - te.y.astype(np.float64))))
+    top_base = best_baseline(baselines, look_back=look_back)
     write_atomic(out_dir / "best.json", json.dumps({**{k: (v if not isinstance(v, float) or np.isfinite(v) else None)
                                                         for k, v in best.items()},
                                                    "saved_model_test_mae": saved_mae, "retrained": retrained,
@@ -220,6 +242,9 @@ def _save_best(out_dir: Path, best: dict, top, split, settings, budgets, seed: i
                                                    "onnx_inputs": sorted(feeds),
                                                    "trainer": settings.trainer(), "settings": settings.to_dict(),
                                                    "epochs": list(budgets), "seed": seed,
-                                                   "onnx_max_abs_diff_vs_keras": err}, indent=2, default=str))
+                                                   "onnx_max_abs_diff_vs_keras": err,
+                                                   "baselines": as_records(baselines),
+                                                   "best_baseline": as_records([top_base])[0] if top_base else None},
+                                                  indent=2, default=str))
     return {"keras": out_dir / "best.keras", "onnx": onnx_path, "models": out_dir / "models",
             "json": out_dir / "best.json"}

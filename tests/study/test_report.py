@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -16,7 +17,7 @@ from mae_ort.study.train import TrainSettings
 SPLIT = sine_split(120, 20)
 
 
-def _db(tmp_path, samples=100, preset="paper"):
+def _db(tmp_path, samples=100, preset="paper", season=None):
     """Screened rows on SPLIT's training part and synthetic trained rows at budgets 1 and 10."""
     from mae_ort.results import open_store
     from mae_ort.screening.space import grid
@@ -36,7 +37,7 @@ def _db(tmp_path, samples=100, preset="paper"):
         result = {"sampling_id": int(sid), "budgets": budgets, "stopped_epoch": None}
         store.add_trained(validation._trained_rows(
             result, skey=validation.split_key(SPLIT), tkey=settings.key(), seed=0, max_epochs=10,
-            split_json=json.dumps({**SPLIT.to_dict(), "spec": SPLIT.spec}),
+            split_json=json.dumps({**SPLIT.to_dict(), "spec": SPLIT.spec, **({"season": season} if season else {})}),
             settings_json=json.dumps(settings.to_dict()), test_sampling_id=None))
     store.close()
     return path
@@ -90,7 +91,7 @@ def test_write_report(db, tmp_path):
     assert "-0.447" in text  # the paper's 1-layer, 1-epoch Mean r beside ours
     assert "Where our numbers differ" in text and "Table 4" in text and "Versions:" in text
     assert text.index("## Verdict") < text.index("## Did the networks train?") < text.index("## 1-layer study")
-    assert "predict 0 →" in text and "persistence" in text  # the trivial baselines beside the trained MAEs
+    assert "the training mean →" in text and "persistence" in text  # the baselines beside the trained MAEs
     for f in ("evidence.csv", "decisions.csv"):
         assert (out / f).stat().st_size > 0
     recursive = write_report(db, tmp_path / "rec", test_mode="recursive")
@@ -175,3 +176,58 @@ def test_cli_report_errors_are_one_line(capsys, tmp_path, db):
 def test_cli_report_writes(capsys, tmp_path, db):
     code = main(["report", "--db", str(db), "--out", str(tmp_path / "o")])
     assert code == 0 and (tmp_path / "o" / "README.md").exists()
+
+
+def _calibration(text):
+    part = text[text.index("## Did the networks train?"):]
+    return part[:part.index("\n## ", 5)]
+
+
+def test_the_report_rebuilds_the_baselines_with_the_stored_season(tmp_path, monkeypatch):
+    from mae_ort.study import baselines
+    from mae_ort.study.report import write_report
+
+    monkeypatch.setattr(baselines, "statsmodels_available", lambda: False)  # ETS/ARIMA: tested in test_baselines
+    db = _db(tmp_path, season=10)  # the sine repeats every 10 points
+    with pytest.warns(UserWarning, match="mae-ort\\[baselines\\]"):
+        part = _calibration(write_report(db, tmp_path / "rep").read_text())
+    assert "seasonal naive (the value 10 steps back) → 0.0000" in part and "persistence → 0.3804" \
+        in part
+    rows = {b.look_back: b.test_mae for b in baselines.evaluate(SPLIT, look_backs=(1, 2), statistical=False)
+            if b.name == "ridge_ar"}
+    assert f"look-back 1 → {rows[1]:.4f}, look-back 2 → {rows[2]:.4f}" in part
+    # each network is matched with the ridge at its own look-back: the column is their mean, the count is by hand
+    trained = pd.read_csv(tmp_path / "rep" / "trained.csv")
+    g = trained[(trained.depth == 1) & (trained.epochs == 10)]
+    r = g.look_back.map(rows).to_numpy()
+    line = next(x for x in part.splitlines() if x.startswith("| paper | 1 | 10 |"))
+    assert line.rstrip(" |").endswith(f"| {r.mean():.3f} | {int((g.mae < r).sum())} of {len(g)}")
+    # --season overrides the stored one
+    with pytest.warns(UserWarning):
+        part = _calibration(write_report(db, tmp_path / "rep12", season=12).read_text())
+    assert "the value 12 steps back" in part
+
+
+def test_a_baseline_that_cannot_be_fitted_is_named_with_why(tmp_path, capsys):
+    db = _db(tmp_path, season=60)  # ETS and ARIMA need two seasons and 2 more: 122 of the 120 training points
+    code = main(["report", "--db", str(db), "--out", str(tmp_path / "o")])
+    part = _calibration((tmp_path / "o" / "README.md").read_text())
+    assert code == 0 and "Traceback" not in capsys.readouterr().err
+    if baselines_available():
+        assert ("Not fitted: exponential smoothing: exponential smoothing needs at least 122 training points (two "
+                "full seasons of 60 and 2 more); the training part has 120; ARIMA: ARIMA needs at least 122") in part
+
+
+def baselines_available():
+    from mae_ort.study.baselines import statsmodels_available
+
+    return statsmodels_available()
+
+
+@pytest.mark.parametrize("season", ["1", "121"])
+def test_cli_report_bad_season_is_one_line_and_writes_nothing(capsys, tmp_path, db, season):
+    code = main(["report", "--db", str(db), "--out", str(tmp_path / "o"), "--season", season])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "The 'season' parameter of report must be an int in the range [2, 120]" in err
+    assert not (tmp_path / "o").exists()

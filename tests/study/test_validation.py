@@ -263,3 +263,25 @@ def test_validate_trains_delta_rows_as_delta_in_both_test_modes(keras, tmp_path)
     level = train(SPLIT, validation.Architecture((2,), head_activation="linear"), look_back=2, epochs="2", seed=0,
                   settings=FAST).budgets[-1]
     assert level.test_mae != pytest.approx(want.test_mae, abs=1e-6)  # a different network: trained on the change
+
+
+@pytest.mark.keras
+def test_cli_validate_summary_has_the_baselines_and_stores_the_season(keras, tmp_path, capsys, monkeypatch):
+    import json
+
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+    from mae_ort.study import baselines
+    from mae_ort.study.validation import joined
+
+    monkeypatch.setattr(baselines, "statsmodels_available", lambda: False)  # ETS/ARIMA: tested in test_baselines
+    db = tmp_path / "sine.sqlite"  # the command's default data: the paper's sine
+    screen(grid(units="2", layers="1", look_back="1,3"), sine_split().train, store=str(db), samples=5, workers=1)
+    code, out, err = run(capsys, "validate", "--db", str(db), "--pick", "all", "--epochs", "1", "--trainer", "modern",
+                         "--quiet", "--season", "10")
+    assert code == 0 and err.count("mae-ort[baselines]") == 1
+    assert "of 2 beat the linear autoregression at their look-back" in out
+    assert ("baselines on the same test points (one step ahead, fitted on the training part): the training mean "
+            "0.6155; persistence 0.3804; seasonal naive 0.0000; linear autoregression (ridge) (look-back 1) 0.3804"
+            in out)
+    assert {json.loads(s)["season"] for s in joined(db).split} == {10}  # for the report

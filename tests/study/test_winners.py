@@ -46,6 +46,39 @@ def test_train_top_trains_the_best_by_log_p_and_saves_a_runnable_onnx(db, tmp_pa
     assert float(np.mean(np.abs(pred - te.y))) == pytest.approx(res.best["test_mae"], abs=1e-5)
     again = train_top(db, SPLIT, k=2, epochs="2")  # resumes: nothing trained again, same answer
     assert list(again.table.test_mae) == list(res.table.test_mae)
+    # the baselines on the same test points, the ridge at the best network's look-back, in best.json
+    import json
+
+    from mae_ort.study.baselines import evaluate
+
+    saved = json.loads((tmp_path / "best" / "best.json").read_text())
+    want = {b.name: b for b in evaluate(SPLIT, look_backs=(int(res.best["look_back"]),))}
+    got = {r["name"]: r for r in saved["baselines"]}
+    assert set(got) == set(want) == {"train_mean", "persistence", "ridge_ar", "ets", "arima"}
+    assert got["persistence"]["test_mae"] == pytest.approx(0.3804, abs=1e-4)  # the sine's, as the report says
+    assert got["ridge_ar"]["look_back"] == res.best["look_back"]
+    beater = min((b for b in want.values() if np.isfinite(b.test_mae)), key=lambda b: b.test_mae)
+    assert saved["best_baseline"]["name"] == beater.name
+    if beater.test_mae < res.best["test_mae"]:  # 2 epochs: the network is far from the sine's ridge (0.0000)
+        assert res.beaten_by().name == beater.name
+
+
+def test_cli_train_says_in_one_line_when_a_baseline_beats_the_best(tmp_path, capsys, monkeypatch):
+    from mae_ort.screening import grid, screen
+    from mae_ort.study import baselines
+
+    monkeypatch.setattr(baselines, "statsmodels_available", lambda: False)  # ETS/ARIMA: tested in test_baselines
+    db = tmp_path / "sine.sqlite"  # the command's default data: the paper's sine
+    screen(grid(units="2", layers="1", look_back="3", preset="paper"), sine_split().train, store=str(db), samples=5,
+           workers=1)
+    code = main(["train", "--db", str(db), "--top", "1", "--epochs", "1", "--trainer", "modern", "--quiet",
+                 "--season", "10"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err.count("mae-ort[baselines]") == 1
+    line = [x for x in out.splitlines() if x.startswith("a baseline beats the best network:")]
+    best = float(out.split("test MAE ")[1].split()[0])
+    assert len(line) == 1 and line[0].endswith(f"against the network's {best:.6g}")  # 1 epoch: untrained
+    assert "seasonal naive" in out and "baselines on the same test points:" in out
 
 
 def test_train_top_table_has_the_validation_loss_of_each_training(db):
