@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Set up .venv from pyproject.toml (with the keras, dask, search and test extras), lint with ruff, run the tests.
+# Set up .venv from pyproject.toml (with the keras, dask, search and test extras, and the integrations extra: Darts
+# and NeuralForecast with PyTorch's CPU build), lint with ruff, run the tests.
 # Usage: bash scripts/test.sh [pytest args]     e.g.  bash scripts/test.sh -m slow
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
+# The integrations extra on its own line (its own stamp): scripts that check for `setup.sh dev` still find it.
+bash scripts/setup.sh integrations
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 echo "ruff check (configuration in pyproject.toml)..." >&2
 .venv/bin/ruff check mae_ort kernels tests bench

@@ -32,6 +32,7 @@ ALLOWED = {
     "search": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "study"},
     "study": BASE | {"data", "model", "runtimes", "sampling", "results", "screening"},
     "optuna": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "search"},
+    "integrations": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "search"},
     "cli": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "search", "study", "kernels"},
 }
 

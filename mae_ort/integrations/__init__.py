@@ -1,7 +1,9 @@
-"""Bridges to other libraries: rank their models' configurations without training.
+"""Integrations: other libraries' models ranked without training.
 
-Each adapter imports its library on first use (``import mae_ort.integrations`` imports none of them):
+Holds one adapter per library, each importing its library on first use (``import mae_ort.integrations``
+imports none of them): :mod:`.darts` (Darts ``BlockRNNModel`` configurations, the ``darts`` extra) and
+:mod:`.neuralforecast` (NeuralForecast ``LSTM`` and ``GRU``, the ``neuralforecast`` extra), with what they share
+in :mod:`._grid` (grids, the ONNX export of a library's torch module, scoring through the own-model path).
 
-* :mod:`mae_ort.integrations.darts` -- Darts ``BlockRNNModel`` configurations (the ``darts`` extra);
-* :mod:`mae_ort.integrations.neuralforecast` -- NeuralForecast ``LSTM`` and ``GRU`` (the ``neuralforecast`` extra).
+Must not import: study, cli.
 """

@@ -1,7 +1,7 @@
 """What the library adapters share: expanding a grid, exporting a torch module with a free batch axis, scoring
 each exported network by MAE random sampling, and the ranked frame.
 
-Must not import: cli.
+Must not import: study, cli.
 """
 
 from __future__ import annotations

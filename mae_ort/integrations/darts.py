@@ -13,7 +13,7 @@ as given (already scaled).
 
 Darts: Herzen et al., "Darts: User-Friendly Modern Machine Learning for Time Series", JMLR 23 (2022).
 
-Must not import: cli.
+Must not import: study, cli.
 """
 
 from __future__ import annotations

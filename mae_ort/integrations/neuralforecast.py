@@ -20,7 +20,7 @@ on each series (same seed) and its row gives the mean ``log_p`` and mean MAE ove
 NeuralForecast: Olivares et al., "NeuralForecast: User friendly state-of-the-art neural forecasting models",
 PyCon Salt Lake City (2022), https://github.com/Nixtla/neuralforecast.
 
-Must not import: cli.
+Must not import: study, cli.
 """
 
 from __future__ import annotations
