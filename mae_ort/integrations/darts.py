@@ -25,9 +25,20 @@ import numpy as np
 from .._checks import check_option, resolve_seed
 from ..data import SCALINGS, prepare
 from ..errors import DataError, InvalidParameterError
-from ._grid import expand_grid, export_module, need, ranked_frame, score_module, skip, timer, top_kwargs
+from ._grid import (
+    SkippedConfigWarning,
+    expand_grid,
+    export_module,
+    need,
+    ranked_frame,
+    score_module,
+    skip,
+    timer,
+    top_kwargs,
+)
 
-__all__ = ["CELLS", "block_rnn_module", "block_rnn_onnx", "rank", "series_values", "top_kwargs"]
+__all__ = ["CELLS", "SkippedConfigWarning", "block_rnn_module", "block_rnn_onnx", "rank", "series_values",
+           "top_kwargs"]
 
 #: The recurrent layers of ``BlockRNNModel(model=...)`` that are ranked.
 CELLS = ("LSTM", "GRU", "RNN")

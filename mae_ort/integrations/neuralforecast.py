@@ -32,10 +32,20 @@ import numpy as np
 from .._checks import check_int, check_option, resolve_seed
 from ..data import SCALINGS, prepare
 from ..errors import DataError, InvalidParameterError
-from ._grid import expand_grid, export_module, need, ranked_frame, score_module, skip, timer, top_kwargs
+from ._grid import (
+    SkippedConfigWarning,
+    expand_grid,
+    export_module,
+    need,
+    ranked_frame,
+    score_module,
+    skip,
+    timer,
+    top_kwargs,
+)
 
-__all__ = ["MODELS", "SCALERS", "auto_space", "long_series", "model_onnx", "one_step_module", "rank", "top_kwargs",
-           "top_models"]
+__all__ = ["MODELS", "SCALERS", "SkippedConfigWarning", "auto_space", "long_series", "model_onnx", "one_step_module",
+           "rank", "top_kwargs", "top_models"]
 
 #: The NeuralForecast models that are ranked.
 MODELS = ("LSTM", "GRU")
