@@ -154,7 +154,8 @@ def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="no
     -------
     pandas.DataFrame
         One row per scored configuration, best first: ``rank``, the grid's parameters, ``log_p``, ``p``,
-        ``mean`` and ``sd`` (of the MAEs), ``samples``, ``n_weights``, ``seconds`` and ``kwargs`` (the
+        ``mean`` and ``sd`` (of the MAEs), ``samples``, ``n_nonfinite`` and ``n_outside`` (weight samples with
+        non-finite predictions, MAEs outside the fit's bounds), ``n_weights``, ``seconds`` and ``kwargs`` (the
         keyword arguments to pass to ``BlockRNNModel``; :func:`top_kwargs` lists the best ones).
 
     Warns
@@ -194,7 +195,8 @@ def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="no
         m, r = score_module(data, prepared, int(lb), name=f"darts-{cfg}", samples=samples, seed=seed,
                             threshold=threshold, init=init, threads=threads)
         rows.append({**cfg, "log_p": r.log_p, "p": r.p, "mean": r.mean, "sd": r.sd, "samples": r.samples,
-                     "n_weights": m.n_weights, "seconds": timer() - t0, "kwargs": kw})
+                     "n_nonfinite": r.n_nonfinite, "n_outside": r.n_outside, "n_weights": m.n_weights,
+                     "seconds": timer() - t0, "kwargs": kw})
     if not rows:
         raise InvalidParameterError(f"{_CALLER}: no configuration of the grid could be scored (see the warnings)")
     return ranked_frame(rows)

@@ -213,7 +213,8 @@ def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal
     -------
     pandas.DataFrame
         One row per scored configuration, best first: ``rank``, the grid's parameters, ``log_p`` and ``mean``
-        (means over the series), ``log_p_min``, ``n_series``, ``samples``, ``n_weights``, ``seconds`` and
+        (means over the series), ``log_p_min``, ``n_series``, ``samples``, ``n_nonfinite`` and ``n_outside``
+        (summed over the series), ``n_weights``, ``seconds`` and
         ``kwargs`` (the keyword arguments of the ``model`` column's class; see :func:`top_models` and
         :func:`auto_space`).
 
@@ -259,7 +260,9 @@ def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal
         log_ps = np.array([r.log_p for _, r in results], dtype=np.float64)
         rows.append({**cfg, "log_p": float(log_ps.mean()), "log_p_min": float(log_ps.min()),
                      "mean": float(np.mean([r.mean for _, r in results])), "n_series": len(results),
-                     "samples": results[0][1].samples, "n_weights": results[0][0].n_weights,
+                     "samples": results[0][1].samples,
+                     "n_nonfinite": sum(r.n_nonfinite for _, r in results),
+                     "n_outside": sum(r.n_outside for _, r in results), "n_weights": results[0][0].n_weights,
                      "seconds": timer() - t0, "kwargs": kw})
     if not rows:
         raise InvalidParameterError(f"{_CALLER}: no configuration of the grid could be scored (see the warnings)")

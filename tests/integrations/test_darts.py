@@ -78,9 +78,12 @@ def test_rank_scores_the_grid_and_skips_what_it_cannot_export():
     from darts.models import BlockRNNModel
 
     BlockRNNModel(**top[0])
-    r = mae_ort.sample_own(mae_ort.own_model(mdarts.block_rnn_onnx(top[0])), prepare(_series().values()[:, 0],
-                           scale="minmax"), samples=20, seed=0, threads=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = mae_ort.sample_own(mae_ort.own_model(mdarts.block_rnn_onnx(top[0])), prepare(_series().values()[:, 0],
+                               scale="minmax"), samples=20, seed=0, threads=1)
     assert df["log_p"][0] == pytest.approx(r.log_p) and df["mean"][0] == pytest.approx(r.mean)
+    assert df["n_outside"][0] == r.n_outside and df["n_nonfinite"][0] == r.n_nonfinite
     # LSTM(6) has 4 * (6 * (1 + 6) + 2 * 6) weights in the cell and 6 + 1 in the head
     lstm6 = df[(df.model == "LSTM") & (df.hidden_dim == 6)]
     assert int(lstm6["n_weights"].iloc[0]) == 4 * (6 * 7 + 12) + 7
@@ -107,6 +110,12 @@ def test_bad_input():
     with pytest.warns(SkippedConfigWarning, match="input_chunk_length=80"):
         with pytest.raises(mae_ort.InvalidParameterError, match="no configuration"):
             mdarts.rank(_series(), {"input_chunk_length": 80}, samples=5)
+
+
+@pytest.mark.parametrize("grid", [[], "hidden_dim=4", [{"input_chunk_length": 3}, 5], {"input_chunk_length": []}])
+def test_a_grid_that_is_not_one_is_refused(grid):
+    with pytest.raises(mae_ort.InvalidParameterError, match="grid"):
+        mdarts.rank(_series(), grid, samples=5)
 
 
 def test_missing_darts_names_the_extra(monkeypatch):
