@@ -164,6 +164,7 @@ def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="no
         A configuration that cannot be represented or exported (naming the parameter); the rest is scored.
     """
     need("darts", "darts")
+    need("torch", "darts")  # Darts installs without it (its torch extra), and then has no BlockRNNModel
     seed = resolve_seed(seed, "seed", _CALLER)
     scale = check_option(scale, "scale", _CALLER, SCALINGS)
     values = series_values(series)

@@ -118,7 +118,8 @@ def test_a_grid_that_is_not_one_is_refused(grid):
         mdarts.rank(_series(), grid, samples=5)
 
 
-def test_missing_darts_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "darts", None)
-    with pytest.raises(RuntimeUnavailableError, match=r"mae-ort\[darts\]"):
+@pytest.mark.parametrize("module", ["darts", "torch"])
+def test_missing_darts_or_torch_names_the_extra(monkeypatch, module):
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(RuntimeUnavailableError, match=rf"needs {module}: pip install 'mae-ort\[darts\]'$"):
         mdarts.rank(np.arange(30.0), {"input_chunk_length": 3})
