@@ -73,16 +73,27 @@ def export_module(module, look_back: int, n_features: int = 1) -> bytes:
 
 
 def score_module(onnx_bytes: bytes, series, look_back: int, *, name: str, samples, seed: int, threshold: float,
-                 init, threads):
-    """The :class:`~mae_ort.sampling.sampler.SamplingResult` of an exported network on a prepared series."""
+                 init, threads, store=None) -> tuple[int, dict]:
+    """Score an exported network on a prepared series: its number of weights and its scores (``log_p``, ``p``,
+    ``mean``, ``sd``, ``samples``, ``n_nonfinite``, ``n_outside``).
+
+    Without ``store``, :func:`mae_ort.sample_own`; with one, :func:`mae_ort.screen_own` (the row is stored, keyed by
+    the file's content hash, so a rerun reads it back and ``mae-ort rank --db`` lists it beside other rows).
+    """
     from ..sampling.own import own_model, sample_own
+    from ..screening.own import screen_own
 
     m = own_model(onnx_bytes, name=name)
+    keys = ("log_p", "p", "mean", "sd", "samples", "n_nonfinite", "n_outside")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = sample_own(m, series, look_back=look_back, samples=samples, seed=seed, threshold=threshold, init=init,
-                       threads=threads)
-    return m, r
+        if store is None:
+            r = sample_own(m, series, look_back=look_back, samples=samples, seed=seed, threshold=threshold, init=init,
+                           threads=threads)
+            return m.n_weights, {k: getattr(r, k) for k in keys}
+        row = screen_own(m, series, store=store, look_back=look_back, samples=samples, seed=seed,
+                         threshold=threshold, init=init, threads=threads).iloc[0]
+    return m.n_weights, {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in keys}
 
 
 def ranked_frame(rows: list[dict], configs_col: str = "kwargs"):

@@ -25,6 +25,7 @@ import numpy as np
 from .._checks import check_option, resolve_seed
 from ..data import SCALINGS, prepare
 from ..errors import DataError, InvalidParameterError
+from ..results.store import open_store
 from ._grid import (
     SkippedConfigWarning,
     expand_grid,
@@ -132,7 +133,7 @@ def block_rnn_onnx(kwargs: dict, seed: int = 0) -> bytes:
 
 
 def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal", scale: str = "minmax",
-         threads: int | None = None):
+         store=None, threads: int | None = None):
     """Rank ``BlockRNNModel`` configurations for a series by MAE random sampling.
 
     Parameters
@@ -147,6 +148,10 @@ def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="no
         As :func:`mae_ort.sample_own`.
     scale : {'minmax', 'none', 'minmax-1', 'standard'}
         How the series is scaled before scoring (see the module docstring).
+    store : None, str, Path or Store, optional
+        A results database: each network's row is stored there (:func:`mae_ort.screen_own`, keyed by the exported
+        file's content hash), so a rerun reads it back and ``mae-ort rank --db`` lists it (``model_file``
+        ``darts-{...}``). Default: nothing stored.
     threads : int, optional
         onnxruntime runs side by side (default: all cores).
 
@@ -169,6 +174,7 @@ def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="no
     scale = check_option(scale, "scale", _CALLER, SCALINGS)
     values = series_values(series)
     prepared = prepare(values, scale=scale, name="darts-series")
+    st = None if store is None else open_store(store)
     rows = []
     for cfg in expand_grid(grid, _CALLER):
         why = _check_config(cfg)
@@ -193,11 +199,9 @@ def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="no
             skip(cfg, "the network", f"does not export to ONNX: {type(e).__name__}: {str(e).splitlines()[0]}",
                  _CALLER)
             continue
-        m, r = score_module(data, prepared, int(lb), name=f"darts-{cfg}", samples=samples, seed=seed,
-                            threshold=threshold, init=init, threads=threads)
-        rows.append({**cfg, "log_p": r.log_p, "p": r.p, "mean": r.mean, "sd": r.sd, "samples": r.samples,
-                     "n_nonfinite": r.n_nonfinite, "n_outside": r.n_outside, "n_weights": m.n_weights,
-                     "seconds": timer() - t0, "kwargs": kw})
+        n_weights, scores = score_module(data, prepared, int(lb), name=f"darts-{cfg}", samples=samples, seed=seed,
+                                         threshold=threshold, init=init, threads=threads, store=st)
+        rows.append({**cfg, **scores, "n_weights": n_weights, "seconds": timer() - t0, "kwargs": kw})
     if not rows:
         raise InvalidParameterError(f"{_CALLER}: no configuration of the grid could be scored (see the warnings)")
     return ranked_frame(rows)

@@ -32,6 +32,7 @@ import numpy as np
 from .._checks import check_int, check_option, resolve_seed
 from ..data import SCALINGS, prepare
 from ..errors import DataError, InvalidParameterError
+from ..results.store import open_store
 from ._grid import (
     SkippedConfigWarning,
     expand_grid,
@@ -190,7 +191,8 @@ def model_onnx(cfg: dict, seed: int = 0) -> bytes:
 
 
 def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal", scale: str = "minmax",
-         id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y", threads: int | None = None):
+         id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y", store=None,
+         threads: int | None = None):
     """Rank NeuralForecast ``LSTM``/``GRU`` configurations for long-format data by MAE random sampling.
 
     Parameters
@@ -206,6 +208,10 @@ def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal
         As :func:`mae_ort.sample_own`.
     scale : {'minmax', 'none', 'minmax-1', 'standard'}
         How each series is scaled before scoring (see the module docstring).
+    store : None, str, Path or Store, optional
+        A results database: each (network, series) row is stored there (:func:`mae_ort.screen_own`, keyed by the
+        exported file's content hash), so a rerun reads it back and ``mae-ort rank --db`` lists it. Default:
+        nothing stored.
     threads : int, optional
         onnxruntime runs side by side (default: all cores).
 
@@ -230,6 +236,7 @@ def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal
     series = {uid: prepare(v, scale=scale, name=f"neuralforecast-{uid}")
               for uid, v in long_series(df, id_col=id_col, time_col=time_col, target_col=target_col).items()}
     shortest = min(s.length for s in series.values())
+    st = None if store is None else open_store(store)
     rows = []
     for cfg in expand_grid(grid, _CALLER):
         cfg = {"model": "LSTM", **cfg}
@@ -256,13 +263,13 @@ def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal
                  _CALLER)
             continue
         results = [score_module(data, s, lb, name=f"neuralforecast-{cfg}", samples=samples, seed=seed,
-                                threshold=threshold, init=init, threads=threads) for s in series.values()]
-        log_ps = np.array([r.log_p for _, r in results], dtype=np.float64)
+                                threads=threads, threshold=threshold, init=init, store=st) for s in series.values()]
+        n_weights, results = results[0][0], [r for _, r in results]
+        log_ps = np.array([r["log_p"] for r in results], dtype=np.float64)
         rows.append({**cfg, "log_p": float(log_ps.mean()), "log_p_min": float(log_ps.min()),
-                     "mean": float(np.mean([r.mean for _, r in results])), "n_series": len(results),
-                     "samples": results[0][1].samples,
-                     "n_nonfinite": sum(r.n_nonfinite for _, r in results),
-                     "n_outside": sum(r.n_outside for _, r in results), "n_weights": results[0][0].n_weights,
+                     "mean": float(np.mean([r["mean"] for r in results])), "n_series": len(results),
+                     "samples": results[0]["samples"], "n_nonfinite": sum(r["n_nonfinite"] for r in results),
+                     "n_outside": sum(r["n_outside"] for r in results), "n_weights": n_weights,
                      "seconds": timer() - t0, "kwargs": kw})
     if not rows:
         raise InvalidParameterError(f"{_CALLER}: no configuration of the grid could be scored (see the warnings)")

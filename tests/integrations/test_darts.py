@@ -123,3 +123,17 @@ def test_missing_darts_or_torch_names_the_extra(monkeypatch, module):
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(RuntimeUnavailableError, match=rf"needs {module}: pip install 'mae-ort\[darts\]'$"):
         mdarts.rank(np.arange(30.0), {"input_chunk_length": 3})
+
+
+def test_rank_with_a_store_keeps_the_rows_and_reads_them_back(tmp_path):
+    db = tmp_path / "darts.sqlite"
+    grid = {"model": ["LSTM", "RNN"], "hidden_dim": 3, "input_chunk_length": 4}
+    plain = mdarts.rank(_series(), grid, samples=12, seed=1, threads=1)
+    stored = mdarts.rank(_series(), grid, samples=12, seed=1, threads=1, store=db)
+    for col in ("log_p", "mean", "sd", "n_outside"):
+        np.testing.assert_allclose(stored[col].to_numpy(float), plain[col].to_numpy(float), rtol=1e-9)
+    frame = mae_ort.open_store(db).frame()
+    assert len(frame) == 2 and all(f.startswith("darts-{") for f in frame["model_file"])
+    again = mdarts.rank(_series(), grid, samples=12, seed=1, threads=1, store=db)  # read back, nothing new
+    assert len(mae_ort.open_store(db).frame()) == 2
+    np.testing.assert_allclose(again["log_p"].to_numpy(float), plain["log_p"].to_numpy(float), rtol=1e-9)

@@ -127,3 +127,13 @@ def test_missing_neuralforecast_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "neuralforecast.models", None)
     with pytest.raises(RuntimeUnavailableError, match=r"mae-ort\[neuralforecast\]"):
         mnf.rank(_long(30), {"input_size": 3})
+
+
+def test_rank_with_a_store_keeps_one_row_per_network_and_series(tmp_path):
+    db = tmp_path / "nf.sqlite"
+    grid = {"model": ["LSTM", "GRU"], "encoder_hidden_size": 3, "input_size": 4, "decoder_hidden_size": 4}
+    plain = mnf.rank(_long(30, ("a", "b")), grid, samples=10, seed=2, threads=1)
+    stored = mnf.rank(_long(30, ("a", "b")), grid, samples=10, seed=2, threads=1, store=db)
+    np.testing.assert_allclose(stored["log_p"].to_numpy(float), plain["log_p"].to_numpy(float), rtol=1e-9)
+    frame = mae_ort.open_store(db).frame()
+    assert len(frame) == 4 and frame["series"].nunique() == 2
