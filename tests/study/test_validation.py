@@ -154,6 +154,24 @@ def test_repeats_train_every_seed_once_and_resume(db, monkeypatch):
     conn.close()
 
 
+def test_cli_summary_is_of_the_median_over_seeds(capsys, tmp_path, monkeypatch):
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+    from mae_ort.study import validation
+
+    db = tmp_path / "cli.sqlite"  # screened on the command line's default series, the paper's sine
+    screen(grid(units="2:4", layers="1", look_back="1"), sine_split().train, store=str(db), samples=5, workers=1)
+    monkeypatch.setattr(validation, "_train_one", _fake_training([]))
+    code, out, err = run(capsys, "validate", "--db", str(db), "--pick", "3", "--epochs", "2", "--depth", "1",
+                         "--repeats", "3", "--seed", "4", "--quiet")
+    assert code == 0, err
+    df = validation.joined(db)
+    medians = df.groupby("sampling_id").test_mae.median()  # seeds 4, 5, 6: the median is seed 5's
+    np.testing.assert_allclose(medians, medians.index + 5 / 100 + 2 / 1e4)
+    line = next(x for x in out.splitlines() if "depth 1" in x)
+    assert "(median over 3 seeds)" in line and f"mean {medians.mean():.4f}" in line
+
+
 # -- with Keras ------------------------------------------------------------------------------------------
 
 
