@@ -21,7 +21,8 @@ of each series the preset is also trained for real with :func:`mae_ort.study.tra
 the difference from the replayed value (``check_real_minus_replayed``), which is round-off when the replay is
 right.
 
-Writes ``<out>/trainer-convergence.csv`` (one row per series: the two medians and their change),
+Writes ``<out>/trainer-convergence.csv`` (one row per series: the two medians, their change, how many
+architectures' test MAE changed at all, and persistence's test MAE for scale),
 ``<out>/trainer-convergence-runs.csv`` (one row per architecture and setting) and
 ``<out>/trainer-convergence-traces.csv`` (validation loss and test MAE after every epoch); an architecture
 already in the traces file is not trained again, so an interrupted run resumes.
@@ -152,7 +153,10 @@ def main(argv=None) -> int:
                 checks[series] = r.budgets[-1].test_mae - runs[-2]["test_mae"]
     runs = pd.DataFrame(runs)
     runs.to_csv(out / "trainer-convergence-runs.csv", index=False)
+    from mae_ort.study.evidence import baseline_maes
+
     rows = []
+    every = splits()
     for series, g in runs.groupby("series", sort=True):
         a1, a2 = g[g.budget == budget], g[g.budget == 2 * budget]
         m1, m2 = float(np.median(a1.test_mae)), float(np.median(a2.test_mae))
@@ -163,6 +167,8 @@ def main(argv=None) -> int:
                          median_test_mae_doubled=round(m2, 6), stopped_early_doubled=int((a2.epochs_run
                                                                                           < 2 * budget).sum()),
                          change_percent=round(change, 3), under_2_percent=abs(change) < 2.0,
+                         architectures_changed=int((a1.test_mae.to_numpy() != a2.test_mae.to_numpy()).sum()),
+                         persistence_test_mae=round(baseline_maes(every[series], 1)["persistence"], 6),
                          check_real_minus_replayed=float(f"{checks[series]:.3g}")))
     table = pd.DataFrame(rows)
     table.to_csv(out / "trainer-convergence.csv", index=False)
