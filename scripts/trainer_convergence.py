@@ -3,7 +3,7 @@ epoch budget and early-stopping patience, then with both doubled: does the media
 
 Usage (from the repository root, Keras installed; one core)::
 
-    OMP_NUM_THREADS=1 python scripts/trainer_convergence.py [--budget 150] [--out docs]
+    OMP_NUM_THREADS=1 python scripts/trainer_convergence.py [--budget 150] [--set batch_size=16 ...] [--out docs]
 
 Series: the Mauna Loa weekly CO2 (``data/co2-weekly.csv``, column ``co2``) and the EUNITE daily maximum load
 (``data/eunite-training.csv``, column ``MaxLoads``), each min-max scaled on its training part, the last 20 % of
@@ -24,8 +24,9 @@ right.
 Writes ``<out>/trainer-convergence.csv`` (one row per series: the two medians, their change, how many
 architectures' test MAE changed at all, and persistence's test MAE for scale),
 ``<out>/trainer-convergence-runs.csv`` (one row per architecture and setting) and
-``<out>/trainer-convergence-traces.csv`` (validation loss and test MAE after every epoch); an architecture
-already in the traces file is not trained again, so an interrupted run resumes.
+``<out>/trainer-convergence-traces.csv`` (validation loss and test MAE after every epoch, keyed by the
+settings and budget in ``run``); an architecture already in the traces file for these settings is not trained
+again, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -114,16 +115,26 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=int, default=150, help="the preset's epoch budget")
     ap.add_argument("--trainer", default="forecast")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a training setting of the trainer, e.g. --set batch_size=16 --set patience=50")
     ap.add_argument("--out", default=str(ROOT / "docs"))
     a = ap.parse_args(argv)
+    overrides = {}
+    for item in a.set:
+        field, _, value = item.partition("=")
+        try:
+            overrides[field.strip()] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+        except ValueError:
+            ap.error(f"--set {item!r}: give FIELD=NUMBER")
     from mae_ort._system import limit_threads
 
     limit_threads(1)  # one core, before TensorFlow starts
     from mae_ort.model.architecture import Architecture
     from mae_ort.study.train import TrainSettings, train
 
-    settings = TrainSettings.preset(a.trainer)
+    settings = TrainSettings.preset(a.trainer, **overrides)
     budget, patience = a.budget, settings.patience
+    run_key = f"{settings.key()}-{budget}"  # which settings and budget a trace belongs to
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     traces_path = out / "trainer-convergence-traces.csv"
@@ -133,13 +144,14 @@ def main(argv=None) -> int:
     for series, split in splits().items():
         for i, (units, look_back) in enumerate(ARCHITECTURES):
             name = "-".join(map(str, units))
-            mine = (traces[(traces.series == series) & (traces.units == name) & (traces.look_back == look_back)]
-                    if len(traces) else traces)
+            mine = (traces[(traces.run == run_key) & (traces.series == series) & (traces.units == name)
+                           & (traces.look_back == look_back)] if len(traces) else traces)
             if not len(mine):
                 mine = trace(split, units, look_back, settings=settings, epochs=2 * budget, patience=2 * patience)
                 mine.insert(0, "look_back", look_back)
                 mine.insert(0, "units", name)
                 mine.insert(0, "series", series)
+                mine.insert(0, "run", run_key)
                 mine.to_csv(traces_path, mode="a", header=not traces_path.exists(), index=False)
                 print(f"{series} {name} lb={look_back}: {len(mine)} epochs, {mine.seconds.iloc[0]:.1f} s "
                       f"[{time.perf_counter() - t0:.0f} s]", flush=True)
