@@ -117,6 +117,8 @@ def main(argv=None) -> int:
     ap.add_argument("--trainer", default="forecast")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a training setting of the trainer, e.g. --set batch_size=16 --set patience=50")
+    ap.add_argument("--series", choices=["co2", "eunite"], action="append", default=None,
+                    help="only this series (repeatable) [both]")
     ap.add_argument("--out", default=str(ROOT / "docs"))
     a = ap.parse_args(argv)
     overrides = {}
@@ -142,6 +144,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     runs, checks = [], {}
     for series, split in splits().items():
+        if a.series and series not in a.series:
+            continue
         for i, (units, look_back) in enumerate(ARCHITECTURES):
             name = "-".join(map(str, units))
             mine = (traces[(traces.run == run_key) & (traces.series == series) & (traces.units == name)
