@@ -52,3 +52,59 @@ def test_reproduce_paper_stops_with_one_line_and_nothing_left_running(tmp_path, 
     assert_all_gone(kids)
     assert 1 <= count(db, "SELECT COUNT(*) FROM sampling") < 12  # 3 studies of 4 rows
     assert not (tmp_path / "report").exists() or not os.listdir(tmp_path / "report")
+
+
+# -- scripts/trainer_convergence.py: the replay of early stopping ------------------------------------------
+
+
+def _convergence():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "trainer_convergence.py"
+    spec = importlib.util.spec_from_file_location("trainer_convergence", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_replay_by_hand():
+    replay = _convergence().replay
+    val = [5.0, 3.0, 2.95, 3.5, 2.0, 2.5, 2.6, 2.7, 1.0]
+    test = [0.9, 0.5, 0.45, 0.6, 0.3, 0.4, 0.4, 0.4, 0.1]
+    # min_delta 0.1: epoch 3 (2.95) is not an improvement on 3.0; patience 2 stops after epoch 4 (wait 1, 2 ->
+    # epochs 3 and 4 do not improve), keeping epoch 2
+    assert replay(val, test, budget=9, patience=2, min_delta=0.1) == {"test_mae": 0.5, "epochs_run": 4,
+                                                                        "best_epoch": 2}
+    # patience 4 reaches epoch 5 (2.0); epochs 6-8 do not improve, epoch 9 (1.0) does before patience runs out
+    assert replay(val, test, budget=9, patience=4, min_delta=0.1) == {"test_mae": 0.1, "epochs_run": 9,
+                                                                        "best_epoch": 9}
+    assert replay(val, test, budget=6, patience=4, min_delta=0.1) == {"test_mae": 0.3, "epochs_run": 6,
+                                                                        "best_epoch": 5}
+
+
+@pytest.mark.keras
+def test_replay_stops_where_keras_early_stopping_does():
+    import numpy as np
+
+    keras = pytest.importorskip("keras")
+    replay = _convergence().replay
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        val = list(np.abs(1.0 + np.cumsum(rng.normal(-0.01, 0.05, size=60))))
+        patience, min_delta = int(rng.integers(1, 12)), float(rng.choice([0.0, 1e-3, 2e-2]))
+
+        class Model:
+            stop_training = False
+
+        es = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, min_delta=min_delta, mode="min")
+        es.set_model(Model())
+        es.on_train_begin()
+        ran = 0
+        for e, v in enumerate(val):
+            es.on_epoch_end(e, {"val_loss": v})
+            ran = e + 1
+            if es.model.stop_training:
+                break
+        got = replay(val, list(range(60)), budget=60, patience=patience, min_delta=min_delta)
+        assert (got["epochs_run"], got["best_epoch"]) == (ran, es.best_epoch + 1), trial

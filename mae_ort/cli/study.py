@@ -74,9 +74,12 @@ def _pick(text):
 @split_options
 @click.option("--trainer", type=click.Choice(list(TRAINERS)), default="paper", show_default=True,
               help="Named trainer: paper (Adam 5e-5, batch 5, dropout 0.3, early stopping), reference (the same at "
-                   "batch 512), modern (Adam 1e-3, batch 32, shuffled). The options below override its settings.")
+                   "batch 512), modern (Adam 1e-3, batch 32, shuffled), forecast (a candidate for real series: Adam "
+                   "5e-3, batch 64, patience 20, --epochs 150; docs/trainer-convergence.md). The options below "
+                   "override its settings.")
 @click.option("--repeats", type=int, default=1, show_default=True,
-              help="Trainings per architecture (seeds --seed, --seed+1, ...): 2 or more measure the trainer's noise.")
+              help="Trainings per architecture (seeds --seed, --seed+1, ...), summarised by their median test MAE; "
+                   "2 or more measure the trainer's noise (the report's noise ceiling).")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None, help="Keras optimizer [the trainer's].")
 @click.option("--learning-rate", type=float, default=None, help="[the trainer's]")
 @click.option("--loss", type=click.Choice(LOSSES), default=None, help="[the trainer's]")
@@ -140,10 +143,15 @@ def validate_command(db, pick, epochs, seed, settings_id, depth, look_back, targ
         from scipy import stats
 
         lines = []
-        for (d, e), g in df.groupby(["depth", "epochs"]):
+        # one value per architecture: the median over its seeds (as the report)
+        per = df.groupby(["sampling_id", "depth", "epochs"], as_index=False).agg(
+            log_p_exact=("log_p_exact", "first"), look_back=("look_back", "first"),
+            **{mae: (mae, "median")})
+        over = f" (median over {a['repeats']} seeds)" if a["repeats"] > 1 else ""
+        for (d, e), g in per.groupby(["depth", "epochs"]):
             ok = g[["log_p_exact", mae]].dropna()
             r = stats.spearmanr(ok.log_p_exact, ok[mae])[0] if len(ok) >= 3 else float("nan")
-            lines.append(f"  depth {d}, {e:>4} epochs: {test_mode} test MAE mean {g[mae].mean():.4f} "
+            lines.append(f"  depth {d}, {e:>4} epochs: {test_mode} test MAE{over} mean {g[mae].mean():.4f} "
                          f"sd {g[mae].std():.4f}; Spearman(log p exact, MAE) = {r:.3f} (n={len(ok)})"
                          + _beat_ridge(g[mae], g.look_back, a.get("baselines")))
         click.echo("\n".join(lines))

@@ -10,7 +10,9 @@ error, ``-1`` when a smaller one should.  A score that works therefore correlate
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
 
 import numpy as np
 
@@ -164,19 +166,96 @@ def decision_view(scores, maes, *, direction: int, ks=(1, 3, 5)) -> list[dict]:
     return out
 
 
-def noise_ceiling(first, second, *, boot: int = 1000, seed: int = 0) -> dict:
-    """How well one training's MAE ranks the architectures by another training's (same architectures).
+def _masked_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson of each row pair over the entries finite in both; nan below 3 of them or for a constant."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    cnt = ok.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xc = np.where(ok, x, 0.0)
+        yc = np.where(ok, y, 0.0)
+        xc = np.where(ok, xc - xc.sum(axis=-1, keepdims=True) / cnt[..., None], 0.0)
+        yc = np.where(ok, yc - yc.sum(axis=-1, keepdims=True) / cnt[..., None], 0.0)
+        den = np.sqrt((xc * xc).sum(axis=-1) * (yc * yc).sum(axis=-1))
+        r = (xc * yc).sum(axis=-1) / den
+    return np.where((cnt >= 3) & (den > 1e-300), r, np.nan)
 
-    ``first[i]`` and ``second[i]`` are two trainings (different seeds) of architecture ``i``.
-    Returns Spearman and Kendall with bootstrap intervals: no training-free score can rank
-    the architectures by trained error better than the trainer ranks them against itself.
+
+def _pair_agreement(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
+    """Spearman or Kendall (tau-b) of each row pair over the entries finite in both (nan where undefined)."""
+    from scipy.stats import rankdata
+
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = np.where(ok, x, np.nan), np.where(ok, y, np.nan)
+    if method == "spearman":
+        return _masked_pearson(rankdata(x, axis=-1, nan_policy="omit"), rankdata(y, axis=-1, nan_policy="omit"))
+    both = ok[..., :, None] & ok[..., None, :]
+    dx = np.where(both, np.sign(np.nan_to_num(x[..., :, None] - x[..., None, :])), 0.0)
+    dy = np.where(both, np.sign(np.nan_to_num(y[..., :, None] - y[..., None, :])), 0.0)
+    n = x.shape[-1]
+    iu = np.triu_indices(n, 1)
+    dx, dy = dx[..., iu[0], iu[1]], dy[..., iu[0], iu[1]]
+    num = (dx * dy).sum(axis=-1)
+    den = np.sqrt((dx != 0).sum(axis=-1) * (dy != 0).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(den > 0, num / den, np.nan)
+    return np.where(ok.sum(axis=-1) >= 3, r, np.nan)
+
+
+def _mean_over_pairs(m: np.ndarray, pairs, method: str) -> np.ndarray:
+    """The mean agreement over seed pairs of ``m`` (..., architectures, seeds); nan where no pair is defined."""
+    values = np.stack([_pair_agreement(m[..., i], m[..., j], method) for i, j in pairs], axis=-1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan rows give nan, as they should
+        return np.nanmean(values, axis=-1)
+
+
+def noise_ceiling(maes, second=None, *, boot: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
+    """How well the trainer ranks the architectures against itself: the mean agreement of two seeds' rankings.
+
+    Parameters
+    ----------
+    maes : array-like of shape (n_architectures, n_seeds)
+        Trained MAE of architecture ``i`` with seed ``j`` (nan where that training is missing).  The
+        old form ``noise_ceiling(first, second)`` with two vectors is the two-seed case.
+    boot : int
+        Bootstrap resamples: the architectures (rows) are resampled with replacement
+        (``numpy.random.default_rng(seed)``), and the mean over seed pairs is recomputed on each.
+    level : float
+        The interval's coverage (percentile interval).
+
+    Returns
+    -------
+    dict
+        ``spearman`` (the mean over all seed pairs ``j < k`` of Spearman's rho between column ``j``
+        and column ``k``, each on the architectures trained with both), ``spearman_low``/``spearman_high``,
+        the same for Kendall's tau-b, ``n`` (architectures trained with at least two seeds), ``seeds``
+        (seeds with at least 3 architectures) and ``pairs``.  No training-free score can rank the
+        architectures by trained error better than the trainer ranks them against itself (the
+        reliability ceiling of Spearman, 1910, "Correlation calculated from faulty data").
     """
-    out = {}
+    m = np.asarray(maes, dtype=np.float64)
+    if second is not None:
+        m = np.column_stack([m.ravel(), np.asarray(second, dtype=np.float64).ravel()])
+    if m.ndim != 2:
+        raise ValueError(f"noise_ceiling needs a (architectures, seeds) matrix; got shape {m.shape}")
+    m = np.where(np.isfinite(m), m, np.nan)
+    m = m[:, np.isfinite(m).sum(axis=0) >= 3]
+    m = m[np.isfinite(m).sum(axis=1) >= 2]
+    n, k = m.shape
+    pairs = list(itertools.combinations(range(k), 2))
+    out: dict = {}
+    idx = np.random.default_rng(seed).integers(0, n, size=(boot, n)) if n >= 3 and pairs else None
     for method in ("spearman", "kendall"):
-        v, lo, hi, n = bootstrap_correlation(first, second, method, boot=boot, seed=seed)
-        out[method] = v
-        out[f"{method}_low"], out[f"{method}_high"] = lo, hi
-        out["n"] = n
+        value = float(_mean_over_pairs(m, pairs, method)) if n >= 3 and pairs else math.nan
+        lo = hi = math.nan
+        if idx is not None and math.isfinite(value):
+            step = boot if method == "spearman" else max(1, 2_000_000 // max(1, n * n))
+            r = np.concatenate([_mean_over_pairs(m[idx[i:i + step]], pairs, method) for i in range(0, boot, step)])
+            r = r[np.isfinite(r)]
+            if r.size >= boot // 2:
+                lo, hi = (float(q) for q in np.quantile(r, [(1 - level) / 2, (1 + level) / 2]))
+        out[method], out[f"{method}_low"], out[f"{method}_high"] = value, lo, hi
+    out.update(n=int(n), seeds=int(k), pairs=len(pairs))
     return out
 
 

@@ -338,8 +338,9 @@ def score_frame(fits, *, mae: str = "test_mae", forward: bool = True):
     sample (``hidden_cov``, ``hidden_cov_l{k}``, ``naswot``) and the echo-state readout scores
     (``readout`` on the row's own weight samples, ``readout_keras``, ``lookback_ridge``), computed by
     :func:`mae_ort.sampling.scores.scores_of` on the training part the row was sampled on.
-    Repeated trainings (several seeds) are averaged into ``mae`` and counted in ``repeats``;
-    ``mae_first``/``mae_second`` keep the first two (for the noise ceiling).
+    Repeated trainings (several seeds, ``validate --repeats``) are summarised by their **median** in
+    ``mae`` and counted in ``repeats``; ``mae_seeds`` keeps every seed's MAE (JSON ``{"seed": mae}``), from
+    which :func:`ceilings` measures the trainer's noise.
     """
     from ..data import split_from_spec
     from ..model.architecture import Architecture
@@ -380,17 +381,36 @@ def score_frame(fits, *, mae: str = "test_mae", forward: bool = True):
         extra[int(r.scored_id)] = dict(sc)
     for name in sorted({k for d in extra.values() for k in d}):
         f[name] = [extra[int(i)].get(name, np.nan) for i in f.scored_id]
-    names = {k: _trainer_name(t) for k, t in zip(f.train_key, f.train_settings)}
-    shared = {n for n in names.values() if sum(1 for m in names.values() if m == n) > 1}
-    f["trainer"] = [names[k] if names[k] not in shared else f"{names[k]}-{k[:6]}" for k in f.train_key]
+    f["trainer"] = _trainer_labels(f)
     keys = ["trainer", "train_key", "depth", "epochs", "sampling_id"]
     f = f.sort_values(keys + ["seed"]).reset_index(drop=True)
     g = f.groupby(keys, sort=True)
     out = g.first().reset_index()
-    by_arch = g[mae].agg(mae="mean", repeats="count",
-                         mae_first=lambda v: v.iloc[0],
-                         mae_second=lambda v: v.iloc[1] if len(v) > 1 else np.nan).reset_index()
-    return out.drop(columns=[c for c in ("mae", "repeats") if c in out]).merge(by_arch, on=keys, how="left")
+    by_arch = _over_seeds(f, keys, mae)
+    drop = [c for c in ("mae", "repeats", "mae_seeds") if c in out]
+    return out.drop(columns=drop).merge(by_arch, on=keys, how="left")
+
+
+def _trainer_labels(f) -> list[str]:
+    """Each row's trainer name (:meth:`TrainSettings.trainer`), suffixed with its key where two settings share one."""
+    names = {k: _trainer_name(t) for k, t in zip(f.train_key, f.train_settings)}
+    shared = {n for n in names.values() if sum(1 for m in names.values() if m == n) > 1}
+    return [names[k] if names[k] not in shared else f"{names[k]}-{k[:6]}" for k in f.train_key]
+
+
+def _over_seeds(f, keys: list[str], mae: str):
+    """Per group of ``keys`` (one architecture, trainer and budget): the median of ``mae`` over its seeds
+    (``mae``), how many seeds (``repeats``) and every seed's value (``mae_seeds``, JSON)."""
+    import pandas as pd
+
+    rows = []
+    for key, g in f.groupby(keys, sort=True):
+        v = g[mae].to_numpy(dtype=np.float64)
+        fin = v[np.isfinite(v)]
+        rows.append(dict(zip(keys, key), mae=float(np.median(fin)) if fin.size else math.nan, repeats=int(fin.size),
+                         mae_seeds=json.dumps({str(int(sd)): (float(x) if math.isfinite(x) else None)
+                                               for sd, x in zip(g.seed, v)})))
+    return pd.DataFrame(rows, columns=keys + ["mae", "repeats", "mae_seeds"])
 
 
 def _paper_first(groups):
@@ -398,13 +418,16 @@ def _paper_first(groups):
     return sorted(groups, key=lambda kv: (kv[0][0] != "paper", kv[0]))
 
 
-def _paper_style_rows(fits, sf):
+def _paper_style_rows(fits, sf, mae: str = "test_mae"):
     """The rows of the paper-style tables: one trainer (``paper`` when present, else the first by name) and one
-    training per architecture (its first seed), as the paper trained each architecture once."""
+    row per architecture and budget (its first seed's row), whose ``mae`` column is the median over its seeds
+    (the first seed's value when it was trained once, as the paper trained each architecture)."""
     labels = dict(zip(sf.train_key, sf.trainer))
     fits = fits.assign(trainer=[labels.get(k, "custom") for k in fits.train_key])
     names = sorted(set(fits.trainer), key=lambda n: (n != "paper", n))
-    one = fits[fits.trainer == names[0]]
+    mine = fits[fits.trainer == names[0]]
+    median = mine.groupby(["sampling_id", "epochs"])[mae].transform("median")
+    one = mine.assign(**{mae: median})
     one = one[one.seed == one.groupby("sampling_id").seed.transform("min")].reset_index(drop=True)
     one.attrs["trainer"] = names[0]
     return one
@@ -488,19 +511,41 @@ def decisions(sf, *, scores=None, ks=(1, 3, 5)):
     return pd.DataFrame(rows)
 
 
-def ceilings(sf, *, boot: int = 1000):
-    """The trainer's noise ceiling per trainer, depth and budget (architectures trained at least twice)."""
+def seed_matrix(g):
+    """Architectures x seeds: the trained MAE of each row of ``g`` (a :func:`score_frame` group) with each seed."""
+    per = [{int(k): (np.nan if v is None else float(v)) for k, v in json.loads(t).items()} for t in g.mae_seeds]
+    seeds = sorted({k for d in per for k in d})
+    return np.array([[d.get(sd, np.nan) for sd in seeds] for d in per], dtype=np.float64).reshape(len(per),
+                                                                                               len(seeds))
+
+
+def ceilings(sf, *, boot: int = 1000, seed: int = 0):
+    """The trainer's noise ceiling per trainer, depth and budget: the mean Spearman (and Kendall) agreement of
+    the architectures' rankings by two seeds, over all seed pairs, with a bootstrap interval over architectures
+    (:func:`mae_ort.study.evidence.noise_ceiling`); studies with at least 3 architectures trained twice."""
     import pandas as pd
 
     from .evidence import noise_ceiling
 
     rows = []
     for (trainer, depth, epochs), g in _paper_first(sf.groupby(["trainer", "depth", "epochs"], sort=True)):
-        h = g[np.isfinite(g.mae_second.to_numpy(dtype=float))]
-        if len(h) >= 3:
-            rows.append(dict(trainer=trainer, depth=int(depth), epochs=int(epochs),
-                             **noise_ceiling(h.mae_first, h.mae_second, boot=boot)))
+        m = seed_matrix(g)
+        if m.shape[1] >= 2 and (np.isfinite(m).sum(axis=1) >= 2).sum() >= 3:
+            c = noise_ceiling(m, boot=boot, seed=seed)
+            if c["pairs"]:
+                rows.append(dict(trainer=trainer, depth=int(depth), epochs=int(epochs), **c))
     return pd.DataFrame(rows)
+
+
+def with_ceiling(ev, ceil):
+    """``ev`` (:func:`evidence`) with the study's noise ceiling beside every score: ``ceiling``,
+    ``ceiling_low``, ``ceiling_high`` (Spearman, mean over seed pairs; nan where trained once)."""
+    cols = ["ceiling", "ceiling_low", "ceiling_high"]
+    if not len(ceil):
+        return ev.assign(**{c: np.nan for c in cols})
+    c = ceil[["trainer", "depth", "epochs", "spearman", "spearman_low", "spearman_high"]]
+    c = c.rename(columns=dict(zip(["spearman", "spearman_low", "spearman_high"], cols)))
+    return ev.merge(c, on=["trainer", "depth", "epochs"], how="left")
 
 
 def _ci(v, lo, hi) -> str:
@@ -565,8 +610,9 @@ def verdict(ev, dec, ceil, sf, *, min_n: int = 5, baseline: dict | None = None) 
         c = ceil[(ceil.trainer == trainer) & (ceil.depth == depth) & (ceil.epochs == e)] if len(ceil) else ceil
         if len(c):
             c = c.iloc[0]
-            text += (f"Noise ceiling: two trainings of the same architectures agree at ρ = "
-                     f"{_ci(c.spearman, c.spearman_low, c.spearman_high)} (n = {int(c.n)}). ")
+            text += (f"Noise ceiling: the rankings by two seeds agree at ρ = "
+                     f"{_ci(c.spearman, c.spearman_low, c.spearman_high)} (mean over {int(c.pairs)} seed "
+                     f"pair{'s' if int(c.pairs) > 1 else ''}, n = {int(c.n)}). ")
         d = dec[(dec.trainer == trainer) & (dec.depth == depth) & (dec.epochs == e) & (dec.score == "log_p")
                 & (dec.k == 5)] if len(dec) else dec
         if len(d):
@@ -650,13 +696,14 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     ev = evidence(sf, boot=boot)
     dec = decisions(sf)
     ceil = ceilings(sf, boot=boot)
+    ev = with_ceiling(ev, ceil)
     _csv(ev, out / "evidence.csv")
     _csv(dec, out / "decisions.csv")
     if len(ceil):
         _csv(ceil, out / "noise_ceiling.csv")
     keep = [c for c in sf.columns if c != "maes"]
     _csv(sf[keep], out / "trained.csv")
-    fits = _paper_style_rows(fitted, sf)
+    fits = _paper_style_rows(fitted, sf, mae)
     corr = correlations(fits, mae=mae)
     _csv(corr, out / "correlations.csv")
 
@@ -706,13 +753,15 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
               _calibration_table(sf, baselines, df, paper=show_paper), ""]
     for (trainer, depth), g in _paper_first(sf.groupby(["trainer", "depth"], sort=True)):
         lines += [f"## {int(depth)}-layer study, {trainer} trainer", "",
-                  _study_scores_table(ev, trainer, int(depth)), "",
+                  _study_scores_table(ev, trainer, int(depth), ceil), "",
                   _decision_table(dec, trainer, int(depth)), ""]
         c = ceil[(ceil.trainer == trainer) & (ceil.depth == depth)] if len(ceil) else ceil
         if len(c):
-            lines += ["Noise ceiling (two trainings of the same architectures, different seeds): "
+            lines += ["Noise ceiling (the architectures' rankings by two seeds, mean over all seed pairs; "
+                      "every trained MAE above is the median over the seeds): "
                       + "; ".join(f"{int(r.epochs)} epochs ρ = {_ci(r.spearman, r.spearman_low, r.spearman_high)}, "
-                                  f"τ = {_ci(r.kendall, r.kendall_low, r.kendall_high)} (n = {int(r.n)})"
+                                  f"τ = {_ci(r.kendall, r.kendall_low, r.kendall_high)} ({int(r.seeds)} seeds, "
+                                  f"n = {int(r.n)})"
                                   for r in c.itertuples()) + ".", ""]
         lines += [f"![scatter](scatter-{trainer}-depth{int(depth)}.png)", ""]
     if show_paper:
@@ -799,7 +848,7 @@ def _calibration_table(sf, baselines, df, *, paper: bool) -> str:
     return "\n".join(lines)
 
 
-def _study_scores_table(ev, trainer, depth) -> str:
+def _study_scores_table(ev, trainer, depth, ceil=None) -> str:
     g = ev[(ev.trainer == trainer) & (ev.depth == depth) & (ev.method == "spearman")]
     budgets = sorted(set(g.epochs))
     head = ["score"] + [f"{e} ep. ρ" for e in budgets] + [f"{budgets[-1]} ep. within look-back ρ"]
@@ -812,6 +861,13 @@ def _study_scores_table(ev, trainer, depth) -> str:
         r = g[(g.score == s) & (g.epochs == budgets[-1]) & (g.scope == "within look-back")]
         cells.append(_ci(r.value.iloc[0], r.low.iloc[0], r.high.iloc[0]) if len(r) else "–")
         lines.append("| " + " | ".join(cells) + " |")
+    c = ceil[(ceil.trainer == trainer) & (ceil.depth == depth)] if ceil is not None and len(ceil) else None
+    if c is not None and len(c):  # the trainer against itself, in the same columns: how far a score could go
+        cells = ["noise ceiling: two seeds' rankings agree (|ρ| a score can hope for)"]
+        for e in budgets:
+            r = c[c.epochs == e]
+            cells.append(_ci(r.spearman.iloc[0], r.spearman_low.iloc[0], r.spearman_high.iloc[0]) if len(r) else "–")
+        lines.append("| " + " | ".join(cells + ["–"]) + " |")
     return "Spearman ρ of each score with the trained test MAE [95 % interval]:\n\n" + "\n".join(lines)
 
 

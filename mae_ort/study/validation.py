@@ -317,8 +317,10 @@ def validate(db, split: TrainTestSplit | None = None, *, pick=30, epochs="1,10,1
     settings : TrainSettings, optional
         Explicit training settings (e.g. ``TrainSettings.preset("paper", batch_size=32)``).
     repeats : int
-        Trainings of each architecture, with seeds ``seed, seed + 1, ...``: two or more
-        measure the trainer's own noise (the report's noise ceiling).
+        Trainings of each architecture, with seeds ``seed, seed + 1, ...`` (each row keeps its
+        ``seed``; a finished (architecture, seed) training is never redone, so raising ``repeats``
+        trains the new seeds only).  The report summarises them by their median test MAE; two or
+        more measure the trainer's own noise (the report's noise ceiling, over all seed pairs).
     settings_id, depth, look_back, model
         Which screened rows (see :func:`candidates`).
     target_form : {'level', 'delta'}, optional

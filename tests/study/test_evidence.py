@@ -76,3 +76,57 @@ def test_noise_ceiling_is_the_agreement_of_two_trainings(xy):
     assert c["spearman"] == pytest.approx(stats.spearmanr(x, y)[0]) and c["n"] == 40
     assert c["kendall"] == pytest.approx(stats.kendalltau(x, y)[0])
     assert c["spearman_low"] < c["spearman"] < c["spearman_high"]
+
+
+# 3 seeds x 5 architectures, with their agreements worked out by hand:
+# seed 0 ranks the architectures 1 2 3 4 5, seed 1 ranks them 2 1 3 4 5 (one swap: d^2 sums to 2,
+# rho = 1 - 6*2/(5*24) = 0.9), seed 2 ranks them 5 4 3 2 1 (reversed against seed 0: rho = -1;
+# against seed 1: d = (3, 3, 0, 2, 4), d^2 sums to 38, rho = 1 - 6*38/120 = -0.9).
+SEEDS_BY_HAND = np.array([
+    [0.10, 0.25, 0.9],
+    [0.20, 0.15, 0.8],
+    [0.30, 0.35, 0.7],
+    [0.40, 0.45, 0.6],
+    [0.50, 0.55, 0.5],
+])
+
+
+def test_noise_ceiling_is_the_mean_over_all_seed_pairs_by_hand():
+    c = noise_ceiling(SEEDS_BY_HAND, boot=200)
+    assert c["spearman"] == pytest.approx((0.9 - 1.0 - 0.9) / 3)
+    assert (c["n"], c["seeds"], c["pairs"]) == (5, 3, 3)
+    # Kendall by hand: one discordant pair of 10 between seeds 0 and 1 (tau 0.8), all discordant against seed 2
+    # for seed 0 (-1) and 9 of 10 for seed 1 (-0.8)
+    assert c["kendall"] == pytest.approx((0.8 - 1.0 - 0.8) / 3)
+
+
+def test_noise_ceiling_equals_scipy_pairs_and_a_plain_bootstrap():
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=12)
+    m = base[:, None] + 0.7 * rng.normal(size=(12, 4))
+    m[3, 2] = np.nan  # one training missing: that pair's agreement uses the architectures trained with both
+    c = noise_ceiling(m, boot=300, seed=9)
+
+    def mean_rho(a):
+        vals = []
+        for i, j in itertools.combinations(range(a.shape[1]), 2):
+            ok = np.isfinite(a[:, i]) & np.isfinite(a[:, j])
+            if ok.sum() >= 3 and np.ptp(a[ok, i]) > 0 and np.ptp(a[ok, j]) > 0:
+                vals.append(stats.spearmanr(a[ok, i], a[ok, j])[0])
+        return np.mean(vals) if vals else np.nan
+
+    assert c["spearman"] == pytest.approx(mean_rho(m), abs=1e-12)
+    idx = np.random.default_rng(9).integers(0, 12, size=(300, 12))  # resample architectures, as documented
+    boots = np.array([mean_rho(m[i]) for i in idx])
+    lo, hi = np.quantile(boots[np.isfinite(boots)], [0.025, 0.975])
+    assert (c["spearman_low"], c["spearman_high"]) == (pytest.approx(lo, abs=1e-12), pytest.approx(hi, abs=1e-12))
+    assert c["spearman_low"] < c["spearman"] < c["spearman_high"]
+    assert noise_ceiling(m, boot=300, seed=9) == c  # seeded
+
+
+def test_noise_ceiling_of_identical_seeds_is_one_and_needs_two_seeds():
+    m = np.column_stack([SEEDS_BY_HAND[:, 0]] * 3)
+    c = noise_ceiling(m, boot=100)
+    assert c["spearman"] == pytest.approx(1.0) and c["spearman_low"] == pytest.approx(1.0)
+    one = noise_ceiling(SEEDS_BY_HAND[:, :1], boot=100)
+    assert math.isnan(one["spearman"]) and one["pairs"] == 0

@@ -231,3 +231,83 @@ def test_cli_report_bad_season_is_one_line_and_writes_nothing(capsys, tmp_path, 
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "The 'season' parameter of report must be an int in the range [2, 120]" in err
     assert not (tmp_path / "o").exists()
+
+
+# -- repeated trainings ----------------------------------------------------------------------------------
+
+# 6 one-layer architectures x 3 seeds (columns: seeds 0, 1, 2), at budget 10
+SEED_MAES = np.array([
+    [0.30, 0.34, 0.20],
+    [0.10, 0.12, 0.50],
+    [0.25, 0.21, 0.22],
+    [0.40, 0.33, 0.60],
+    [0.05, 0.31, 0.07],
+    [0.15, 0.11, 0.30],
+])
+
+
+def _seeds_db(tmp_path):
+    """Screened rows on SPLIT's training part; the one-layer ones trained with seeds 0, 1, 2 (SEED_MAES)."""
+    from mae_ort.results import open_store
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+    from mae_ort.study import validation
+
+    path = tmp_path / "s.sqlite"
+    df = screen(grid(units="2:4", layers="1", look_back="1,2"), SPLIT.train, store=str(path), samples=20,
+                workers=1)
+    ids = sorted(int(i) for i in df.id)
+    store = open_store(path, create=False)
+    settings = TrainSettings()
+    for i, sid in enumerate(ids):
+        for seed in range(3):
+            budgets = [dict(epochs=10, test_mae=float(SEED_MAES[i, seed]), test_mae_recursive=0.7, train_mae=0.5,
+                            monitor_loss=0.3, epochs_run=10, best_epoch=10, seconds=0.1)]
+            store.add_trained(validation._trained_rows(
+                {"sampling_id": sid, "budgets": budgets, "stopped_epoch": None},
+                skey=validation.split_key(SPLIT), tkey=settings.key(), seed=seed, max_epochs=10,
+                split_json=json.dumps({**SPLIT.to_dict(), "spec": SPLIT.spec}),
+                settings_json=json.dumps(settings.to_dict()), test_sampling_id=None))
+    store.close()
+    return path, ids
+
+
+def test_repeated_trainings_are_summarised_by_their_median(tmp_path):
+    from mae_ort.study.report import _paper_style_rows, add_fits, score_frame
+    from mae_ort.study.validation import joined
+
+    db, ids = _seeds_db(tmp_path)
+    fitted = add_fits(joined(db))
+    sf = score_frame(fitted, forward=False).sort_values("sampling_id")
+    assert list(sf.sampling_id) == ids and (sf.repeats == 3).all()
+    np.testing.assert_allclose(sf.mae, np.median(SEED_MAES, axis=1), rtol=0, atol=1e-15)
+    assert json.loads(sf.mae_seeds.iloc[1]) == {"0": 0.10, "1": 0.12, "2": 0.50}
+    # the paper-style tables' rows (one per architecture) carry the same median
+    one = _paper_style_rows(fitted, sf).sort_values("sampling_id")
+    assert len(one) == 6
+    np.testing.assert_allclose(one.test_mae, np.median(SEED_MAES, axis=1), rtol=0, atol=1e-15)
+
+
+def test_the_noise_ceiling_is_the_mean_over_all_seed_pairs_beside_every_score(tmp_path):
+    import pandas as pd
+
+    from mae_ort.study.report import add_fits, ceilings, score_frame, write_report
+    from mae_ort.study.validation import joined
+
+    db, _ = _seeds_db(tmp_path)
+    sf = score_frame(add_fits(joined(db)), forward=False)
+    ceil = ceilings(sf, boot=200)
+    expected = np.mean([stats.spearmanr(SEED_MAES[:, i], SEED_MAES[:, j])[0] for i, j in ((0, 1), (0, 2), (1, 2))])
+    assert len(ceil) == 1 and ceil.spearman.iloc[0] == pytest.approx(expected, abs=1e-12)
+    assert (int(ceil.n.iloc[0]), int(ceil.seeds.iloc[0]), int(ceil.pairs.iloc[0])) == (6, 3, 3)
+    assert ceil.spearman_low.iloc[0] <= ceil.spearman.iloc[0] <= ceil.spearman_high.iloc[0]
+
+    out = tmp_path / "rep"
+    text = write_report(db, out, boot=200, paper=False).read_text()
+    ev = pd.read_csv(out / "evidence.csv")
+    assert ev.ceiling.to_numpy() == pytest.approx(np.full(len(ev), expected), abs=1e-12)  # beside every score
+    row = next(line for line in text.splitlines() if line.startswith("| noise ceiling"))
+    assert f"{expected:+.2f}" in row
+    assert "mean over 3 seed pairs" in text
+    trained = pd.read_csv(out / "trained.csv").sort_values("sampling_id")
+    np.testing.assert_allclose(trained.mae, np.median(SEED_MAES, axis=1), atol=1e-12)

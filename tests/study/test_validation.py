@@ -108,6 +108,70 @@ def test_cli_other_bad_input(capsys, db):
     assert code == 2 and "'dropout'" in err
 
 
+@pytest.mark.parametrize("repeats", ["0", "-1", "two"])
+def test_cli_bad_repeats_is_one_line(capsys, db, repeats):
+    code, out, err = run(capsys, "validate", "--db", str(db), "--pick", "2", "--repeats", repeats)
+    assert code == 2 and err.count("\n") == 1 and "repeats" in err
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM trained").fetchone()[0] == 0  # nothing stored
+    conn.close()
+
+
+def _fake_training(calls):
+    """A stand-in for one training (no Keras): records (sampling id, seed), returns an MAE made of both."""
+    def train_one(task, split=None, threads=None):
+        calls.append((task["sampling_id"], task["seed"]))
+        budgets = [dict(epochs=e, test_mae=task["sampling_id"] + task["seed"] / 100 + e / 1e4, test_mae_recursive=None,
+                        train_mae=0.1, monitor_loss=0.1, epochs_run=e, best_epoch=e, seconds=0.0)
+                   for e in task["epochs"]]
+        return {"sampling_id": task["sampling_id"], "seed": task["seed"], "budgets": budgets, "stopped_epoch": None,
+                "seconds": 0.0, "threads": threads}
+    return train_one
+
+
+def test_repeats_train_every_seed_once_and_resume(db, monkeypatch):
+    from mae_ort.study import validation
+
+    calls: list = []
+    monkeypatch.setattr(validation, "_train_one", _fake_training(calls))
+    df = validation.validate(db, SPLIT, pick=3, epochs="1,5", seed=7, settings=FAST, repeats=2)
+    ids = sorted(set(df.sampling_id))
+    assert len(ids) == 3 and sorted(calls) == sorted((i, s) for i in ids for s in (7, 8))  # seeds seed, seed + 1
+    assert df.attrs["trained"] == 6 and df.attrs["skipped"] == 0 and df.attrs["repeats"] == 2
+    assert len(df) == 3 * 2 * 2 and sorted(set(df.seed)) == [7, 8]  # every row keeps its seed
+    np.testing.assert_allclose(df.test_mae, df.sampling_id + df.seed / 100 + df.epochs / 1e4)
+
+    # a third repeat trains the third seed only; the finished (architecture, seed) trainings are not redone
+    calls.clear()
+    more = validation.validate(db, SPLIT, pick=3, epochs="1,5", seed=7, settings=FAST, repeats=3)
+    assert sorted(calls) == sorted((i, 9) for i in ids)
+    assert more.attrs["trained"] == 3 and more.attrs["skipped"] == 6 and len(more) == 3 * 3 * 2
+    calls.clear()
+    again = validation.validate(db, SPLIT, pick=3, epochs="1,5", seed=7, settings=FAST, repeats=3)
+    assert calls == [] and again.attrs["trained"] == 0 and again.attrs["skipped"] == 9
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM trained").fetchone()[0] == 3 * 3 * 2
+    conn.close()
+
+
+def test_cli_summary_is_of_the_median_over_seeds(capsys, tmp_path, monkeypatch):
+    from mae_ort.screening.space import grid
+    from mae_ort.screening.sweep import screen
+    from mae_ort.study import validation
+
+    db = tmp_path / "cli.sqlite"  # screened on the command line's default series, the paper's sine
+    screen(grid(units="2:4", layers="1", look_back="1"), sine_split().train, store=str(db), samples=5, workers=1)
+    monkeypatch.setattr(validation, "_train_one", _fake_training([]))
+    code, out, err = run(capsys, "validate", "--db", str(db), "--pick", "3", "--epochs", "2", "--depth", "1",
+                         "--repeats", "3", "--seed", "4", "--quiet")
+    assert code == 0, err
+    df = validation.joined(db)
+    medians = df.groupby("sampling_id").test_mae.median()  # seeds 4, 5, 6: the median is seed 5's
+    np.testing.assert_allclose(medians, medians.index + 5 / 100 + 2 / 1e4)
+    line = next(x for x in out.splitlines() if "depth 1" in x)
+    assert "(median over 3 seeds)" in line and f"mean {medians.mean():.4f}" in line
+
+
 # -- with Keras ------------------------------------------------------------------------------------------
 
 
