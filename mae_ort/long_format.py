@@ -125,7 +125,7 @@ def read_long(data, *, id_col: str | None = None, index_col: str | None = None, 
     import pandas as pd
 
     if isinstance(data, (str, Path)):
-        data = read_csv(data, sep=sep, decimal=decimal, header=header)
+        data = read_csv(data, sep=sep, decimal=decimal, header="auto" if header is None else header)
     elif sep is not None or decimal is not None or header is not None:
         raise InvalidParameterError("sep, decimal and header apply to CSV files; pass a file path, or parse the "
                                     "data first")

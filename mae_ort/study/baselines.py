@@ -353,10 +353,10 @@ def arima_order(y, *, season: int | None = None, max_p: int = 5, max_q: int = 5,
         No candidate could be fitted.
     """
     y = np.asarray(y, dtype=np.float64)
-    D = _nsdiffs(y, season) if season else 0
-    d = _ndiffs(y[season:] - y[:-season] if D else y)
-    trend = _trend(d, D)
     s = season or 0
+    D = _nsdiffs(y, s) if s else 0
+    d = _ndiffs(y[s:] - y[:-s] if D else y)
+    trend = _trend(d, D)
     tried: dict = {}
     fits: dict = {}
 
@@ -376,7 +376,7 @@ def arima_order(y, *, season: int | None = None, max_p: int = 5, max_q: int = 5,
     starts = [(2, 2, 1, 1), (0, 0, 0, 0), (1, 0, 1, 0), (0, 1, 0, 1)]
     for p, q, P, Q in starts:
         fit(min(p, max_p), min(q, max_q), min(P, max_P) if season else 0, min(Q, max_Q) if season else 0)
-    best = min(tried, key=tried.get)
+    best = min(tried, key=lambda k: tried[k])
     while len(tried) < max_fits:
         (p, _, q), (P, _, Q, _) = best
         moves = [(p + a, q + b, P, Q) for a, b in ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1))]
@@ -385,7 +385,7 @@ def arima_order(y, *, season: int | None = None, max_p: int = 5, max_q: int = 5,
         moves = [m for m in moves if 0 <= m[0] <= max_p and 0 <= m[1] <= max_q and 0 <= m[2] <= max_P
                  and 0 <= m[3] <= max_Q]
         keys = [fit(*m) for m in moves]
-        cand = min((k for k in keys if k in tried), key=tried.get, default=best)
+        cand = min((k for k in keys if k in tried), key=lambda k: tried[k], default=best)
         if tried[cand] >= tried[best]:
             break
         best = cand
