@@ -139,7 +139,7 @@ def test_sample_quiet_draws_no_bar_in_a_terminal(monkeypatch):
 def test_report_quiet_prints_no_measuring_lines(db, tmp_path, capsys, monkeypatch):
     """report --measure prints a line per measured architecture; with --quiet none (measure_table4 replaced by
     a stand-in that reports two steps: the measuring itself needs TensorFlow and is tested in tests/study)."""
-    from mae_ort.study import report
+    from mae_ort.study import jobs, report
 
     calls = []
 
@@ -150,7 +150,7 @@ def test_report_quiet_prints_no_measuring_lines(db, tmp_path, capsys, monkeypatc
                 progress(i, 2, f"architecture {i}")
         return 2
 
-    monkeypatch.setattr(report, "measure_table4", measure)
+    monkeypatch.setattr(jobs, "measure_table4", measure)
     monkeypatch.setattr(report, "write_report", lambda *a, **k: tmp_path / "README.md")
     code, out, err = run_cli(capsys, "report", "--db", db, "--out", tmp_path / "rep", "--measure", "2")
     assert code == 0 and err.count("[table 4 ") == 2 and "wrote" in out
