@@ -202,7 +202,10 @@ def main(argv=None) -> int:
                 checks[series] = r.budgets[-1].test_mae - runs[-2]["test_mae"]
     runs = pd.DataFrame(runs)
     runs.insert(2, "trainer", settings.trainer())
-    merge_rows(out / "trainer-convergence-runs.csv", runs, ["series", "target_form", "trainer", "budget", "patience"])
+    runs.insert(3, "batch_size", settings.batch_size)
+    runs.insert(4, "learning_rate", settings.learning_rate)
+    merge_rows(out / "trainer-convergence-runs.csv", runs, ["series", "target_form", "trainer", "batch_size",
+                                                             "learning_rate", "budget", "patience"])
     from mae_ort.study.evidence import baseline_maes
 
     rows = []
@@ -212,6 +215,7 @@ def main(argv=None) -> int:
         m1, m2 = float(np.median(a1.test_mae)), float(np.median(a2.test_mae))
         change = 100.0 * (m2 - m1) / m1
         rows.append(dict(series=series, target_form=a.target_form, architectures=len(a1), trainer=settings.trainer(),
+                         batch_size=settings.batch_size, learning_rate=settings.learning_rate,
                          budget=budget, patience=patience,
                          median_test_mae=round(m1, 6), stopped_early=int((a1.epochs_run < budget).sum()),
                          budget_doubled=2 * budget, patience_doubled=2 * patience,
@@ -222,7 +226,8 @@ def main(argv=None) -> int:
                          persistence_test_mae=round(baseline_maes(every[series], 1)["persistence"], 6),
                          check_real_minus_replayed=float(f"{checks[series]:.3g}")))
     table = pd.DataFrame(rows)
-    merge_rows(out / "trainer-convergence.csv", table, ["series", "target_form", "trainer", "budget", "patience"])
+    merge_rows(out / "trainer-convergence.csv", table, ["series", "target_form", "trainer", "batch_size",
+                                                        "learning_rate", "budget", "patience"])
     print(table.to_string(index=False))
     print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; {time.perf_counter() - t0:.0f} s")
     return 0 if bool(table.under_2_percent.all()) else 1
