@@ -3,7 +3,10 @@ epoch budget and early-stopping patience, then with both doubled: does the media
 
 Usage (from the repository root, Keras installed; one core)::
 
-    OMP_NUM_THREADS=1 python scripts/trainer_convergence.py [--budget 150] [--set batch_size=16 ...] [--out docs]
+    OMP_NUM_THREADS=1 python scripts/trainer_convergence.py [--budget 150] [--target-form delta] [--trace-scale 4]
+        [--set batch_size=64 ...] [--series eunite] [--out docs]
+
+``--target-form delta``: every network forecasts the change from the last value (``train(target_form=)``).
 
 Series: the Mauna Loa weekly CO2 (``data/co2-weekly.csv``, column ``co2``) and the EUNITE daily maximum load
 (``data/eunite-training.csv``, column ``MaxLoads``), each min-max scaled on its training part, the last 20 % of
@@ -25,8 +28,10 @@ Writes ``<out>/trainer-convergence.csv`` (one row per series: the two medians, t
 architectures' test MAE changed at all, and persistence's test MAE for scale),
 ``<out>/trainer-convergence-runs.csv`` (one row per architecture and setting) and
 ``<out>/trainer-convergence-traces.csv`` (validation loss and test MAE after every epoch, keyed by the
-settings and budget in ``run``); an architecture already in the traces file for these settings is not trained
-again, so an interrupted run resumes.
+settings without the patience in ``run``, the form in ``target_form``, the length and patience it was trained
+with in ``trace_epochs`` and ``trace_patience``); an architecture whose record there covers the doubled setting
+is not trained again, so an interrupted run resumes and ``--trace-scale 4`` records serve budget ``2B`` too.
+The summary files keep the rows of other series, forms and settings (:func:`merge_rows`).
 """
 
 from __future__ import annotations
