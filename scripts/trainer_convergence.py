@@ -3,7 +3,10 @@ epoch budget and early-stopping patience, then with both doubled: does the media
 
 Usage (from the repository root, Keras installed; one core)::
 
-    OMP_NUM_THREADS=1 python scripts/trainer_convergence.py [--budget 150] [--set batch_size=16 ...] [--out docs]
+    OMP_NUM_THREADS=1 python scripts/trainer_convergence.py [--budget 150] [--target-form delta] [--trace-scale 4]
+        [--set batch_size=64 ...] [--series eunite] [--out docs]
+
+``--target-form delta``: every network forecasts the change from the last value (``train(target_form=)``).
 
 Series: the Mauna Loa weekly CO2 (``data/co2-weekly.csv``, column ``co2``) and the EUNITE daily maximum load
 (``data/eunite-training.csv``, column ``MaxLoads``), each min-max scaled on its training part, the last 20 % of
@@ -25,8 +28,10 @@ Writes ``<out>/trainer-convergence.csv`` (one row per series: the two medians, t
 architectures' test MAE changed at all, and persistence's test MAE for scale),
 ``<out>/trainer-convergence-runs.csv`` (one row per architecture and setting) and
 ``<out>/trainer-convergence-traces.csv`` (validation loss and test MAE after every epoch, keyed by the
-settings and budget in ``run``); an architecture already in the traces file for these settings is not trained
-again, so an interrupted run resumes.
+settings without the patience in ``run``, the form in ``target_form``, the length and patience it was trained
+with in ``trace_epochs`` and ``trace_patience``); an architecture whose record there covers the doubled setting
+is not trained again, so an interrupted run resumes and ``--trace-scale 4`` records serve budget ``2B`` too.
+The summary files keep the rows of other series, forms and settings (:func:`merge_rows`).
 """
 
 from __future__ import annotations
@@ -81,18 +86,33 @@ def replay(val_loss, test_mae, *, budget: int, patience: int, min_delta: float) 
     return {"test_mae": float(test_mae[best_epoch]), "epochs_run": ran, "best_epoch": best_epoch + 1}
 
 
-def trace(split, units, look_back: int, *, settings, epochs: int, patience: int, seed: int = 0) -> pd.DataFrame:
+def merge_rows(path: Path, new: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Write ``new`` to the CSV at ``path``, replacing the rows there with the same ``keys`` and keeping the rest
+    (so runs for another series, target form or setting stay side by side)."""
+    if path.exists():
+        old = pd.read_csv(path)
+        mine = set(map(tuple, new[keys].astype(str).to_numpy()))
+        kept = old[[tuple(row) not in mine for row in old[keys].astype(str).to_numpy()]]
+        new = pd.concat([kept, new], ignore_index=True).sort_values(keys, kind="stable", ignore_index=True)
+    new.to_csv(path, index=False)
+    return new
+
+
+def trace(split, units, look_back: int, *, settings, epochs: int, patience: int, seed: int = 0,
+          target_form: str = "level") -> pd.DataFrame:
     """Train once (``epochs``, ``patience``), recording the validation loss and the one-step test MAE after
     every epoch; the model and its data are those of :func:`mae_ort.study.train.train`."""
+    from mae_ort.data import target_inputs
     from mae_ort.model.architecture import Architecture
-    from mae_ort.study.train import _keras, build_model, one_step_mae
+    from mae_ort.study.train import _keras, build_model, model_inputs, one_step_mae
 
     keras = _keras()
     tr, te = split.train_windows(look_back), split.test_windows(look_back)
     fit_windows = tr.n - int(tr.n * settings.validation_split)
     model = build_model(Architecture(units, head_activation="linear"), look_back=look_back, n_in=tr.n_in,
                         n_out=tr.n_out, settings=settings, seed=seed,
-                        steps_per_execution=max(1, min(64, -(-fit_windows // settings.batch_size))))
+                        steps_per_execution=max(1, min(64, -(-fit_windows // settings.batch_size))),
+                        target_form=target_form, last_from=target_inputs(split.train))
     tests: list[float] = []
 
     class EveryEpoch(keras.callbacks.Callback):
@@ -102,7 +122,7 @@ def trace(split, units, look_back: int, *, settings, epochs: int, patience: int,
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, min_delta=settings.min_delta,
                                          mode="min")
     t0 = time.perf_counter()
-    hist = model.fit(tr.X, tr.y, epochs=epochs, batch_size=settings.batch_size,
+    hist = model.fit(model_inputs(model, tr), tr.y, epochs=epochs, batch_size=settings.batch_size,
                      validation_split=settings.validation_split, shuffle=settings.shuffle,
                      callbacks=[stop, EveryEpoch()], verbose=0)
     seconds = time.perf_counter() - t0
@@ -117,6 +137,11 @@ def main(argv=None) -> int:
     ap.add_argument("--trainer", default="forecast")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a training setting of the trainer, e.g. --set batch_size=16 --set patience=50")
+    ap.add_argument("--target-form", choices=["level", "delta"], default="level",
+                    help="level: the network forecasts the value; delta: the change from the last value [level]")
+    ap.add_argument("--trace-scale", type=int, default=2,
+                    help="train each architecture once with this many times the budget and patience; every "
+                         "setting up to that is replayed from the record [2]")
     ap.add_argument("--series", choices=["co2", "eunite"], action="append", default=None,
                     help="only this series (repeatable) [both]")
     ap.add_argument("--out", default=str(ROOT / "docs"))
@@ -134,9 +159,13 @@ def main(argv=None) -> int:
     from mae_ort.model.architecture import Architecture
     from mae_ort.study.train import TrainSettings, train
 
+    if a.trace_scale < 2:
+        ap.error("--trace-scale must be at least 2 (the doubled setting is replayed from the record)")
     settings = TrainSettings.preset(a.trainer, **overrides)
     budget, patience = a.budget, settings.patience
-    run_key = f"{settings.key()}-{budget}"  # which settings and budget a trace belongs to
+    # which training a trace belongs to: the settings but patience (it only decides when to stop), the form
+    run_key = TrainSettings(**{**settings.to_dict(), "patience": None}).key()
+    trace_epochs, trace_patience = a.trace_scale * budget, a.trace_scale * patience
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     traces_path = out / "trainer-convergence-traces.csv"
@@ -148,27 +177,40 @@ def main(argv=None) -> int:
             continue
         for i, (units, look_back) in enumerate(ARCHITECTURES):
             name = "-".join(map(str, units))
-            mine = (traces[(traces.run == run_key) & (traces.series == series) & (traces.units == name)
-                           & (traces.look_back == look_back)] if len(traces) else traces)
+            mine = traces.iloc[:0]
+            if len(traces):  # a record that ran at least as long and as patiently as the doubled setting
+                mine = traces[(traces.run == run_key) & (traces.target_form == a.target_form)
+                              & (traces.series == series) & (traces.units == name) & (traces.look_back == look_back)
+                              & (traces.trace_epochs >= 2 * budget) & (traces.trace_patience >= 2 * patience)]
+                if len(mine):
+                    longest = mine.sort_values(["trace_epochs", "trace_patience"]).iloc[-1]
+                    mine = mine[(mine.trace_epochs == longest.trace_epochs)
+                                & (mine.trace_patience == longest.trace_patience)]
             if not len(mine):
-                mine = trace(split, units, look_back, settings=settings, epochs=2 * budget, patience=2 * patience)
-                mine.insert(0, "look_back", look_back)
-                mine.insert(0, "units", name)
-                mine.insert(0, "series", series)
-                mine.insert(0, "run", run_key)
+                mine = trace(split, units, look_back, settings=settings, epochs=trace_epochs,
+                             patience=trace_patience, target_form=a.target_form)
+                for col, value in (("trace_patience", trace_patience), ("trace_epochs", trace_epochs),
+                                   ("look_back", look_back), ("units", name), ("series", series),
+                                   ("target_form", a.target_form), ("run", run_key)):
+                    mine.insert(0, col, value)
                 mine.to_csv(traces_path, mode="a", header=not traces_path.exists(), index=False)
                 print(f"{series} {name} lb={look_back}: {len(mine)} epochs, {mine.seconds.iloc[0]:.1f} s "
                       f"[{time.perf_counter() - t0:.0f} s]", flush=True)
             val, test = mine.val_loss.to_numpy(), mine.test_mae.to_numpy()
             for b, p in ((budget, patience), (2 * budget, 2 * patience)):
-                runs.append(dict(series=series, units=name, look_back=look_back, budget=b, patience=p,
+                runs.append(dict(series=series, target_form=a.target_form, units=name, look_back=look_back,
+                                 budget=b, patience=p,
                                  **replay(val, test, budget=b, patience=p, min_delta=settings.min_delta)))
             if i == 0:  # the replay against a real training with the preset
                 r = train(split, Architecture(units, head_activation="linear"), look_back=look_back, epochs=budget,
-                          seed=0, settings=settings, recursive=False, threads=1)
+                          seed=0, settings=settings, recursive=False, threads=1, target_form=a.target_form)
                 checks[series] = r.budgets[-1].test_mae - runs[-2]["test_mae"]
     runs = pd.DataFrame(runs)
-    runs.to_csv(out / "trainer-convergence-runs.csv", index=False)
+    runs.insert(2, "trainer", settings.trainer())
+    runs.insert(3, "batch_size", settings.batch_size)
+    runs.insert(4, "learning_rate", settings.learning_rate)
+    merge_rows(out / "trainer-convergence-runs.csv", runs, ["series", "target_form", "trainer", "batch_size",
+                                                             "learning_rate", "budget", "patience"])
     from mae_ort.study.evidence import baseline_maes
 
     rows = []
@@ -177,7 +219,9 @@ def main(argv=None) -> int:
         a1, a2 = g[g.budget == budget], g[g.budget == 2 * budget]
         m1, m2 = float(np.median(a1.test_mae)), float(np.median(a2.test_mae))
         change = 100.0 * (m2 - m1) / m1
-        rows.append(dict(series=series, architectures=len(a1), trainer=a.trainer, budget=budget, patience=patience,
+        rows.append(dict(series=series, target_form=a.target_form, architectures=len(a1), trainer=settings.trainer(),
+                         batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+                         budget=budget, patience=patience,
                          median_test_mae=round(m1, 6), stopped_early=int((a1.epochs_run < budget).sum()),
                          budget_doubled=2 * budget, patience_doubled=2 * patience,
                          median_test_mae_doubled=round(m2, 6), stopped_early_doubled=int((a2.epochs_run
@@ -187,7 +231,8 @@ def main(argv=None) -> int:
                          persistence_test_mae=round(baseline_maes(every[series], 1)["persistence"], 6),
                          check_real_minus_replayed=float(f"{checks[series]:.3g}")))
     table = pd.DataFrame(rows)
-    table.to_csv(out / "trainer-convergence.csv", index=False)
+    merge_rows(out / "trainer-convergence.csv", table, ["series", "target_form", "trainer", "batch_size",
+                                                        "learning_rate", "budget", "patience"])
     print(table.to_string(index=False))
     print(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; {time.perf_counter() - t0:.0f} s")
     return 0 if bool(table.under_2_percent.all()) else 1

@@ -108,3 +108,21 @@ def test_replay_stops_where_keras_early_stopping_does():
                 break
         got = replay(val, list(range(60)), budget=60, patience=patience, min_delta=min_delta)
         assert (got["epochs_run"], got["best_epoch"]) == (ran, es.best_epoch + 1), trial
+
+
+def test_merge_rows_replaces_only_the_same_keys(tmp_path):
+    import pandas as pd
+
+    merge_rows = _convergence().merge_rows
+    path = tmp_path / "t.csv"
+    keys = ["series", "target_form", "budget"]
+    merge_rows(path, pd.DataFrame({"series": ["co2", "eunite"], "target_form": "level", "budget": 150,
+                                   "mae": [1.0, 2.0]}), keys)
+    merge_rows(path, pd.DataFrame({"series": ["eunite"], "target_form": ["delta"], "budget": [150], "mae": [3.0]}),
+               keys)
+    got = merge_rows(path, pd.DataFrame({"series": ["co2"], "target_form": ["level"], "budget": [150],
+                                         "mae": [4.0]}), keys)
+    back = pd.read_csv(path)
+    assert back.to_dict("list") == got.to_dict("list") == {
+        "series": ["co2", "eunite", "eunite"], "target_form": ["level", "delta", "level"], "budget": [150] * 3,
+        "mae": [4.0, 3.0, 2.0]}

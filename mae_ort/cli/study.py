@@ -74,8 +74,8 @@ def _pick(text):
 @split_options
 @click.option("--trainer", type=click.Choice(list(TRAINERS)), default="paper", show_default=True,
               help="Named trainer: paper (Adam 5e-5, batch 5, dropout 0.3, early stopping), reference (the same at "
-                   "batch 512), modern (Adam 1e-3, batch 32, shuffled), forecast (a candidate for real series: Adam "
-                   "5e-3, batch 64, patience 20, --epochs 150; docs/trainer-convergence.md). The options below "
+                   "batch 512), modern (Adam 1e-3, batch 32, shuffled), forecast (real series, --target-form delta: "
+                   "Adam 5e-3, batch 16, patience 20, --epochs 150; docs/trainer-convergence.md). The options below "
                    "override its settings.")
 @click.option("--repeats", type=int, default=1, show_default=True,
               help="Trainings per architecture (seeds --seed, --seed+1, ...), summarised by their median test MAE; "

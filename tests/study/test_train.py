@@ -95,7 +95,7 @@ def test_trainer_presets_and_overrides():
     assert modern.trainer() == "custom" and TrainSettings.preset("modern").trainer() == "modern"
     assert len({TrainSettings.preset(n).key() for n in ("paper", "reference", "modern", "forecast")}) == 4
     forecast = TrainSettings.preset("forecast")  # for real series (scripts/trainer_convergence.py)
-    assert (forecast.learning_rate, forecast.batch_size, forecast.patience, forecast.dropout) == (5e-3, 64, 20, 0.0)
+    assert (forecast.learning_rate, forecast.batch_size, forecast.patience, forecast.dropout) == (5e-3, 16, 20, 0.0)
     assert forecast.trainer() == "forecast" and TrainSettings.preset("paper") == TrainSettings()
     with pytest.raises(InvalidParameterError, match="'trainer'"):
         TrainSettings.preset("fast")
