@@ -44,6 +44,7 @@ __all__ = [
     "correlations",
     "study_table",
     "differences",
+    "forecast_verdict",
     "write_report",
 ]
 
@@ -623,6 +624,54 @@ def verdict(ev, dec, ceil, sf, *, min_n: int = 5, baseline: dict | None = None) 
     return lines
 
 
+def forecast_verdict(sf, baselines) -> list[str]:
+    """Per study (trainer and depth) at its largest budget: whether the best trained network (its median test MAE over
+    the seeds) beats each baseline and by how much, and the scale-free error: the best network's and the median
+    network's test MAE relative to persistence's (below 1: better than "the next value is the last one").
+
+    ``sf`` is :func:`score_frame`'s; ``baselines`` :func:`mae_ort.study.baselines.evaluate`'s.  The linear
+    autoregression is taken at its best look-back among the study's (the strongest one a forecaster would fit) and
+    at the best network's own look-back.  Empty without baselines.
+    """
+    from .baselines import LABELS
+
+    fixed = [b for b in baselines if b.look_back is None and math.isfinite(b.test_mae)]
+    if not baselines:
+        return []
+    pers = next((b.test_mae for b in fixed if b.name == "persistence"), math.nan)
+    lines = []
+    for (trainer, depth), g in _paper_first(sf.groupby(["trainer", "depth"], sort=True)):
+        g = g[(g.epochs == g.epochs.max()) & np.isfinite(g.mae.to_numpy(dtype=float))]
+        head = f"**{int(depth)}-layer study, {trainer} trainer, forecast quality**: "
+        if not len(g):
+            lines.append(head + "no network finished training.")
+            continue
+        best = g.loc[g.mae.idxmin()]
+        seeds = int(best.repeats) if "repeats" in g else 1
+        arch = f"units {best.units}, look-back {int(best.look_back)}" if "units" in g else ""
+        text = (head + f"the best trained network ({arch}; median over {seeds} seed{'s' if seeds != 1 else ''}) "
+                f"has test MAE {best.mae:.4f}")
+        cmp = [(LABELS.get(b.name, b.name) + (f" [{b.model}]" if b.name in ("ets", "arima") else ""), b.test_mae)
+               for b in fixed]
+        ridge = [b for b in baselines if b.name == "ridge_ar" and math.isfinite(b.test_mae)
+                 and b.look_back in set(int(v) for v in g.look_back)]
+        if ridge:
+            rb = min(ridge, key=lambda b: b.test_mae)
+            cmp.append((f"the linear autoregression at its best look-back ({rb.look_back})", rb.test_mae))
+            own = [b for b in ridge if b.look_back == int(best.look_back)]
+            if own and own[0].look_back != rb.look_back:
+                cmp.append((f"the linear autoregression at the network's look-back ({own[0].look_back})",
+                            own[0].test_mae))
+        parts = [f"{'beats' if best.mae < v else 'does not beat'} {name} ({v:.4f}, "
+                 f"{100 * (best.mae - v) / v:+.1f} %)" for name, v in cmp if v > 0]
+        text += ("; it " + "; ".join(parts)) if parts else ""
+        if math.isfinite(pers) and pers > 0:
+            text += (f". Relative to persistence (MAE / persistence's MAE): best network {best.mae / pers:.3f}, "
+                     f"median network {float(g.mae.median()) / pers:.3f}")
+        lines.append(text + ".")
+    return lines
+
+
 def write_report(db, out, *, test_mode: str = "one-step", title: str | None = None, notes: str | None = None,
                  where: dict | None = None, paper: bool = True, boot: int = 1000, model: dict | None = None,
                  season: int | None = None) -> Path:
@@ -701,6 +750,12 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     _csv(dec, out / "decisions.csv")
     if len(ceil):
         _csv(ceil, out / "noise_ceiling.csv")
+    if baselines:
+        import pandas as pd
+
+        from .baselines import as_records
+
+        _csv(pd.DataFrame(as_records(baselines)), out / "baselines.csv")
     keep = [c for c in sf.columns if c != "maes"]
     _csv(sf[keep], out / "trained.csv")
     fits = _paper_style_rows(fitted, sf, mae)
@@ -734,6 +789,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
     if notes:
         lines += [notes.strip(), ""]
     lines += ["## Verdict", ""]
+    lines += [f"- {t}" for t in forecast_verdict(sf, baselines)]
     trivial = {b.name: b.test_mae for b in baselines if b.look_back is None} or None
     lines += [f"- {t}" for t in verdict(ev, dec, ceil, sf, baseline=trivial)] + [""]
     higher = [SCORES[k] for k in SCORES if direction(k) > 0 and k in set(ev.score)]
@@ -779,7 +835,7 @@ def write_report(db, out, *, test_mode: str = "one-step", title: str | None = No
               "Wall time is the whole process (imports included); job time is the training or sampling call alone; "
               "peak RSS is the process's maximum resident set size (`VmHWM`).", ""]
     lines += ["Files: `evidence.csv` (every correlation with its interval, long form), `decisions.csv` (top-k picks), "
-              + ("`noise_ceiling.csv`, " if len(ceil) else "")
+              + ("`noise_ceiling.csv`, " if len(ceil) else "") + ("`baselines.csv`, " if baselines else "")
               + "`trained.csv` (one row per architecture, trainer and budget, with every score), `correlations.csv` "
               "(the paper's layout), " + ("`table4.csv`, " if len(costs) else "")
               + ", ".join(f"`{p.name}`" for p in figures) + ".", ""]

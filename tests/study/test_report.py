@@ -311,3 +311,31 @@ def test_the_noise_ceiling_is_the_mean_over_all_seed_pairs_beside_every_score(tm
     assert "mean over 3 seed pairs" in text
     trained = pd.read_csv(out / "trained.csv").sort_values("sampling_id")
     np.testing.assert_allclose(trained.mae, np.median(SEED_MAES, axis=1), atol=1e-12)
+
+
+def test_forecast_verdict_compares_the_best_network_with_every_baseline_by_hand():
+    import pandas as pd
+
+    from mae_ort.study.baselines import Baseline
+    from mae_ort.study.report import forecast_verdict
+
+    sf = pd.DataFrame([
+        dict(trainer="forecast", depth=1, epochs=10, mae=0.01, repeats=3, units="4", look_back=2),  # a smaller budget
+        dict(trainer="forecast", depth=1, epochs=100, mae=0.08, repeats=3, units="4", look_back=2),
+        dict(trainer="forecast", depth=1, epochs=100, mae=0.12, repeats=3, units="8", look_back=4),
+        dict(trainer="forecast", depth=1, epochs=100, mae=0.30, repeats=3, units="16", look_back=4),
+        dict(trainer="forecast", depth=2, epochs=100, mae=float("nan"), repeats=0, units="4,4", look_back=2),
+    ])
+    bl = [Baseline("train_mean", 0.5, model="mean"), Baseline("persistence", 0.1, model="the previous value"),
+          Baseline("ridge_ar", 0.064, 2, "ridge"), Baseline("ridge_ar", 0.05, 4, "ridge"),
+          Baseline("ridge_ar", 0.01, 8, "ridge"),  # not a look-back of the study: left out
+          Baseline("arima", float("nan"), model="", error="too short")]
+    one, two = forecast_verdict(sf, bl)
+    assert "units 4, look-back 2; median over 3 seeds) has test MAE 0.0800" in one
+    assert "beats the training mean (0.5000, -84.0 %)" in one and "beats persistence (0.1000, -20.0 %)" in one
+    assert "does not beat the linear autoregression at its best look-back (4) (0.0500, +60.0 %)" in one
+    assert "does not beat the linear autoregression at the network's look-back (2) (0.0640, +25.0 %)" in one
+    assert "ARIMA" not in one and "(8)" not in one
+    assert "best network 0.800, median network 1.200" in one  # median of 0.08, 0.12, 0.30 over persistence 0.1
+    assert two.endswith("no network finished training.") and "2-layer study" in two
+    assert forecast_verdict(sf, []) == []
