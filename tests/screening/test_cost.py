@@ -75,7 +75,8 @@ def test_screen_and_search_refuse_a_space_that_cannot_fit_at_once_storing_nothin
 
 
 def test_the_library_screen_and_search_refuse_it_too(tmp_path):
-    from mae_ort import screen, search
+    from mae_ort import screen
+    from mae_ort.search import search
 
     db = tmp_path / "r.sqlite"
     g = grid(units="1:100000", look_back="2")
