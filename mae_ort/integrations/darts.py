@@ -13,7 +13,7 @@ as given (already scaled).
 
 Darts: Herzen et al., "Darts: User-Friendly Modern Machine Learning for Time Series", JMLR 23 (2022).
 
-Must not import: study, cli.
+Must not import: cli; study only for its forecasting baselines (no Keras), lazily.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from ..errors import DataError, InvalidParameterError
 from ..results.store import open_store
 from ._grid import (
     SkippedConfigWarning,
+    baseline_records,
+    check_by,
     expand_grid,
     export_module,
     need,
@@ -38,7 +40,7 @@ from ._grid import (
     top_kwargs,
 )
 
-__all__ = ["CELLS", "SkippedConfigWarning", "block_rnn_module", "block_rnn_onnx", "rank", "series_values",
+__all__ = ["CELLS", "SkippedConfigWarning", "baselines", "block_rnn_module", "block_rnn_onnx", "rank", "series_values",
            "top_kwargs"]
 
 #: The recurrent layers of ``BlockRNNModel(model=...)`` that are ranked.
@@ -74,14 +76,21 @@ class _OneStep:
             from darts.utils.data.torch_datasets.utils import PLModuleInput
 
             class OneStep(torch.nn.Module):
-                """Darts' module on plain windows: (N, L, 1) -> (N, 1), the first step of the first component."""
+                """Darts' module on plain windows: (N, L, 1) -> the first step of the first component (N, 1) and
+                the last recurrent layer's final hidden state (N, hidden_dim), kept by a hook on its ``rnn``."""
 
                 def __init__(self, inner):
                     super().__init__()
                     self.inner = inner
+                    self._h = None
+                    inner.rnn.register_forward_hook(self._keep)
+
+                def _keep(self, module, args, out):
+                    self._h = out[0]  # (N, L, hidden_dim): the last layer's output at every step
 
                 def forward(self, x):
-                    return self.inner(PLModuleInput(past_target=x)).prediction[:, 0, 0, 0:1]
+                    y = self.inner(PLModuleInput(past_target=x)).prediction[:, 0, 0, 0:1]
+                    return y, self._h[:, -1, :]
 
             cls.cls = OneStep
         return cls.cls(module)
@@ -102,8 +111,9 @@ def _check_config(cfg: dict) -> tuple[str, str] | None:
 
 
 def block_rnn_module(kwargs: dict, seed: int = 0):
-    """The torch module that ``BlockRNNModel(**kwargs).fit`` builds for a univariate series, wrapped as
-    ``(N, input_chunk_length, 1) -> (N, 1)`` (``output_chunk_length=1`` is added when missing).
+    """The torch module that ``BlockRNNModel(**kwargs).fit`` builds for a univariate series (``module.inner``),
+    wrapped as ``(N, input_chunk_length, 1) -> (y, h)``: the one-step forecast (N, 1) and the last recurrent layer's
+    final hidden state (N, hidden_dim) (``output_chunk_length=1`` is added when missing).
 
     Parameters
     ----------
@@ -128,12 +138,13 @@ def block_rnn_module(kwargs: dict, seed: int = 0):
 
 
 def block_rnn_onnx(kwargs: dict, seed: int = 0) -> bytes:
-    """:func:`block_rnn_module` exported to ONNX (free window axis), ready for :func:`mae_ort.own_model`."""
+    """:func:`block_rnn_module` exported to ONNX (free window axis, outputs ``y`` and ``h``), ready for
+    ``mae_ort.own_model(data, output="y", feature="h")``."""
     return export_module(block_rnn_module(kwargs, seed), int(kwargs["input_chunk_length"]))
 
 
 def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal", scale: str = "minmax",
-         store=None, threads: int | None = None):
+         store=None, threads: int | None = None, by: str | None = None):
     """Rank ``BlockRNNModel`` configurations for a series by MAE random sampling.
 
     Parameters
@@ -154,14 +165,20 @@ def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="no
         ``darts-{...}``). Default: nothing stored.
     threads : int, optional
         onnxruntime runs side by side (default: all cores).
+    by : {'readout', 'readout_window', 'log_p', 'p', 'mean', 'sd'}, optional
+        The score the rows are ranked by, in its direction (``readout``: lower first). Default:
+        :data:`mae_ort.sampling.scores.DEFAULT_RANKING` (``readout``) where every row has it, else ``log_p``;
+        ``frame.attrs["by"]`` says which.
 
     Returns
     -------
     pandas.DataFrame
         One row per scored configuration, best first: ``rank``, the grid's parameters, ``log_p``, ``p``,
-        ``mean`` and ``sd`` (of the MAEs), ``samples``, ``n_nonfinite`` and ``n_outside`` (weight samples with
-        non-finite predictions, MAEs outside the fit's bounds), ``n_weights``, ``seconds`` and ``kwargs`` (the
-        keyword arguments to pass to ``BlockRNNModel``; :func:`top_kwargs` lists the best ones).
+        ``mean`` and ``sd`` (of the MAEs), ``readout`` and ``readout_window`` (the echo-state readout on the
+        network's last hidden state, :mod:`mae_ort.sampling.readout`), ``samples``, ``n_nonfinite`` and
+        ``n_outside`` (weight samples with non-finite predictions, MAEs outside the fit's bounds), ``n_weights``,
+        ``seconds`` and ``kwargs`` (the keyword arguments to pass to ``BlockRNNModel``; :func:`top_kwargs` lists
+        the best ones).
 
     Warns
     -----
@@ -170,6 +187,7 @@ def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="no
     """
     need("darts", "darts")
     need("torch", "darts")  # Darts installs without it (its torch extra), and then has no BlockRNNModel
+    by = check_by(by, _CALLER)
     seed = resolve_seed(seed, "seed", _CALLER)
     scale = check_option(scale, "scale", _CALLER, SCALINGS)
     values = series_values(series)
@@ -204,4 +222,42 @@ def rank(series, grid, *, samples=100, seed=0, threshold: float = 0.01, init="no
         rows.append({**cfg, **scores, "n_weights": n_weights, "seconds": timer() - t0, "kwargs": kw})
     if not rows:
         raise InvalidParameterError(f"{_CALLER}: no configuration of the grid could be scored (see the warnings)")
-    return ranked_frame(rows)
+    return ranked_frame(rows, by)
+
+
+def baselines(series, n_train: int, *, look_backs=(1,), season: int | None = None, statistical: bool = True,
+              scale: str = "minmax"):
+    """The forecasting baselines (:func:`mae_ort.study.baselines.evaluate`: training mean, persistence, seasonal
+    naive, ridge autoregression per look-back, ETS, ARIMA) on the one-step test points of ``series`` after its
+    first ``n_train`` points, the points a trained model's ``historical_forecasts(series, start=n_train,
+    forecast_horizon=1)`` forecasts.
+
+    Parameters
+    ----------
+    series : darts.TimeSeries (univariate, deterministic) or anything :func:`mae_ort.prepare` reads
+        The whole series (training and test parts).
+    n_train : int
+        The training part's length; every later point is a test point.
+    look_backs : int or sequence of int
+        The ridge autoregression's look-backs (the networks' ``input_chunk_length``).
+    season : int, optional
+        The season of the seasonal naive forecast, ETS and ARIMA.
+    statistical : bool
+        Fit ETS and ARIMA (statsmodels).
+    scale : {'minmax', 'none', 'minmax-1', 'standard'}
+        The units of the MAEs: ``minmax`` (the default) those of the series min-max scaled on its training part
+        (Darts' ``Scaler()`` fitted on it, what :func:`rank` scores); ``none`` the data's own.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per baseline (:func:`mae_ort.study.baselines.as_records`): ``name``, ``label``, ``test_mae``,
+        ``look_back``, ``model``, ``error``.
+    """
+    import pandas as pd
+
+    scale = check_option(scale, "scale", "mae_ort.integrations.darts.baselines", SCALINGS)
+    values = series_values(series, "mae_ort.integrations.darts.baselines")
+    return pd.DataFrame(baseline_records(values, n_train, look_backs=look_backs, season=season,
+                                         statistical=statistical, scale=scale, name="darts-series",
+                                         caller="mae_ort.integrations.darts.baselines"))

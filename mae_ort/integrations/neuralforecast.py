@@ -20,7 +20,7 @@ on each series (same seed) and its row gives the mean ``log_p`` and mean MAE ove
 NeuralForecast: Olivares et al., "NeuralForecast: User friendly state-of-the-art neural forecasting models",
 PyCon Salt Lake City (2022), https://github.com/Nixtla/neuralforecast.
 
-Must not import: study, cli.
+Must not import: cli; study only for its forecasting baselines (no Keras), lazily.
 """
 
 from __future__ import annotations
@@ -34,7 +34,10 @@ from ..data import SCALINGS, prepare
 from ..errors import DataError, InvalidParameterError
 from ..results.store import open_store
 from ._grid import (
+    SCORE_COLUMNS,
     SkippedConfigWarning,
+    baseline_records,
+    check_by,
     expand_grid,
     export_module,
     need,
@@ -45,8 +48,8 @@ from ._grid import (
     top_kwargs,
 )
 
-__all__ = ["MODELS", "SCALERS", "SkippedConfigWarning", "auto_space", "long_series", "model_onnx", "one_step_module",
-           "rank", "top_kwargs", "top_models"]
+__all__ = ["MODELS", "SCALERS", "SkippedConfigWarning", "auto_space", "baselines", "long_series", "model_onnx",
+           "one_step_module", "rank", "top_kwargs", "top_models"]
 
 #: The NeuralForecast models that are ranked.
 MODELS = ("LSTM", "GRU")
@@ -113,11 +116,18 @@ class _OneStep:
             import torch
 
             class OneStep(torch.nn.Module):
-                """A NeuralForecast model's direct one-step prediction on plain windows: (N, L, 1) -> (N, 1)."""
+                """A NeuralForecast model's direct one-step prediction on plain windows: (N, L, 1) -> (N, 1), and
+                its encoder's last layer's final hidden state (N, encoder_hidden_size), kept by a hook on
+                ``hist_encoder``."""
 
                 def __init__(self, inner):
                     super().__init__()
                     self.inner = inner
+                    self._h = None
+                    inner.hist_encoder.register_forward_hook(self._keep)
+
+                def _keep(self, module, args, out):
+                    self._h = out[0]  # (N, L, encoder_hidden_size): the last layer's output at every step
 
                 def forward(self, x):
                     sc = self.inner.scaler
@@ -130,7 +140,7 @@ class _OneStep:
                     out = self.inner({"insample_y": z, "insample_mask": mask[..., 0], "futr_exog": None,
                                       "hist_exog": None, "stat_exog": None})
                     out = sc.inverse_scaler(self.inner.loss.domain_map(out), shift, scale)
-                    return out[:, 0, 0].unsqueeze(1)
+                    return out[:, 0, 0].unsqueeze(1), self._h[:, -1, :]
 
             cls.cls = OneStep
         return cls.cls(model)
@@ -172,7 +182,8 @@ def _build(cfg: dict, seed: int = 0):
 
 def one_step_module(cfg: dict, seed: int = 0):
     """The model that ``LSTM(h=1, **kwargs)`` (``cfg["model"]="GRU"``: ``GRU``) builds, wrapped as its direct
-    one-step prediction on windows ``(N, input_size, 1) -> (N, 1)`` (the model is ``module.inner``).
+    one-step prediction on windows ``(N, input_size, 1) -> (y, h)``: the forecast (N, 1) and the encoder's last
+    layer's final hidden state (N, encoder_hidden_size) (the model is ``module.inner``).
 
     Parameters
     ----------
@@ -185,14 +196,15 @@ def one_step_module(cfg: dict, seed: int = 0):
 
 
 def model_onnx(cfg: dict, seed: int = 0) -> bytes:
-    """:func:`one_step_module` exported to ONNX (free window axis), ready for :func:`mae_ort.own_model`."""
+    """:func:`one_step_module` exported to ONNX (free window axis, outputs ``y`` and ``h``), ready for
+    ``mae_ort.own_model(data, output="y", feature="h")``."""
     net = one_step_module(cfg, seed)
     return export_module(net, int(net.inner.input_size))
 
 
 def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal", scale: str = "minmax",
          id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y", store=None,
-         threads: int | None = None):
+         threads: int | None = None, by: str | None = None):
     """Rank NeuralForecast ``LSTM``/``GRU`` configurations for long-format data by MAE random sampling.
 
     Parameters
@@ -214,13 +226,18 @@ def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal
         nothing stored.
     threads : int, optional
         onnxruntime runs side by side (default: all cores).
+    by : {'readout', 'readout_window', 'log_p', 'p', 'mean', 'sd'}, optional
+        The score the rows are ranked by, in its direction (``readout``: lower first). Default:
+        :data:`mae_ort.sampling.scores.DEFAULT_RANKING` (``readout``) where every row has it, else ``log_p``;
+        ``frame.attrs["by"]`` says which.
 
     Returns
     -------
     pandas.DataFrame
-        One row per scored configuration, best first: ``rank``, the grid's parameters, ``log_p`` and ``mean``
-        (means over the series), ``log_p_min``, ``n_series``, ``samples``, ``n_nonfinite`` and ``n_outside``
-        (summed over the series), ``n_weights``, ``seconds`` and
+        One row per scored configuration, best first: ``rank``, the grid's parameters, ``log_p``, ``p``, ``mean``,
+        ``sd``, ``readout`` and ``readout_window`` (the echo-state readout on the encoder's last hidden state,
+        :mod:`mae_ort.sampling.readout`; each the mean over the series), ``log_p_min``, ``n_series``,
+        ``samples``, ``n_nonfinite`` and ``n_outside`` (summed over the series), ``n_weights``, ``seconds`` and
         ``kwargs`` (the keyword arguments of the ``model`` column's class; see :func:`top_models` and
         :func:`auto_space`).
 
@@ -231,6 +248,7 @@ def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal
         (naming the parameter); the rest is scored.
     """
     need("neuralforecast.models", "neuralforecast")
+    by = check_by(by, _CALLER)
     seed = resolve_seed(seed, "seed", _CALLER)
     scale = check_option(scale, "scale", _CALLER, SCALINGS)
     series = {uid: prepare(v, scale=scale, name=f"neuralforecast-{uid}")
@@ -266,14 +284,58 @@ def rank(df, grid, *, samples=100, seed=0, threshold: float = 0.01, init="normal
                                 threads=threads, threshold=threshold, init=init, store=st) for s in series.values()]
         n_weights, results = results[0][0], [r for _, r in results]
         log_ps = np.array([r["log_p"] for r in results], dtype=np.float64)
-        rows.append({**cfg, "log_p": float(log_ps.mean()), "log_p_min": float(log_ps.min()),
-                     "mean": float(np.mean([r["mean"] for r in results])), "n_series": len(results),
+        rows.append({**cfg, **{k: float(np.mean([r[k] for r in results])) for k in SCORE_COLUMNS},
+                     "log_p_min": float(log_ps.min()), "n_series": len(results),
                      "samples": results[0]["samples"], "n_nonfinite": sum(r["n_nonfinite"] for r in results),
                      "n_outside": sum(r["n_outside"] for r in results), "n_weights": n_weights,
                      "seconds": timer() - t0, "kwargs": kw})
     if not rows:
         raise InvalidParameterError(f"{_CALLER}: no configuration of the grid could be scored (see the warnings)")
-    return ranked_frame(rows)
+    return ranked_frame(rows, by)
+
+
+def baselines(df, test_points: int, *, look_backs=(1,), season=None, statistical: bool = True,
+              scale: str = "minmax", id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y"):
+    """The forecasting baselines (:func:`mae_ort.study.baselines.evaluate`: training mean, persistence, seasonal
+    naive, ridge autoregression per look-back, ETS, ARIMA) of each series of a long-format table on its last
+    ``test_points`` points, one step ahead: the points of ``NeuralForecast.cross_validation(df,
+    n_windows=test_points, step_size=1, refit=False)`` with ``h=1``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        NeuralForecast's long format (training and test parts).
+    test_points : int
+        The test points at the end of each series.
+    look_backs : int or sequence of int
+        The ridge autoregression's look-backs (the networks' ``input_size``).
+    season : int or dict, optional
+        The season of the seasonal naive forecast, ETS and ARIMA; a dict gives one per ``unique_id``.
+    statistical : bool
+        Fit ETS and ARIMA (statsmodels).
+    scale : {'minmax', 'none', 'minmax-1', 'standard'}
+        The units of the MAEs: ``minmax`` (the default) those of each series min-max scaled on its training part
+        (as :func:`rank` scores it); ``none`` the data's own.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (series, baseline): ``unique_id`` (``id_col``) and the columns of
+        :func:`mae_ort.study.baselines.as_records` (``name``, ``label``, ``test_mae``, ``look_back``, ``model``,
+        ``error``).
+    """
+    import pandas as pd
+
+    caller = "mae_ort.integrations.neuralforecast.baselines"
+    scale = check_option(scale, "scale", caller, SCALINGS)
+    test_points = check_int(test_points, "test_points", caller, low=1)
+    rows = []
+    for uid, v in long_series(df, id_col=id_col, time_col=time_col, target_col=target_col, caller=caller).items():
+        p = season.get(uid) if isinstance(season, dict) else season
+        rows += [{id_col: uid, **r} for r in baseline_records(
+            v, len(v) - test_points, look_backs=look_backs, season=p, statistical=statistical, scale=scale,
+            name=f"neuralforecast-{uid}", caller=caller)]
+    return pd.DataFrame(rows)
 
 
 def top_models(frame, k: int = 3, **common) -> list:

@@ -51,11 +51,18 @@ def test_exported_network_is_darts_own(cell, layers):
                                          verbose=False)
     darts_pred = hf.values()[:, 0].astype(np.float64)
 
-    m = mae_ort.own_model(export_module(net, 6))
+    m = mae_ort.own_model(export_module(net, 6), output="y", feature="h")
     win = windows(prepare(s.values()[:, 0]), 6)
-    ort_pred = OwnRuntime(threads=1).run(m, arrange_windows(m, win.X), [m.values[n] for n in m.weight_names])[0][0]
+    ort_pred, ort_h = OwnRuntime(threads=1).run(m, arrange_windows(m, win.X), [m.values[n] for n in m.weight_names],
+                                                feature=True)
+    ort_pred = ort_pred[0]
     assert darts_pred.shape == ort_pred.shape == (len(s) - 6,)
     np.testing.assert_allclose(ort_pred, darts_pred, rtol=1e-5, atol=1e-5)
+    # the feature output is the last recurrent layer's final hidden state of Darts' own fitted module
+    with torch.no_grad():
+        h = fitted.model.rnn(torch.from_numpy(win.X))[0][:, -1, :].numpy()
+    assert ort_h.shape == (1, len(s) - 6, 5)
+    np.testing.assert_allclose(ort_h[0], h, rtol=1e-5, atol=1e-5)
     mae_darts = np.abs(darts_pred - win.y[:, 0]).mean()
     mae_mrs = np.abs(ort_pred - win.y[:, 0]).mean()
     assert mae_mrs == pytest.approx(mae_darts, rel=1e-5)
@@ -70,7 +77,7 @@ def test_rank_scores_the_grid_and_skips_what_it_cannot_export():
     msgs = [str(w.message) for w in rec if issubclass(w.category, SkippedConfigWarning)]
     assert any("output_chunk_length=2" in m for m in msgs) and any("model='Transformer'" in m for m in msgs)
     assert len(df) == 4 and list(df["rank"]) == [1, 2, 3, 4]
-    assert (np.diff(df["log_p"].to_numpy()) <= 0).all()
+    assert df.attrs["by"] == "readout" and (np.diff(df["readout"].to_numpy()) >= 0).all()  # lower is better
     assert set(zip(df["model"], df["hidden_dim"])) == {("LSTM", 3), ("LSTM", 6), ("GRU", 3), ("GRU", 6)}
     # the kwargs build Darts' model, and the score is the own-model path's on that network
     top = mdarts.top_kwargs(df, 2)
@@ -80,9 +87,14 @@ def test_rank_scores_the_grid_and_skips_what_it_cannot_export():
     BlockRNNModel(**top[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        r = mae_ort.sample_own(mae_ort.own_model(mdarts.block_rnn_onnx(top[0])), prepare(_series().values()[:, 0],
-                               scale="minmax"), samples=20, seed=0, threads=1)
+        r = mae_ort.sample_own(mae_ort.own_model(mdarts.block_rnn_onnx(top[0]), output="y", feature="h"),
+                               prepare(_series().values()[:, 0], scale="minmax"), samples=20, seed=0, threads=1)
     assert df["log_p"][0] == pytest.approx(r.log_p) and df["mean"][0] == pytest.approx(r.mean)
+    assert df["readout"][0] == pytest.approx(r.scores["readout"])
+    assert df["readout_window"][0] == pytest.approx(r.scores["readout_window"])
+    by_log_p = mdarts.rank(_series(), grid[0], samples=20, seed=0, threads=1, by="log_p")
+    assert by_log_p.attrs["by"] == "log_p" and (np.diff(by_log_p["log_p"].to_numpy()) <= 0).all()
+    assert sorted(by_log_p["readout"]) == sorted(df["readout"])
     assert df["n_outside"][0] == r.n_outside and df["n_nonfinite"][0] == r.n_nonfinite
     # LSTM(6) has 4 * (6 * (1 + 6) + 2 * 6) weights in the cell and 6 + 1 in the head
     lstm6 = df[(df.model == "LSTM") & (df.hidden_dim == 6)]
@@ -112,6 +124,31 @@ def test_bad_input():
             mdarts.rank(_series(), {"input_chunk_length": 80}, samples=5)
 
 
+def test_baselines_are_the_studys_on_the_same_test_points():
+    """darts.baselines is mae_ort.study.baselines.evaluate on the split it describes: the first n_train points
+    min-max scaled on themselves, the rest scaled alike (or the data's own units with scale='none')."""
+    from mae_ort.data import Scaler, TrainTestSplit
+    from mae_ort.study.baselines import as_records, evaluate
+
+    s = _series(80)
+    raw = s.values()[:, 0].astype(np.float64) * 30.0 + 2.0
+    got = mdarts.baselines(raw, 60, look_backs=[3, 5], season=6, statistical=False)
+    train = prepare(raw[:60], scale="minmax")
+    test = prepare(Scaler("minmax", train.params["targets"]).apply(raw[60:, None]))
+    want = as_records(evaluate(TrainTestSplit(train, test), look_backs=[3, 5], season=6, statistical=False))
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(got, pd.DataFrame(want))
+    assert np.isfinite(got["test_mae"]).all()
+    assert list(got["name"]) == ["train_mean", "persistence", "seasonal_naive", "ridge_ar", "ridge_ar"]
+    # persistence by hand, in the scaled units and in the data's own
+    lo, hi = raw[:60].min(), raw[:60].max()
+    persistence = np.abs(np.diff(raw[59:])).mean()
+    assert got["test_mae"][1] == pytest.approx(persistence / (hi - lo), rel=1e-9)
+    own = mdarts.baselines(s.__class__.from_values(raw), 60, statistical=False, scale="none")
+    assert own["test_mae"][1] == pytest.approx(persistence, rel=1e-9)
+
+
 @pytest.mark.parametrize("grid", [[], "hidden_dim=4", [{"input_chunk_length": 3}, 5], {"input_chunk_length": []}])
 def test_a_grid_that_is_not_one_is_refused(grid):
     with pytest.raises(mae_ort.InvalidParameterError, match="grid"):
@@ -130,7 +167,7 @@ def test_rank_with_a_store_keeps_the_rows_and_reads_them_back(tmp_path):
     grid = {"model": ["LSTM", "RNN"], "hidden_dim": 3, "input_chunk_length": 4}
     plain = mdarts.rank(_series(), grid, samples=12, seed=1, threads=1)
     stored = mdarts.rank(_series(), grid, samples=12, seed=1, threads=1, store=db)
-    for col in ("log_p", "mean", "sd", "n_outside"):
+    for col in ("log_p", "mean", "sd", "n_outside", "readout", "readout_window"):
         np.testing.assert_allclose(stored[col].to_numpy(float), plain[col].to_numpy(float), rtol=1e-9)
     frame = mae_ort.open_store(db).frame()
     assert len(frame) == 2 and all(f.startswith("darts-{") for f in frame["model_file"])

@@ -57,10 +57,22 @@ def test_exported_network_is_neuralforecasts_own(cell, scaler, lb):
         fc = nf.predict(df=cuts)
     nf_pred = fc.sort_values("unique_id")[cell].to_numpy(dtype=np.float64)
 
-    m = mae_ort.own_model(export_module(net, lb))
-    ort_pred = OwnRuntime(threads=1).run(m, arrange_windows(m, win.X), [m.values[n] for n in m.weight_names])[0][0]
+    m = mae_ort.own_model(export_module(net, lb), output="y", feature="h")
+    ort_pred, ort_h = OwnRuntime(threads=1).run(m, arrange_windows(m, win.X), [m.values[n] for n in m.weight_names],
+                                                feature=True)
+    ort_pred = ort_pred[0]
     assert nf_pred.shape == ort_pred.shape == (win.n,)
     np.testing.assert_allclose(ort_pred, nf_pred, rtol=1e-5, atol=1e-5)
+    # the feature output is the encoder's last layer's final hidden state on the normalised window, from
+    # NeuralForecast's own fitted model and its own scaler
+    inner = nf.models[0]
+    x = torch.from_numpy(win.X)
+    with torch.no_grad():
+        shift, scale = mnf._stats(scaler, x) if scaler in ("standard", "robust") else \
+            inner.scaler.compute_statistics(x=x, mask=torch.ones_like(x), dim=1, eps=inner.scaler.eps)
+        h = inner.hist_encoder(inner.scaler.scaler(x, shift, scale))[0][:, -1, :].numpy()
+    assert ort_h.shape == (1, win.n, 5)
+    np.testing.assert_allclose(ort_h[0], h, rtol=1e-4, atol=1e-5)
     mae_nf = np.abs(nf_pred - win.y[:, 0]).mean()
     assert np.abs(ort_pred - win.y[:, 0]).mean() == pytest.approx(mae_nf, rel=1e-5)
 
@@ -92,7 +104,8 @@ def test_rank_scores_every_series_and_skips_what_it_cannot_export():
     msgs = " | ".join(str(w.message) for w in rec if issubclass(w.category, SkippedConfigWarning))
     for name in ("h=2", "scaler_type='revin'", "hist_exog_list="):
         assert name in msgs
-    assert len(out) == 4 and (np.diff(out["log_p"].to_numpy()) <= 0).all() and set(out["n_series"]) == {2}
+    assert len(out) == 4 and set(out["n_series"]) == {2}
+    assert out.attrs["by"] == "readout" and (np.diff(out["readout"].to_numpy()) >= 0).all()  # lower is better
     # a row is the mean over the series of the own-model path's scores on that network
     best = out.iloc[0]
     cfg = {"model": best["model"], **best["kwargs"]}
@@ -101,10 +114,17 @@ def test_rank_scores_every_series_and_skips_what_it_cannot_export():
     for uid in ("a", "b"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rs.append(mae_ort.sample_own(mae_ort.own_model(data), prepare(df[df.unique_id == uid]["y"].to_numpy(),
-                                         scale="minmax"), samples=15, seed=0, threads=1))
+            rs.append(mae_ort.sample_own(mae_ort.own_model(data, output="y", feature="h"),
+                                         prepare(df[df.unique_id == uid]["y"].to_numpy(), scale="minmax"), samples=15,
+                                         seed=0, threads=1))
     assert best["log_p"] == pytest.approx(np.mean([r.log_p for r in rs]))
     assert best["mean"] == pytest.approx(np.mean([r.mean for r in rs]))
+    for name in ("readout", "readout_window"):
+        assert best[name] == pytest.approx(np.mean([r.scores[name] for r in rs]))
+    by_log_p = mnf.rank(df, grid[0], samples=15, seed=0, threads=1, by="log_p")
+    assert by_log_p.attrs["by"] == "log_p" and (np.diff(by_log_p["log_p"].to_numpy()) <= 0).all()
+    with pytest.raises(mae_ort.InvalidParameterError, match="'by' parameter"):
+        mnf.rank(df, grid[0], samples=5, by="q05")
     models = mnf.top_models(out, 2, max_steps=1)
     assert [type(m).__name__ for m in models] == list(out["model"][:2])
     assert models[0].encoder_hidden_size == out["encoder_hidden_size"][0] and models[0].h == 1
@@ -121,6 +141,28 @@ def test_bad_input():
     with pytest.warns(SkippedConfigWarning, match="input_size=40"):
         with pytest.raises(mae_ort.InvalidParameterError, match="no configuration"):
             mnf.rank(df, {"input_size": 40}, samples=5)
+
+
+def test_baselines_are_the_studys_per_series():
+    """neuralforecast.baselines is mae_ort.study.baselines.evaluate on each series' split: its last test_points
+    points, every series min-max scaled on its own training part; a season per series from a dict."""
+    from mae_ort.data import Scaler, TrainTestSplit
+    from mae_ort.study.baselines import as_records, evaluate
+
+    df = _long(50, ("a", "b"))
+    df["y"] = df["y"] * np.where(df["unique_id"] == "a", 10.0, 3.0)
+    got = mnf.baselines(df, 12, look_backs=4, season={"a": 6, "b": 7}, statistical=False)
+    for uid, season in (("a", 6), ("b", 7)):
+        v = df[df.unique_id == uid]["y"].to_numpy()
+        train = prepare(v[:38], scale="minmax")
+        test = prepare(Scaler("minmax", train.params["targets"]).apply(v[38:, None]))
+        want = pd.DataFrame(as_records(evaluate(TrainTestSplit(train, test), look_backs=[4], season=season,
+                                                statistical=False)))
+        part = got[got.unique_id == uid].drop(columns="unique_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, want)
+        persistence = np.abs(np.diff(v[37:])).mean() / (v[:38].max() - v[:38].min())
+        assert part["test_mae"][1] == pytest.approx(persistence, rel=1e-9)
+    assert got[got.name == "seasonal_naive"]["model"].tolist() == ["the value 6 steps back", "the value 7 steps back"]
 
 
 def test_missing_neuralforecast_names_the_extra(monkeypatch):
