@@ -34,7 +34,7 @@ ALLOWED = {
     "screening": BASE | {"data", "long_format", "model", "runtimes", "sampling", "results"},
     "search": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "study"},
     "study": BASE | {"data", "model", "runtimes", "sampling", "results", "screening"},
-    "integrations": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "search"},
+    "integrations": BASE | {"data", "model", "runtimes", "sampling", "results", "screening", "search", "study"},
     "cli": BASE | {"data", "long_format", "model", "runtimes", "sampling", "results", "screening", "search", "study",
                    "kernels"},
 }

@@ -7,5 +7,5 @@ share in :mod:`._grid` (grids, the ONNX export of a library's torch module, scor
 Each module imports its library on first use; this package imports none of them, so ``import mae_ort.integrations``
 stays light.
 
-Must not import: study, cli.
+Must not import: cli (the forecasting baselines of :mod:`mae_ort.study.baselines` are imported lazily).
 """
